@@ -1,0 +1,38 @@
+# Two commands matter: `make run` and `make test`. Everything they need is
+# installed into .venv on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The native llama.cpp build crashes on some CPUs; the portable one runs.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+.PHONY: run sandbox test lint install postgres clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[local,postgres,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(VENV)/bin/couplet run
+
+sandbox: $(VENV)/.installed
+	$(VENV)/bin/couplet sandbox
+
+# PostgreSQL binaries from Debian; the tests start their own cluster on loopback.
+postgres:
+	bash scripts/ensure-postgres.sh
+
+test: $(VENV)/.installed postgres
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy bot cogs
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Couplet: the Completions API in Discord."""

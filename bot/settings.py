@@ -1,0 +1,73 @@
+"""Process-wide settings, read from the environment and `.env`.
+
+The names are part of Couplet's interface (see README); secrets are
+`SecretStr` so they never show up in logs, reprs or replies.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BackendName = Literal["auto", "openai", "vllm", "llamacpp", "llama-cpp-python", "ollama", "tgi"]
+
+DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/couplet.db"
+
+
+class Settings(BaseSettings):
+    """Every setting Couplet reads. Unknown variables are ignored."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Discord
+    discord_token: SecretStr | None = None
+    discord_api_base: str = DEFAULT_DISCORD_API_BASE
+    discord_gateway_url: str | None = None
+    # "auto" (sync when the command definitions changed), "global",
+    # "guild:ID[,ID…]" or "off".
+    discord_sync: str = "auto"
+    shard_count: int | None = None
+    shard_ids: list[int] | None = None
+
+    # Storage
+    database_url: str = DEFAULT_DATABASE_URL
+
+    # Completions backend
+    completions_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("COMPLETIONS_BASE_URL", "OPENAI_BASE_URL")
+    )
+    completions_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("COMPLETIONS_API_KEY", "OPENAI_API_KEY")
+    )
+    completions_model: str | None = None
+    completions_backend: BackendName = "auto"
+    # Seconds to wait for one backend response; Discord allows 15 minutes
+    # for a deferred answer, people rarely wait more than a minute.
+    completions_timeout: float = Field(default=120.0, gt=0)
+
+    # Logging
+    log_level: str = "INFO"
+
+    @field_validator("discord_sync")
+    @classmethod
+    def _check_sync(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("auto", "global", "off"):
+            return value
+        if value.startswith("guild:"):
+            ids = [part.strip() for part in value[len("guild:") :].split(",") if part.strip()]
+            if ids and all(part.isdigit() for part in ids):
+                return "guild:" + ",".join(ids)
+        raise ValueError(
+            "DISCORD_SYNC must be auto, global, off or guild:ID[,ID...] with numeric server ids"
+        )
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(",", " ").split()]
+        return value
