@@ -1,0 +1,1 @@
+"""Turning generation results into Discord messages, views and files."""
