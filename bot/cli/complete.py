@@ -1,0 +1,174 @@
+"""`couplet complete`: one completion from the configured backend, for checking
+a backend before inviting the bot (or the local model when none is configured)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from bot.completions import (
+    BackendError,
+    CompletionRequest,
+    CompletionResult,
+    CompletionsClient,
+    ParameterError,
+    StreamCleaner,
+    UnsupportedParameter,
+    clean_text,
+    parse_logit_bias,
+    parse_stop,
+)
+from bot.settings import Settings
+
+EXIT_OK, EXIT_BACKEND, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `complete` sub-command."""
+    p = subparsers.add_parser(
+        "complete",
+        help="run one completion against the configured backend",
+        description="Run one completion against COMPLETIONS_BASE_URL, or the bundled "
+        "local model when none is set. Values are checked like /complete's options.",
+    )
+    # Values are read as text and validated by CompletionRequest, so a bad one
+    # gets the same sentence the bot would show.
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--suffix")
+    p.add_argument("--max-tokens", dest="max_tokens")
+    p.add_argument("--temperature")
+    p.add_argument("--top-p", dest="top_p")
+    p.add_argument("--n")
+    p.add_argument("--best-of", dest="best_of")
+    p.add_argument(
+        "--stop",
+        nargs="+",
+        action="extend",
+        metavar="S",
+        help=r"stop sequences; each may hold several separated by | (escapes \n \t \| \\)",
+    )
+    p.add_argument("--echo", action="store_true")
+    p.add_argument("--logprobs")
+    p.add_argument("--presence-penalty", dest="presence_penalty")
+    p.add_argument("--frequency-penalty", dest="frequency_penalty")
+    p.add_argument("--logit-bias", dest="logit_bias", metavar="JSON|word=bias,...")
+    p.add_argument("--seed")
+    p.add_argument("--model")
+    p.add_argument("--stream", action="store_true")
+    p.add_argument("--clean", choices=("seed", "preserve"), default="preserve")
+    p.add_argument("--json", action="store_true", help="print the normalised response object")
+    p.set_defaults(func=run)
+
+
+def build_request(args: argparse.Namespace) -> CompletionRequest:
+    """A validated request from the parsed flags (raises ParameterError)."""
+    fields: dict[str, Any] = {
+        name: getattr(args, name)
+        for name in (
+            "prompt",
+            "suffix",
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "n",
+            "best_of",
+            "logprobs",
+            "presence_penalty",
+            "frequency_penalty",
+            "seed",
+            "model",
+        )
+    }
+    fields["echo"] = args.echo
+    fields["stream"] = args.stream
+    if args.stop:
+        fields["stop"] = [s for value in args.stop for s in parse_stop(value)]
+    if args.logit_bias is not None:
+        ids, words = parse_logit_bias(args.logit_bias)
+        fields["logit_bias"] = ids or None
+        fields["logit_bias_words"] = words or None
+    return CompletionRequest.build(**fields)
+
+
+def print_result(result: CompletionResult, mode: str) -> None:
+    several = len(result.choices) > 1
+    for choice in result.choices:
+        if several:
+            score = (
+                f", mean logprob {choice.mean_logprob:.3f}"
+                if choice.mean_logprob is not None
+                else ""
+            )
+            print(f"--- choice {choice.index + 1} of {len(result.choices)}{score} ---")
+        print(clean_text(choice.text, mode))  # type: ignore[arg-type]
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if result.emulated:
+        print(f"emulated by Couplet: {', '.join(result.emulated)}", file=sys.stderr)
+
+
+async def _complete(args: argparse.Namespace, req: CompletionRequest, base_url: str | None) -> int:
+    settings = Settings()
+    client = CompletionsClient.from_settings(settings, base_url_override=base_url)
+    try:
+        if args.stream:
+            cleaner = StreamCleaner(args.clean)
+            async for delta in client.stream(req):
+                sys.stdout.write(cleaner.feed(delta))
+                sys.stdout.flush()
+            sys.stdout.write(cleaner.flush() + "\n")
+            return EXIT_OK
+        result = await client.complete(req)
+        if args.json:
+            print(json.dumps(result.to_api_dict(), ensure_ascii=False, indent=2))
+        else:
+            print_result(result, args.clean)
+        return EXIT_OK
+    finally:
+        await client.aclose()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler: exit 0 on success, 2 for a bad value, 1 when the backend fails."""
+    try:
+        req = build_request(args)
+        if args.json and args.stream:
+            raise ParameterError(
+                "stream",
+                True,
+                "--json or --stream",
+                "--json cannot be combined with --stream: choose one.",
+            )
+    except ParameterError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_USAGE
+    settings = Settings()
+    server = None
+    base_url = settings.completions_base_url
+    try:
+        if not base_url:
+            from bot.local_model import LocalModelError, LocalModelServer
+
+            print(
+                "No COMPLETIONS_BASE_URL set: starting the local model (Gemma 3 270M)...",
+                file=sys.stderr,
+            )
+            server = LocalModelServer()
+            try:
+                base_url = server.start()
+            except LocalModelError as err:
+                print(str(err), file=sys.stderr)
+                return EXIT_BACKEND
+        return asyncio.run(_complete(args, req, base_url))
+    except (ParameterError, UnsupportedParameter) as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_USAGE
+    except BackendError as err:
+        print(err.message, file=sys.stderr)
+        return EXIT_BACKEND
+    finally:
+        if server is not None:
+            server.stop()

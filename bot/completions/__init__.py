@@ -1,0 +1,44 @@
+"""The Completions API client: request model, backend profiles, emulation,
+streaming, text cleaning. No Discord code here."""
+
+from bot.completions.cleaning import CleanMode, StreamCleaner, clean_text
+from bot.completions.client import CompletionsClient
+from bot.completions.errors import (
+    BackendError,
+    BackendStatusError,
+    BackendTimeout,
+    BackendUnavailable,
+    MalformedResponse,
+    RateLimited,
+    UnsupportedParameter,
+)
+from bot.completions.logit_bias import parse_logit_bias
+from bot.completions.profiles import PROFILES, BackendProfile, Support
+from bot.completions.request import CompletionRequest, ParameterError
+from bot.completions.result import Choice, CompletionResult, LogProbs, Usage
+from bot.completions.stops import parse_stop
+
+__all__ = [
+    "PROFILES",
+    "BackendError",
+    "BackendProfile",
+    "BackendStatusError",
+    "BackendTimeout",
+    "BackendUnavailable",
+    "Choice",
+    "CleanMode",
+    "CompletionRequest",
+    "CompletionResult",
+    "CompletionsClient",
+    "LogProbs",
+    "MalformedResponse",
+    "ParameterError",
+    "RateLimited",
+    "StreamCleaner",
+    "Support",
+    "UnsupportedParameter",
+    "Usage",
+    "clean_text",
+    "parse_logit_bias",
+    "parse_stop",
+]

@@ -1,0 +1,342 @@
+"""`CompletionsClient`: one backend, every Completions parameter honoured
+natively, emulated or refused (see profiles.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import SecretStr
+
+from bot.completions.emulation import enforce_stops, parse_choice, prepend_echo, rank_best_of
+from bot.completions.errors import BackendError, MalformedResponse
+from bot.completions.http import BackendHTTP
+from bot.completions.logit_bias import Tokenizer, resolve_words
+from bot.completions.profiles import (
+    PROFILES,
+    BackendProfile,
+    Support,
+    detect_from_models,
+    profile_for,
+)
+from bot.completions.request import CompletionRequest, ParameterError
+from bot.completions.result import Choice, CompletionResult, Usage
+from bot.completions.stops import StopScanner
+from bot.completions.streaming import stream_deltas
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Emulated n / best_of send this many requests at once; local servers queue
+# them anyway, remote ones get a bounded burst.
+EMULATION_CONCURRENCY = 4
+
+
+class CompletionsClient:
+    """A client for one OpenAI-compatible `/v1/completions` backend."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: SecretStr | str | None = None,
+        backend: str = "auto",
+        default_model: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 2,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_retry_after: float = 60.0,
+        concurrency: int = EMULATION_CONCURRENCY,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.backend = backend
+        self.default_model = default_model
+        self._profile: BackendProfile | None = None if backend == "auto" else profile_for(backend)
+        self.http = BackendHTTP(
+            self.base_url,
+            backend_label=backend if backend != "auto" else "completions",
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            transport=transport,
+        )
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._models: list[str] | None = None
+        self._models_body: Any = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, base_url_override: str | None = None
+    ) -> CompletionsClient:
+        """A client for the configured backend (or `base_url_override`, e.g. the local model)."""
+        base_url = base_url_override or settings.completions_base_url
+        if not base_url:
+            raise ValueError(
+                "no completions backend: set COMPLETIONS_BASE_URL or start the local model"
+            )
+        return cls(
+            base_url,
+            api_key=settings.completions_api_key,
+            backend=settings.completions_backend,
+            default_model=settings.completions_model,
+            timeout=settings.completions_timeout,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> CompletionsClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- discovery -----------------------------------------------------------------
+
+    async def list_models(self, *, refresh: bool = False) -> list[str]:
+        """Model ids from `GET /v1/models`, cached after the first call."""
+        async with self._lock:
+            if self._models is None or refresh:
+                body = await self.http.request_json("GET", "models")
+                data = body.get("data") if isinstance(body, dict) else None
+                if not isinstance(data, list):
+                    raise MalformedResponse("The backend's model list has no data array.")
+                self._models_body = body
+                self._models = [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+            return list(self._models)
+
+    async def profile(self) -> BackendProfile:
+        """The configured profile, or the one detected from `/v1/models`."""
+        if self._profile is None:
+            kind: str | None = "openai" if "api.openai.com" in self.base_url else None
+            if kind is None:
+                await self.list_models()
+                kind = detect_from_models(self.base_url, self._models_body)
+            if kind is None:
+                log.warning(
+                    "could not tell which server %s is; using the cautious generic profile "
+                    "(set COMPLETIONS_BACKEND to choose)",
+                    self.base_url,
+                )
+                kind = "generic"
+            self._profile = PROFILES[kind]
+            self.http.backend_label = self._profile.name
+            log.info("completions backend at %s: %s", self.base_url, self._profile.name)
+        return self._profile
+
+    async def _model(self, req: CompletionRequest, profile: BackendProfile) -> str | None:
+        if req.model or self.default_model:
+            return req.model or self.default_model
+        if profile.name == "openai":
+            raise ParameterError(
+                "model",
+                None,
+                "a model name",
+                "model is missing: OpenAI needs a model, such as gpt-3.5-turbo-instruct.",
+            )
+        models = await self.list_models()
+        return models[0] if models else None
+
+    async def _prepare(
+        self, req: CompletionRequest
+    ) -> tuple[BackendProfile, str | None, dict[str, Any], list[str]]:
+        """Check the request against the profile and build the base body."""
+        profile = await self.profile()
+        profile.check(req)
+        model = await self._model(req, profile)
+        body = profile.payload(req, model)
+        warnings: list[str] = []
+        bias = dict(req.logit_bias or {})
+        if req.logit_bias_words:
+            word_ids, warnings = await resolve_words(
+                req.logit_bias_words, Tokenizer(self.http, profile, model)
+            )
+            bias = {**word_ids, **bias}  # explicit ids win over word-derived ones
+        if bias:
+            body["logit_bias"] = bias
+        return profile, model, body, warnings
+
+    # -- completion ------------------------------------------------------------------
+
+    async def complete(self, req: CompletionRequest) -> CompletionResult:
+        """Run `req` (never streamed) and return a normalised result."""
+        started = time.perf_counter()
+        profile, model, body, warnings = await self._prepare(req)
+        emulated: list[str] = []
+
+        echo_emulated = req.echo and (
+            profile.supports("echo") is not Support.NATIVE or req.wants_best_of
+        )
+        best_of_emulated = req.wants_best_of and profile.supports("best_of") is not Support.NATIVE
+        count = req.best_of if best_of_emulated and req.best_of else req.n
+        if best_of_emulated:
+            emulated.append("best_of")
+            # Candidates are ranked on the generated tokens alone.
+            body["logprobs"] = max(req.logprobs or 0, 1)
+            body.pop("echo", None)
+        elif req.wants_best_of:
+            body["best_of"] = req.best_of
+        if echo_emulated:
+            emulated.append("echo")
+        # The prompt sits before the completion in the API's text_offset space.
+        start_offset = len(req.prompt)
+
+        raw_choices, usage, meta = await self._generate(profile, body, count, req.seed, emulated)
+
+        choices = [
+            parse_choice(c, start_offset=0 if (req.echo and not echo_emulated) else start_offset)
+            for c in raw_choices
+        ]
+        search_from = len(req.prompt) if req.echo and not echo_emulated else 0
+        choices = [enforce_stops(c, req.stop, search_from) for c in choices]
+        if req.logprobs is not None:
+            for c in choices:
+                if c.logprobs is None:
+                    raise BackendError(
+                        f"The {profile.name} backend returned no logprobs although logprobs "
+                        "was asked for."
+                    )
+        candidates: list[Choice] = []
+        if best_of_emulated:
+            choices, candidates = rank_best_of(choices, req.n)
+            if req.logprobs is None:
+                choices = [c.model_copy(update={"logprobs": None}) for c in choices]
+        if echo_emulated:
+            choices = [prepend_echo(c, req.prompt) for c in choices]
+        choices = [c.model_copy(update={"index": i}) for i, c in enumerate(choices)]
+        return CompletionResult(
+            id=str(meta.get("id") or f"cmpl-{uuid.uuid4().hex}"),
+            created=int(meta.get("created") or time.time()),
+            model=str(meta.get("model") or model or ""),
+            choices=choices,
+            usage=usage,
+            emulated=emulated,
+            warnings=warnings,
+            candidates=candidates,
+            elapsed=time.perf_counter() - started,
+            backend=profile.name,
+        )
+
+    async def _generate(
+        self,
+        profile: BackendProfile,
+        body: dict[str, Any],
+        count: int,
+        seed: int | None,
+        emulated: list[str],
+    ) -> tuple[list[dict[str, Any]], Usage, dict[str, Any]]:
+        """`count` raw choices: one request with native n, or `count` concurrent ones."""
+        if count == 1 or profile.supports("n") is Support.NATIVE:
+            if count > 1:
+                body = {**body, "n": count}
+            data = await self._post(body)
+            return self._choices(data, expect=count), self._usage(data), data
+        if "n" not in emulated:
+            emulated.append("n")
+
+        async def one(i: int) -> dict[str, Any]:
+            single = dict(body)
+            if seed is not None:
+                # Identical seeds would give identical samples.
+                single["seed"] = seed + i
+            async with self._semaphore:
+                return await self._post(single)
+
+        responses = await asyncio.gather(*(one(i) for i in range(count)))
+        choices: list[dict[str, Any]] = []
+        usage = Usage()
+        for data in responses:
+            choices.extend(self._choices(data, expect=1))
+            usage = usage + self._usage(data)
+        return choices, usage, responses[0]
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = await self.http.request_json("POST", "completions", body)
+        if not isinstance(data, dict):
+            raise MalformedResponse("The backend's answer is not a completion object.")
+        return data
+
+    def _choices(self, data: dict[str, Any], *, expect: int) -> list[dict[str, Any]]:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise MalformedResponse("The backend's answer has no choices.")
+        if len(choices) < expect:
+            raise BackendError(
+                f"The backend returned {len(choices)} choices instead of {expect}; set "
+                "COMPLETIONS_BACKEND so Couplet can emulate n."
+            )
+        return sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0)
+
+    @staticmethod
+    def _usage(data: dict[str, Any]) -> Usage:
+        raw = data.get("usage")
+        if not isinstance(raw, dict):
+            return Usage()
+        prompt = int(raw.get("prompt_tokens") or 0)
+        completion = int(raw.get("completion_tokens") or 0)
+        return Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=int(raw.get("total_tokens") or prompt + completion),
+        )
+
+    # -- streaming -------------------------------------------------------------------
+
+    async def stream(self, req: CompletionRequest) -> AsyncIterator[str]:
+        """Yield the completion's text as it arrives, stops enforced client-side.
+
+        One completion only: n > 1 and logprobs need `complete()`. echo is
+        always emulated here (the prompt comes first).
+        """
+        if req.n > 1:
+            raise ParameterError(
+                "n",
+                req.n,
+                "1 when streaming",
+                f"n {req.n} cannot be streamed: streaming shows one completion; turn stream "
+                "off for several.",
+            )
+        if req.logprobs is not None:
+            raise ParameterError(
+                "logprobs",
+                req.logprobs,
+                "no logprobs when streaming",
+                "logprobs cannot be shown while streaming: turn stream off to see them.",
+            )
+        if req.wants_best_of:
+            raise ParameterError(
+                "best_of",
+                req.best_of,
+                "best_of 1 when streaming",
+                "best_of cannot be used with stream: the candidates are compared only once "
+                "they are complete.",
+            )
+        _profile, _model, body, warnings = await self._prepare(req)
+        for warning in warnings:
+            log.info("stream: %s", warning)
+        body.pop("echo", None)
+        if req.echo:
+            yield req.prompt
+        scanner = StopScanner(req.stop)
+        agen = stream_deltas(self.http, "completions", body)
+        try:
+            async for delta in agen:
+                out = scanner.feed(delta)
+                if out:
+                    yield out
+                if scanner.stopped:
+                    break
+            rest = scanner.flush()
+            if rest:
+                yield rest
+        finally:
+            await agen.aclose()

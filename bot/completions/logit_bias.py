@@ -1,0 +1,139 @@
+"""logit_bias input: token ids or words, and turning words into ids through
+the backend's own tokenize endpoint."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from bot.completions.errors import MalformedResponse
+from bot.completions.http import BackendHTTP
+from bot.completions.profiles import BackendProfile
+from bot.completions.request import ParameterError, validate_bias_map
+
+log = logging.getLogger(__name__)
+
+_ALLOWED = (
+    'a JSON object of token ids such as {"50256": -100}, or word=bias pairs such as hello=-100'
+)
+
+
+def parse_logit_bias(text: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Parse a JSON object or `word=bias, word2=bias` pairs into (token ids, words).
+
+    Numeric keys are token ids; anything else is a word for the backend to tokenize.
+    """
+    raw = text.strip()
+    if not raw:
+        raise ParameterError("logit_bias", text, _ALLOWED, f"logit_bias is empty: use {_ALLOWED}.")
+    pairs: list[tuple[str, object]] = []
+    if raw.startswith("{"):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise ParameterError(
+                "logit_bias",
+                text,
+                _ALLOWED,
+                f"logit_bias {raw[:40]!r} is not valid JSON: use {_ALLOWED}.",
+            ) from None
+        if not isinstance(value, dict):
+            raise ParameterError(
+                "logit_bias", text, _ALLOWED, f"logit_bias must be an object: use {_ALLOWED}."
+            )
+        pairs = list(value.items())
+    else:
+        for part in raw.split(","):
+            if not part.strip():
+                continue
+            word, sep, bias = part.rpartition("=")
+            if not sep or not word.strip():
+                raise ParameterError(
+                    "logit_bias",
+                    part.strip(),
+                    _ALLOWED,
+                    f"logit_bias part {part.strip()[:40]!r} is not word=bias: use {_ALLOWED}.",
+                )
+            pairs.append((word.strip(), bias.strip()))
+    ids = {str(k).strip(): v for k, v in pairs if str(k).strip().isdigit()}
+    words = {str(k): v for k, v in pairs if not str(k).strip().isdigit()}
+    return validate_bias_map("logit_bias", ids, ids=True) or {}, validate_bias_map(
+        "logit_bias", words, ids=False
+    ) or {}
+
+
+class Tokenizer:
+    """The backend's tokenize endpoint, returning ids without special tokens."""
+
+    def __init__(self, http: BackendHTTP, profile: BackendProfile, model: str | None) -> None:
+        self.http = http
+        self.kind = profile.tokenizer
+        self.model = model
+        self._specials: set[int] | None = None
+
+    async def _raw(self, text: str) -> list[int]:
+        root = self.http.root_url
+        body: dict[str, Any]
+        if self.kind == "llama-cpp-python":
+            url, body = f"{root}/extras/tokenize", {"input": text}
+            if self.model:
+                body["model"] = self.model
+        elif self.kind == "vllm":
+            url, body = f"{root}/tokenize", {"prompt": text, "add_special_tokens": False}
+            if self.model:
+                body["model"] = self.model
+        elif self.kind == "llamacpp":
+            url, body = f"{root}/tokenize", {"content": text, "add_special": False}
+        else:
+            raise RuntimeError(f"no tokenizer for {self.kind}")
+        data = await self.http.request_json("POST", url, body)
+        tokens = data.get("tokens") if isinstance(data, dict) else None
+        if not isinstance(tokens, list):
+            raise MalformedResponse("The backend's tokenize endpoint sent no token list.")
+        # llama.cpp with_pieces gives objects; plain lists give ints.
+        return [int(t["id"]) if isinstance(t, dict) else int(t) for t in tokens]
+
+    async def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text`, without BOS or other tokens the server adds."""
+        if self._specials is None:
+            # llama-cpp-python always adds BOS (id 2 for Gemma); learn what an
+            # empty string turns into and drop those ids from every result.
+            self._specials = set(await self._raw("")) if self.kind == "llama-cpp-python" else set()
+        ids = await self._raw(text)
+        while ids and ids[0] in self._specials:
+            ids.pop(0)
+        return ids
+
+
+async def resolve_words(
+    words: dict[str, int], tokenizer: Tokenizer
+) -> tuple[dict[str, int], list[str]]:
+    """Token-id biases for each word, bare and with a leading space; plus warnings."""
+    biases: dict[str, int] = {}
+    warnings: list[str] = []
+    for word, bias in words.items():
+        stripped = word.strip()
+        variants = dict.fromkeys([stripped, " " + stripped])
+        pieces_seen = 0
+        for variant in variants:
+            ids = await tokenizer.tokenize(variant)
+            if not ids:
+                continue
+            pieces_seen = max(pieces_seen, len(ids))
+            for token_id in ids:
+                biases[str(token_id)] = bias
+        if pieces_seen == 0:
+            raise ParameterError(
+                "logit_bias",
+                word,
+                "a word the model can tokenize",
+                f"logit_bias word {word!r} has no tokens on this model.",
+            )
+        if pieces_seen > 1:
+            warnings.append(
+                f"logit_bias word {stripped!r} is {pieces_seen} tokens on this model, so the bias "
+                "applies to each piece and may affect other words too."
+            )
+        log.debug("logit_bias word %r -> %s", word, biases)
+    return biases, warnings

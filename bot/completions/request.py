@@ -1,0 +1,337 @@
+"""The request model: every parameter of `POST /v1/completions`, validated.
+
+`CompletionRequest.build(**kwargs)` is the constructor for user input: a bad
+value raises `ParameterError` whose text is one sentence a chat user
+understands, naming the parameter, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+# The widest logprobs any backend allows (vLLM's default --max-logprobs); each
+# backend profile narrows it (OpenAI 5).
+MAX_LOGPROBS_ANY_BACKEND = 20
+MAX_STOPS = 4
+MAX_BEST_OF = 20
+MAX_N = 128
+INT64_MAX = 2**63 - 1
+
+
+class ParameterError(ValueError):
+    """A parameter has a value the API does not allow."""
+
+    def __init__(self, param: str, value: object, allowed: str, message: str | None = None) -> None:
+        self.param = param
+        self.value = value
+        self.allowed = allowed
+        self.message = message or f"{param} {_show(value)} is not allowed: use {allowed}."
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _show(value: object) -> str:
+    """Render a value inside a sentence: numbers bare, text quoted and shortened."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    text = str(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return repr(text)
+
+
+def _number(param: str, value: object, *, whole: bool, low: float | None, high: float | None):
+    """Convert `value` to int/float and check the range, or raise ParameterError."""
+    if low is not None and high is not None:
+        allowed = f"{'a whole number' if whole else 'a number'} from {low:g} to {high:g}"
+    elif low is not None:
+        allowed = f"{'a whole number' if whole else 'a number'} of {low:g} or more"
+    else:
+        allowed = "a whole number" if whole else "a number"
+    if isinstance(value, bool):
+        raise ParameterError(
+            param, value, allowed, f"{param} {_show(value)} is not a number: use {allowed}."
+        )
+    number: float
+    if isinstance(value, int | float):
+        number = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = math.nan
+            kind = "a whole number" if whole else "a number"
+            raise ParameterError(
+                param, value, allowed, f"{param} {_show(value)} is not {kind}: use {allowed}."
+            ) from None
+    else:
+        kind = "a whole number" if whole else "a number"
+        raise ParameterError(
+            param, value, allowed, f"{param} {_show(value)} is not {kind}: use {allowed}."
+        )
+    if math.isnan(number) or math.isinf(number):
+        raise ParameterError(
+            param, value, allowed, f"{param} {_show(value)} is not a number: use {allowed}."
+        )
+    if whole:
+        if number != int(number):
+            raise ParameterError(
+                param,
+                value,
+                allowed,
+                f"{param} {_show(value)} is not a whole number: use {allowed}.",
+            )
+        number = int(number)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ParameterError(
+            param, value, allowed, f"{param} {_show(value)} is out of range: use {allowed}."
+        )
+    return number
+
+
+# (whole number?, low, high) for each numeric parameter.
+_NUMERIC: dict[str, tuple[bool, float | None, float | None]] = {
+    "max_tokens": (True, 0, None),
+    "temperature": (False, 0, 2),
+    "top_p": (False, 0, 1),
+    "n": (True, 1, MAX_N),
+    "logprobs": (True, 0, MAX_LOGPROBS_ANY_BACKEND),
+    "presence_penalty": (False, -2, 2),
+    "frequency_penalty": (False, -2, 2),
+    "best_of": (True, 1, MAX_BEST_OF),
+    "seed": (True, -(2**63), INT64_MAX),
+}
+
+
+def validate_bias_map(param: str, value: object, *, ids: bool) -> dict[str, int] | None:
+    """Validate a logit_bias mapping (token ids, or words when `ids` is false)."""
+    if value is None:
+        return None
+    example = '{"50256": -100}' if ids else "{'hello': -100}"
+    if not isinstance(value, dict):
+        raise ParameterError(
+            param,
+            value,
+            f"an object of token ids and biases such as {example}",
+            f"{param} {_show(value)} is not a mapping: use an object such as {example}.",
+        )
+    result: dict[str, int] = {}
+    for key, bias in value.items():
+        key_text = str(key).strip() if ids else str(key)
+        if ids and not key_text.isdigit():
+            raise ParameterError(
+                "logit_bias",
+                key,
+                "whole-number token ids such as 50256, or word=bias pairs",
+                f"logit_bias key {_show(key)} is not a token id: use whole-number token ids "
+                f'such as {{"50256": -100}}, or word=bias pairs such as hello=-100.',
+            )
+        if not ids and not key_text.strip():
+            raise ParameterError(
+                "logit_bias",
+                key,
+                "a non-empty word",
+                "logit_bias has an empty word: use word=bias pairs such as hello=-100.",
+            )
+        allowed = "a whole number from -100 to 100"
+        try:
+            number = _number("logit_bias", bias, whole=True, low=-100, high=100)
+        except ParameterError:
+            raise ParameterError(
+                "logit_bias",
+                bias,
+                allowed,
+                f"logit_bias value {_show(bias)} for {_show(key_text)} is not allowed: use "
+                f"{allowed}.",
+            ) from None
+        result[str(int(key_text)) if ids else key_text] = int(number)
+    return result or None
+
+
+class CompletionRequest(BaseModel):
+    """One call to `/v1/completions`; `None` means "not given" (the API default applies)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = None
+    prompt: str
+    suffix: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    n: int = 1
+    stream: bool = False
+    logprobs: int | None = None
+    echo: bool = False
+    stop: list[str] | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    best_of: int | None = None
+    logit_bias: dict[str, int] | None = None
+    # Words whose tokens (per the backend's tokenizer) get a bias; the client
+    # tokenizes them and merges the ids into `logit_bias`.
+    logit_bias_words: dict[str, int] | None = None
+    seed: int | None = None
+    user: str | None = None
+
+    @field_validator(*_NUMERIC, mode="before")
+    @classmethod
+    def _check_number(cls, value: object, info: Any) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if info.field_name == "n":
+                return 1
+            return None
+        whole, low, high = _NUMERIC[info.field_name]
+        return _number(info.field_name, value, whole=whole, low=low, high=high)
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _check_prompt(cls, value: object) -> object:
+        if not isinstance(value, str):
+            raise ParameterError(
+                "prompt",
+                value,
+                "text",
+                f"prompt {_show(value)} is not text: give the prompt as text.",
+            )
+        return value
+
+    @field_validator("model", "suffix", "user", mode="before")
+    @classmethod
+    def _check_text(cls, value: object, info: Any) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ParameterError(
+                info.field_name,
+                value,
+                "text",
+                f"{info.field_name} {_show(value)} is not text: give text.",
+            )
+        if info.field_name == "model":
+            return value.strip() or None
+        return value
+
+    @field_validator("stream", "echo", mode="before")
+    @classmethod
+    def _check_flag(cls, value: object, info: Any) -> object:
+        if value is None:
+            return False
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("false", "no", "off", "0"):
+            return False
+        raise ParameterError(
+            info.field_name,
+            value,
+            "true or false",
+            f"{info.field_name} {_show(value)} is not true or false: use true or false.",
+        )
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _check_stop(cls, value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(s, str) for s in value):
+            raise ParameterError(
+                "stop", value, "1 to 4 text sequences", "stop must be text: use 1 to 4 sequences."
+            )
+        if not value:
+            return None
+        if len(value) > MAX_STOPS:
+            raise ParameterError(
+                "stop",
+                value,
+                "1 to 4 sequences",
+                f"stop has {len(value)} sequences: use 1 to {MAX_STOPS}.",
+            )
+        if any(s == "" for s in value):
+            raise ParameterError(
+                "stop",
+                value,
+                "non-empty sequences",
+                "stop has an empty sequence: every stop sequence needs at least one character.",
+            )
+        return list(value)
+
+    @field_validator("logit_bias", mode="before")
+    @classmethod
+    def _check_bias(cls, value: object) -> object:
+        return validate_bias_map("logit_bias", value, ids=True)
+
+    @field_validator("logit_bias_words", mode="before")
+    @classmethod
+    def _check_bias_words(cls, value: object) -> object:
+        return validate_bias_map("logit_bias", value, ids=False)
+
+    @model_validator(mode="after")
+    def _check_together(self) -> CompletionRequest:
+        if self.best_of is not None and self.best_of < self.n:
+            raise ParameterError(
+                "best_of",
+                self.best_of,
+                f"a whole number from n ({self.n}) to {MAX_BEST_OF}",
+                f"best_of {self.best_of} is less than n {self.n}: use a best_of from {self.n} "
+                f"to {MAX_BEST_OF}, or leave it out.",
+            )
+        if self.stream and self.best_of is not None and self.best_of > 1:
+            raise ParameterError(
+                "best_of",
+                self.best_of,
+                "best_of 1 when streaming",
+                "best_of cannot be used with stream: the candidates are compared only once "
+                "they are complete.",
+            )
+        return self
+
+    @classmethod
+    def build(cls, **kwargs: Any) -> CompletionRequest:
+        """Construct from user input; a bad value raises `ParameterError`."""
+        try:
+            return cls(**kwargs)
+        except ValidationError as err:
+            raise _as_parameter_error(err) from None
+
+    @property
+    def wants_best_of(self) -> bool:
+        """True when more candidates than returned choices must be generated."""
+        return self.best_of is not None and self.best_of > self.n
+
+
+def _as_parameter_error(err: ValidationError) -> ParameterError:
+    """Turn pydantic's first error into our one-sentence ParameterError."""
+    first = err.errors()[0]
+    original = (first.get("ctx") or {}).get("error")
+    if isinstance(original, ParameterError):
+        return original
+    loc = first.get("loc") or ("request",)
+    param = str(loc[0]) if loc else "request"
+    if first.get("type") == "missing":
+        return ParameterError(
+            param, None, "a value", f"{param} is missing: give a value for {param}."
+        )
+    if first.get("type") == "extra_forbidden":
+        return ParameterError(
+            param,
+            first.get("input"),
+            "a Completions parameter",
+            f"{param} is not a Completions parameter.",
+        )
+    return ParameterError(
+        param,
+        first.get("input"),
+        "a valid value",
+        f"{param} {_show(first.get('input'))} is not valid: {first.get('msg')}.",
+    )

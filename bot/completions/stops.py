@@ -1,0 +1,98 @@
+"""Stop sequences: parsing user input and enforcing stops client-side."""
+
+from __future__ import annotations
+
+import json
+
+from bot.completions.request import MAX_STOPS, ParameterError
+
+_ESCAPES = {"n": "\n", "t": "\t", "|": "|", "\\": "\\"}
+_ALLOWED = r"1 to 4 sequences separated by | (escapes \n, \t, \|, \\) or a JSON array of text"
+
+
+def parse_stop(text: str) -> list[str]:
+    r"""Parse `a|b|c` (with `\n`, `\t`, `\|`, `\\` escapes) or a JSON array into stops."""
+    raw = text.strip() if text.strip().startswith("[") else text
+    if raw.startswith("["):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise ParameterError(
+                "stop",
+                text,
+                _ALLOWED,
+                f"stop {text[:40]!r} is not a valid JSON array: use {_ALLOWED}.",
+            ) from None
+        if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+            raise ParameterError(
+                "stop",
+                text,
+                _ALLOWED,
+                f"stop {text[:40]!r} must be an array of text: use {_ALLOWED}.",
+            )
+        stops = value
+    else:
+        stops, current, i = [], [], 0
+        while i < len(text):
+            ch = text[i]
+            if ch == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
+                current.append(_ESCAPES[text[i + 1]])
+                i += 2
+                continue
+            if ch == "|":
+                stops.append("".join(current))
+                current = []
+            else:
+                current.append(ch)
+            i += 1
+        stops.append("".join(current))
+    if not stops or any(s == "" for s in stops):
+        raise ParameterError(
+            "stop", text, _ALLOWED, f"stop {text[:40]!r} has an empty sequence: use {_ALLOWED}."
+        )
+    if len(stops) > MAX_STOPS:
+        raise ParameterError(
+            "stop", text, _ALLOWED, f"stop has {len(stops)} sequences: use 1 to {MAX_STOPS}."
+        )
+    return stops
+
+
+def find_stop(text: str, stops: list[str] | None, start: int = 0) -> int | None:
+    """Index of the earliest stop sequence in `text[start:]`, or None."""
+    if not stops:
+        return None
+    hits = [i for s in stops if (i := text.find(s, start)) != -1]
+    return min(hits) if hits else None
+
+
+class StopScanner:
+    """Enforce stops on streamed text: hold back max(len(stop)) - 1 characters.
+
+    `feed(delta)` returns the text that is safe to show; `.stopped` turns true
+    once a stop sequence is found (the text before it has been returned).
+    """
+
+    def __init__(self, stops: list[str] | None) -> None:
+        self.stops = stops or []
+        self.hold = max((len(s) for s in self.stops), default=1) - 1
+        self.pending = ""
+        self.stopped = False
+
+    def feed(self, delta: str) -> str:
+        if self.stopped:
+            return ""
+        self.pending += delta
+        cut = find_stop(self.pending, self.stops)
+        if cut is not None:
+            self.stopped = True
+            out, self.pending = self.pending[:cut], ""
+            return out
+        if self.hold <= 0:
+            out, self.pending = self.pending, ""
+            return out
+        out, self.pending = self.pending[: -self.hold], self.pending[-self.hold :]
+        return out
+
+    def flush(self) -> str:
+        out, self.pending = ("" if self.stopped else self.pending), ""
+        return out

@@ -1,0 +1,5 @@
+"""The bundled local model: llama-cpp-python serving Gemma 3 270M on loopback."""
+
+from bot.local_model.server import MODEL_ALIAS, LocalModelError, LocalModelServer, free_port
+
+__all__ = ["MODEL_ALIAS", "LocalModelError", "LocalModelServer", "free_port"]
