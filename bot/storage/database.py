@@ -1,0 +1,184 @@
+"""The async engine, its sessions, and running the Alembic migrations.
+
+`Database(url)` is created once by the bot (or a CLI command) and disposed of
+on shutdown. SQLite (the default, via aiosqlite) runs in WAL mode with foreign
+keys on and a busy timeout; PostgreSQL runs via asyncpg.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+# The repository root: migrations/ and alembic.ini sit next to bot/. This holds
+# for a fresh clone and for an editable install alike.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
+
+# pg_advisory_lock key serialising migrations across processes ("couplet" in hex-ish).
+MIGRATION_LOCK_KEY = 0x636F75706C6574
+
+# How long SQLite waits for another writer before giving up, in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+# Execution option naming how an SQLite transaction begins (see _sqlite_begin).
+_SQLITE_BEGIN = "couplet_sqlite_begin"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Pick the async driver for URLs given without one (sqlite://, postgres://)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.drivername != "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend in ("postgresql", "postgres") and parsed.drivername != "postgresql+asyncpg":
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed
+
+
+def alembic_config(url: URL | None = None) -> Config:
+    """An Alembic config pointing at this repository's migrations/ directory."""
+    ini = REPO_ROOT / "alembic.ini"
+    cfg = Config(str(ini)) if ini.exists() else Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # '%' is ConfigParser's interpolation character.
+        cfg.set_main_option(
+            "sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%")
+        )
+    return cfg
+
+
+class Database:
+    """One engine and sessionmaker for the life of the process."""
+
+    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        self.dialect = self.url.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            database = self.url.database or ""
+            if database in ("", ":memory:"):
+                # One shared connection, or every session would see its own empty DB.
+                kwargs["poolclass"] = StaticPool
+            else:
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+        # Writes on SQLite take the write lock up front (BEGIN IMMEDIATE):
+        # a deferred transaction that reads and then writes fails with
+        # "database is locked" when another writer got there first.
+        self._write_sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"}),
+            expire_on_commit=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; its transaction is rolled back at the end."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction, committed on success, rolled back on error."""
+        async with self._write_sessionmaker() as session, session.begin():
+            yield session
+
+    # -- migrations ---------------------------------------------------------
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Migrate to `revision` (default: the newest), safe from concurrent processes."""
+        await self._run_alembic(lambda cfg: command.upgrade(cfg, revision))
+
+    async def downgrade(self, revision: str = "-1") -> None:
+        """Migrate down to `revision` ("base" removes every table)."""
+        await self._run_alembic(lambda cfg: command.downgrade(cfg, revision))
+
+    async def current(self) -> str | None:
+        """The revision the database is at, or None before the first upgrade."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+
+    async def _run_alembic(self, action: Callable[[Config], None]) -> None:
+        cfg = alembic_config(self.url)
+
+        def run(sync_conn: Connection) -> None:
+            # env.py uses this connection instead of opening its own.
+            cfg.attributes["connection"] = sync_conn
+            action(cfg)
+
+        async with self.migration_connection() as conn:
+            await conn.run_sync(run)
+
+    @asynccontextmanager
+    async def migration_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction that no other process migrates at the same time.
+
+        PostgreSQL: a transaction-level advisory lock, released at commit, so
+        a second process waits and then finds the schema already at head (DDL
+        is transactional there). SQLite: BEGIN IMMEDIATE takes the write lock.
+        """
+        engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        async with engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            yield conn
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys and a busy timeout on every new connection; our own BEGIN."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _sqlite_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,164 @@
+"""Alembic migrations on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from bot.storage import Base, Database, load_models
+from bot.storage.database import REPO_ROOT, alembic_config
+
+# Stream C's tables; other revisions add more.
+TABLES = {"guild_settings", "presets", "channel_presets", "audit_log"}
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1, f"migrations must have one head, found {heads}"
+    return heads[0]
+
+
+async def table_names(db: Database) -> set[str]:
+    async with db.engine.connect() as conn:
+        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+async def test_upgrade_downgrade_upgrade(db_url: str) -> None:
+    """An empty database migrates to head, back down to nothing, and up again."""
+    db = Database(db_url)
+    try:
+        assert await db.current() is None
+        await db.upgrade()
+        assert await db.current() == head_revision()
+        assert TABLES <= await table_names(db)
+
+        await db.downgrade("base")
+        assert await db.current() is None
+        assert not (TABLES & await table_names(db))
+
+        await db.upgrade()
+        assert await db.current() == head_revision()
+        assert TABLES <= await table_names(db)
+    finally:
+        await db.dispose()
+
+
+async def test_migrated_schema_matches_models(db: Database) -> None:
+    """The hand-written revisions create exactly the tables the models declare."""
+    load_models()
+
+    def diff(sync_conn):  # type: ignore[no-untyped-def]
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    async with db.engine.connect() as conn:
+        differences = await conn.run_sync(diff)
+    assert differences == []
+
+
+async def test_upgrade_twice_is_a_no_op(db: Database) -> None:
+    """Upgrading a database that is already at head changes nothing."""
+    await db.upgrade()
+    assert await db.current() == head_revision()
+
+
+# What the `couplet` console script runs.
+_COUPLET = "import sys; from bot.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _cli(args: list[str], url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", _COUPLET, "db", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_upgrade_current_downgrade_from_another_directory(db_url: str, tmp_path: Path) -> None:
+    """`couplet db` finds the migrations when started outside the repository."""
+    up = _cli(["upgrade"], db_url, tmp_path)
+    assert up.returncode == 0, up.stderr
+    current = _cli(["current"], db_url, tmp_path)
+    assert current.returncode == 0, current.stderr
+    assert head_revision() in current.stdout
+    down = _cli(["downgrade", "base"], db_url, tmp_path)
+    assert down.returncode == 0, down.stderr
+    after = _cli(["current"], db_url, tmp_path)
+    assert "no revision" in after.stdout
+
+
+def test_alembic_command_line_uses_database_url(db_url: str) -> None:
+    """`alembic upgrade head` from the repository root migrates DATABASE_URL."""
+    env = {**os.environ, "DATABASE_URL": db_url, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    check = _cli(["current"], db_url, REPO_ROOT)
+    assert head_revision() in check.stdout
+
+
+# Each process imports everything first, then waits for the "go" file, so the
+# upgrades really start together.
+_RACER = textwrap.dedent(
+    """
+    import asyncio, os, sys, time
+    from bot.storage import Database
+
+    async def main():
+        db = Database(sys.argv[1])
+        open(os.path.join(sys.argv[3], f"ready-{os.getpid()}"), "w").close()
+        while not os.path.exists(sys.argv[2]):
+            time.sleep(0.01)
+        await db.upgrade()
+        print(await db.current())
+        await db.dispose()
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_concurrent_upgrades_from_several_processes(db_url: str, tmp_path: Path) -> None:
+    """Three processes upgrading one empty database at once all succeed, once."""
+    go = tmp_path / "go"
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, db_url, str(go), str(ready)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for _ in range(6000):  # wait (up to a minute) until every process is ready
+        if len(list(ready.iterdir())) == len(procs) or any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.01)
+    go.touch()
+    results = [proc.communicate(timeout=120) for proc in procs]
+    for proc, (out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err
+        assert out.strip() == head_revision()
