@@ -1,0 +1,21 @@
+"""Point discord.py at another REST base and gateway (the emulator, or a proxy)."""
+
+from __future__ import annotations
+
+
+def patch_discord_endpoints(api_base: str | None, gateway_url: str | None) -> None:
+    """Set `discord.http.Route.BASE` and `DiscordWebSocket.DEFAULT_GATEWAY`.
+
+    Call before `login`/`start`: every Route builds its URL from BASE when created,
+    and a plain Bot never asks /gateway/bot, it uses DEFAULT_GATEWAY. The webhook
+    and interaction adapter share the same Route, so callbacks follow too.
+    `None` leaves a value unchanged.
+    """
+    import discord.gateway
+    import discord.http
+    import yarl
+
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
