@@ -23,6 +23,8 @@ class FooterInfo:
 
     model: str | None = None
     completion_tokens: int | None = None
+    # True when the token count covers every candidate, not just this one.
+    tokens_in_all: bool = False
     finish_reason: str | None = None
     elapsed: float | None = None
     # (k, n), 1-based, when there are several candidates.
@@ -63,7 +65,7 @@ def footer_text(info: FooterInfo) -> str:
         parts.append(info.model)
     if info.completion_tokens is not None:
         unit = "token" if info.completion_tokens == 1 else "tokens"
-        parts.append(f"{info.completion_tokens} {unit}")
+        parts.append(f"{info.completion_tokens} {unit}" + (" in all" if info.tokens_in_all else ""))
     if info.finish_reason:
         parts.append(info.finish_reason)
     if info.elapsed is not None:

@@ -63,7 +63,9 @@ def test_pages_fit_discord_and_cover_every_position() -> None:
     numbers = []
     for page in pages:
         table = page.split("```\n")[-2]
-        numbers += [int(line.split()[0]) for line in table.split("\n") if line[:3].strip().isdigit()]
+        numbers += [
+            int(line.split()[0]) for line in table.split("\n") if line[:3].strip().isdigit()
+        ]
     assert numbers == list(range(1, 513))
 
 

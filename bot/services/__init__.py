@@ -1,0 +1,1 @@
+"""Use cases behind the commands: generation, presets, server settings. No Discord here."""

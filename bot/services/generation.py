@@ -1,0 +1,484 @@
+"""The generation use case: parameters in, cleaned candidates out.
+
+`GenerationService` resolves parameters (option > preset > channel preset >
+server > bot defaults, clamped), builds the `CompletionRequest`, calls the
+backend, cleans the text and stores the generation so that buttons (page,
+Regenerate, Continue, Tokens) can find it again after a restart.
+
+No Discord here: the cog passes ids and option values, and renders the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from bot.completions import (
+    Choice,
+    CompletionRequest,
+    CompletionResult,
+    LogProbs,
+    ParameterError,
+    Usage,
+    clean_text,
+)
+
+if TYPE_CHECKING:
+    from bot.completions import CompletionsClient
+    from bot.services.parameters import ParameterResolver
+    from bot.storage.generations import GenerationRecord, GenerationStore
+
+log = logging.getLogger(__name__)
+
+CleanMode = Literal["seed", "preserve"]
+# Option names the cog may pass (the API's parameters, plus `stream`).
+OPTION_NAMES = (
+    "suffix",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "best_of",
+    "stop",
+    "echo",
+    "logprobs",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "seed",
+    "model",
+    "stream",
+)
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked, and where (ids only)."""
+
+    user_id: int
+    guild_id: int | None = None
+    channel_id: int | None = None
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class Display:
+    """How a generation is shown, beyond its own text.
+
+    `echo_prompt`: the prompt to show before the text (echo on).
+    `prefix`: text generated earlier that this one continues (Continue).
+    """
+
+    echo_prompt: str | None = None
+    prefix: str = ""
+    continued_from: int | None = None
+
+
+@dataclass
+class PreparedGeneration:
+    """A validated request ready to send, and what went into it."""
+
+    request: CompletionRequest
+    requester: Requester
+    sources: dict[str, str] = field(default_factory=dict)
+    clamped: list[str] = field(default_factory=list)
+    clean_mode: CleanMode = "preserve"
+    stream: bool = False
+    preset: str | None = None
+    display: Display = field(default_factory=Display)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One choice as shown: cleaned text (prefix included) and its scores."""
+
+    index: int
+    text: str
+    finish_reason: str | None
+    rank: int | None = None
+    mean_logprob: float | None = None
+    logprobs: LogProbs | None = None
+
+
+@dataclass
+class GenerationOutcome:
+    """The result of one generation, ready to render."""
+
+    generation_id: int | None
+    request: CompletionRequest
+    result: CompletionResult
+    candidates: list[Candidate]
+    requester: Requester
+    display: Display
+    clean_mode: CleanMode
+    sources: dict[str, str] = field(default_factory=dict)
+    clamped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    streamed: bool = False
+
+    @property
+    def emulated(self) -> list[str]:
+        return list(self.result.emulated)
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.result.warnings)
+
+    @property
+    def shown_prompt(self) -> str | None:
+        """The cleaned prompt to show before the text, when echo is on."""
+        if self.display.echo_prompt is None:
+            return None
+        return clean_text(self.display.echo_prompt, self.clean_mode)
+
+    def footer_notes(self) -> list[str]:
+        """Sentences for the footer: clamps, emulation, warnings, service notes."""
+        notes = [*self.clamped, *self.notes]
+        if self.emulated:
+            notes.append("Emulated by Couplet on this backend: " + ", ".join(self.emulated) + ".")
+        notes.extend(self.warnings)
+        return notes
+
+
+class GenerationService:
+    """Resolves, calls, cleans and stores completions."""
+
+    def __init__(
+        self,
+        completions: CompletionsClient,
+        parameters: ParameterResolver | None = None,
+        store: GenerationStore | None = None,
+        *,
+        default_model: str | None = None,
+    ) -> None:
+        self.completions = completions
+        self.parameters = parameters
+        self.store = store
+        self.default_model = default_model
+
+    # -- preparing -----------------------------------------------------------
+
+    async def prepare(
+        self,
+        requester: Requester,
+        prompt: str,
+        options: Mapping[str, Any] | None = None,
+        preset: str | None = None,
+    ) -> PreparedGeneration:
+        """Validate options and resolve the effective parameters; ParameterError on bad input."""
+        given = {k: v for k, v in (options or {}).items() if v is not None}
+        unknown = sorted(set(given) - set(OPTION_NAMES))
+        if unknown:
+            name = unknown[0]
+            raise ParameterError(
+                name,
+                given[name],
+                "a Completions parameter",
+                f"{name} is not a Completions parameter.",
+            )
+        if not prompt.strip():
+            raise ParameterError(
+                "prompt", prompt, "some text", "prompt is empty: write some text to complete."
+            )
+        if self.parameters is not None:
+            resolved = await self.parameters.resolve(
+                requester.guild_id, requester.channel_id, given, preset
+            )
+            params = dict(resolved.params)
+            sources = dict(resolved.sources)
+            clamped = list(resolved.clamped)
+            clean_mode = cast(CleanMode, resolved.clean_mode)
+            stream = resolved.stream
+            preset_used = resolved.preset
+        else:
+            params, sources, clamped, clean_mode, stream, preset_used = (
+                self._resolve_without_settings(given, preset)
+            )
+        if params.get("model") is None and self.default_model:
+            params["model"] = self.default_model
+            sources["model"] = "bot default"
+        notes: list[str] = []
+        if stream and (params.get("n") or 1) > 1:
+            stream = False
+            notes.append(
+                f"stream was not used: n is {params['n']}, and candidates are paged whole."
+            )
+        request = CompletionRequest.build(prompt=prompt, **params)
+        return PreparedGeneration(
+            request=request,
+            requester=requester,
+            sources=sources,
+            clamped=clamped,
+            clean_mode=clean_mode,
+            stream=stream,
+            preset=preset_used,
+            display=Display(echo_prompt=prompt if request.echo else None),
+            notes=notes,
+        )
+
+    @staticmethod
+    def _resolve_without_settings(
+        given: Mapping[str, Any], preset: str | None
+    ) -> tuple[dict[str, Any], dict[str, str], list[str], CleanMode, bool, str | None]:
+        """Options alone, for a service built without server settings (CLI, tests)."""
+        from bot.completions import parse_logit_bias, parse_stop
+
+        if preset:
+            raise ParameterError(
+                "preset",
+                preset,
+                "no preset",
+                "Presets need server settings, which are not set up here.",
+            )
+        params: dict[str, Any] = {}
+        stream = False
+        for name, value in given.items():
+            if name == "stream":
+                stream = bool(value)
+            elif name == "stop" and isinstance(value, str):
+                params["stop"] = parse_stop(value)
+            elif name == "logit_bias" and isinstance(value, str):
+                ids, words = parse_logit_bias(value)
+                params["logit_bias"], params["logit_bias_words"] = ids or None, words or None
+            else:
+                params[name] = value
+        return params, dict.fromkeys(params, "option"), [], "preserve", stream, None
+
+    async def prepare_regenerate(
+        self, generation_id: int, requester: Requester
+    ) -> PreparedGeneration | None:
+        """The same request again (a new sample); None when the generation is gone."""
+        record = await self._record(generation_id)
+        if record is None:
+            return None
+        request = CompletionRequest.model_validate(record.request)
+        notes = []
+        if request.seed is not None:
+            notes.append(f"seed {request.seed} is fixed, so the same text may come back.")
+        display = _display_from(record)
+        return PreparedGeneration(
+            request=request,
+            requester=replace(requester, private=record.private),
+            sources=dict(record.display.get("sources") or {}),
+            clamped=list(record.display.get("clamped") or []),
+            clean_mode=cast(CleanMode, record.display.get("clean_mode", "preserve")),
+            stream=bool(record.display.get("stream", False)),
+            preset=record.display.get("preset"),
+            display=display,
+            notes=notes,
+        )
+
+    async def prepare_continue(
+        self, generation_id: int, choice_index: int, requester: Requester
+    ) -> PreparedGeneration | None:
+        """Generate more after one candidate; None when the generation is gone."""
+        record = await self._record(generation_id)
+        if record is None:
+            return None
+        request = CompletionRequest.model_validate(record.request)
+        result = CompletionResult.model_validate(record.result)
+        choice = next((c for c in result.choices if c.index == choice_index), None)
+        if choice is None:
+            return None
+        display = _display_from(record)
+        generated = _strip_echo(choice.text, request)
+        # Continue is one text: one candidate, no ranking, no echo of the
+        # longer prompt (the original prompt stays shown when echo was on).
+        follow = request.model_copy(
+            update={
+                "prompt": request.prompt + generated,
+                "echo": False,
+                "n": 1,
+                "best_of": None,
+                "stream": False,
+            }
+        )
+        return PreparedGeneration(
+            request=CompletionRequest.model_validate(follow.model_dump()),
+            requester=replace(requester, private=record.private),
+            sources=dict(record.display.get("sources") or {}),
+            clean_mode=cast(CleanMode, record.display.get("clean_mode", "preserve")),
+            stream=bool(record.display.get("stream", False)),
+            preset=record.display.get("preset"),
+            display=Display(
+                echo_prompt=display.echo_prompt,
+                prefix=display.prefix + generated,
+                continued_from=generation_id,
+            ),
+        )
+
+    # -- running -------------------------------------------------------------
+
+    async def run(self, prepared: PreparedGeneration) -> GenerationOutcome:
+        """Call the backend (not streamed) and store the outcome."""
+        started = time.monotonic()
+        request = prepared.request.model_copy(update={"stream": False})
+        result = await self.completions.complete(request)
+        elapsed = time.monotonic() - started
+        return await self._finish(prepared, result, elapsed, streamed=False)
+
+    def stream(self, prepared: PreparedGeneration) -> GenerationStream:
+        """Stream the completion: iterate for cleaned text so far, then read `.outcome`."""
+        return GenerationStream(self, prepared)
+
+    async def generate(
+        self,
+        requester: Requester,
+        prompt: str,
+        options: Mapping[str, Any] | None = None,
+        preset: str | None = None,
+    ) -> GenerationOutcome:
+        """prepare + run, not streamed."""
+        return await self.run(await self.prepare(requester, prompt, options, preset))
+
+    async def load(self, generation_id: int) -> GenerationOutcome | None:
+        """A stored generation as an outcome (for paging and the token view)."""
+        record = await self._record(generation_id)
+        if record is None:
+            return None
+        request = CompletionRequest.model_validate(record.request)
+        result = CompletionResult.model_validate(record.result)
+        display = _display_from(record)
+        clean_mode = cast(CleanMode, record.display.get("clean_mode", "preserve"))
+        return GenerationOutcome(
+            generation_id=record.id,
+            request=request,
+            result=result,
+            candidates=_candidates(result, request, display, clean_mode),
+            requester=Requester(record.user_id, record.guild_id, record.channel_id, record.private),
+            display=display,
+            clean_mode=clean_mode,
+            sources=dict(record.display.get("sources") or {}),
+            clamped=list(record.display.get("clamped") or []),
+            notes=list(record.display.get("notes") or []),
+            elapsed=float(record.display.get("elapsed", result.elapsed)),
+            streamed=bool(record.display.get("streamed", False)),
+        )
+
+    async def _record(self, generation_id: int) -> GenerationRecord | None:
+        if self.store is None:
+            return None
+        return await self.store.get(generation_id)
+
+    async def _finish(
+        self,
+        prepared: PreparedGeneration,
+        result: CompletionResult,
+        elapsed: float,
+        *,
+        streamed: bool,
+    ) -> GenerationOutcome:
+        outcome = GenerationOutcome(
+            generation_id=None,
+            request=prepared.request,
+            result=result,
+            candidates=_candidates(result, prepared.request, prepared.display, prepared.clean_mode),
+            requester=prepared.requester,
+            display=prepared.display,
+            clean_mode=prepared.clean_mode,
+            sources=prepared.sources,
+            clamped=prepared.clamped,
+            notes=prepared.notes,
+            elapsed=elapsed,
+            streamed=streamed,
+        )
+        if self.store is not None:
+            outcome.generation_id = await self._save(prepared, result, elapsed, streamed)
+        return outcome
+
+    async def _save(
+        self, prepared: PreparedGeneration, result: CompletionResult, elapsed: float, streamed: bool
+    ) -> int:
+        from bot.storage.generations import GenerationRecord
+
+        assert self.store is not None
+        requester = prepared.requester
+        record = GenerationRecord(
+            user_id=requester.user_id,
+            guild_id=requester.guild_id,
+            channel_id=requester.channel_id,
+            private=requester.private,
+            request=prepared.request.model_dump(mode="json", exclude_none=True),
+            result=result.model_dump(mode="json"),
+            display={
+                "echo_prompt": prepared.display.echo_prompt,
+                "prefix": prepared.display.prefix,
+                "continued_from": prepared.display.continued_from,
+                "clean_mode": prepared.clean_mode,
+                "sources": prepared.sources,
+                "clamped": prepared.clamped,
+                "notes": prepared.notes,
+                "preset": prepared.preset,
+                "stream": prepared.stream,
+                "streamed": streamed,
+                "elapsed": elapsed,
+            },
+        )
+        return await self.store.add(record)
+
+
+class GenerationStream:
+    """`async for text in stream` gives the cleaned text so far; then `.outcome`."""
+
+    def __init__(self, service: GenerationService, prepared: PreparedGeneration) -> None:
+        self.service = service
+        self.prepared = prepared
+        self.outcome: GenerationOutcome | None = None
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        prepared = self.prepared
+        request = prepared.request.model_copy(update={"stream": True})
+        started = time.monotonic()
+        raw = ""
+        async for delta in self.service.completions.stream(request):
+            raw += delta
+            shown = _strip_echo(raw, request) if request.echo else raw
+            yield clean_text(prepared.display.prefix + shown, prepared.clean_mode)
+        elapsed = time.monotonic() - started
+        result = CompletionResult(
+            id="stream",
+            created=int(time.time()),
+            model=request.model or "",
+            # The stream carries text only: the finish reason is not known.
+            choices=[Choice(index=0, text=raw, finish_reason=None)],
+            usage=Usage(),
+            elapsed=elapsed,
+        )
+        self.outcome = await self.service._finish(prepared, result, elapsed, streamed=True)
+
+
+def _strip_echo(text: str, request: CompletionRequest) -> str:
+    """The generated part of a choice (echo puts the prompt in front of it)."""
+    if request.echo and text.startswith(request.prompt):
+        return text[len(request.prompt) :]
+    return text
+
+
+def _display_from(record: GenerationRecord) -> Display:
+    data = record.display
+    return Display(
+        echo_prompt=data.get("echo_prompt"),
+        prefix=data.get("prefix") or "",
+        continued_from=data.get("continued_from"),
+    )
+
+
+def _candidates(
+    result: CompletionResult, request: CompletionRequest, display: Display, clean_mode: CleanMode
+) -> list[Candidate]:
+    return [
+        Candidate(
+            index=choice.index,
+            text=clean_text(display.prefix + _strip_echo(choice.text, request), clean_mode),
+            finish_reason=choice.finish_reason,
+            rank=choice.rank,
+            mean_logprob=choice.mean_logprob,
+            logprobs=choice.logprobs,
+        )
+        for choice in sorted(result.choices, key=lambda c: c.index)
+    ]

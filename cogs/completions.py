@@ -1,0 +1,362 @@
+"""/complete: every Completions parameter as an option; the buttons' handlers.
+
+Thin adapter: parse options, defer within Discord's 3 seconds, hand over to
+`bot.generation`, render with `bot.render`. Errors go to the tree's handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.render.buttons import GONE
+from bot.render.completion import (
+    MessagePlan,
+    completion_messages,
+    streaming_content,
+    token_message,
+)
+from bot.services.generation import (
+    GenerationOutcome,
+    PreparedGeneration,
+    Requester,
+)
+from bot.tree import PUBLIC_DEFER, reply_ephemeral, report_error
+
+if TYPE_CHECKING:
+    from bot.app import CoupletBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+# Discord allows about five edits per five seconds per message; stay under it.
+STREAM_EDIT_INTERVAL = 1.2
+# Autocomplete must answer within 3 seconds, backend or not.
+AUTOCOMPLETE_TIMEOUT = 2.0
+MAX_CHOICES = 25
+MAX_MAX_TOKENS = 4096
+MAX_SEED = 2**32 - 1  # llama.cpp seeds are 32-bit; one range works everywhere
+PROMPT_MODAL_LIMIT = 4000
+
+
+class PromptModal(discord.ui.Modal, title="Prompt for /complete"):
+    """Asks for a long, multi-line prompt when /complete has none."""
+
+    prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+        label="Prompt",
+        style=discord.TextStyle.paragraph,
+        placeholder="The text the model continues…",
+        max_length=PROMPT_MODAL_LIMIT,
+    )
+
+    def __init__(
+        self, cog: Completions, options: dict[str, Any], preset: str | None, private: bool
+    ) -> None:
+        super().__init__(timeout=15 * 60)
+        self.cog, self.options, self.preset, self.private = cog, options, preset, private
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.cog.respond(
+            interaction, str(self.prompt.value), self.options, self.preset, self.private
+        )
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await report_error(interaction, error)
+
+
+class Completions(commands.Cog):
+    """/complete and the buttons on its replies."""
+
+    def __init__(self, bot: CoupletBot) -> None:
+        self.bot = bot
+
+    # -- /complete ------------------------------------------------------------
+
+    @app_commands.command(name="complete", description="Continue a prompt with the language model.")
+    @app_commands.describe(
+        prompt="The text the model continues (leave it out to type a long prompt in a form)",
+        suffix="Text that comes after the completion (only some backends)",
+        max_tokens="Most tokens to generate",
+        temperature="Randomness from 0 to 2: 0 picks the likeliest tokens (default 1)",
+        top_p="Nucleus sampling from 0 to 1: sample only from the top tokens adding up to this",
+        n="How many completions to generate (page through them)",
+        best_of="Generate this many and keep the n with the highest mean token logprob",
+        stop=r"Up to 4 stop sequences: a|b|c (escapes \n \t \|) or a JSON array",
+        echo="Show the prompt before the completion",
+        logprobs="Alternatives per token to return (0–5 on most backends); adds a Tokens view",
+        presence_penalty="From -2 to 2: positive values push toward new topics",
+        frequency_penalty="From -2 to 2: positive values reduce repetition",
+        logit_bias='Token biases -100..100: {"50256": -100} (token ids) or word=bias, word2=bias',
+        seed="Same seed and parameters give the same sample (where the backend supports it)",
+        model="The model to use (type to search)",
+        preset="One of this server's presets (type to search)",
+        private="Only you see the reply",
+        stream="Show the text as it is written",
+    )
+    async def complete(
+        self,
+        interaction: discord.Interaction,
+        prompt: str | None = None,
+        suffix: str | None = None,
+        max_tokens: app_commands.Range[int, 1, MAX_MAX_TOKENS] | None = None,
+        temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
+        top_p: app_commands.Range[float, 0.0, 1.0] | None = None,
+        n: app_commands.Range[int, 1, 128] | None = None,
+        best_of: app_commands.Range[int, 1, 20] | None = None,
+        stop: str | None = None,
+        echo: bool | None = None,
+        logprobs: app_commands.Range[int, 0, 20] | None = None,
+        presence_penalty: app_commands.Range[float, -2.0, 2.0] | None = None,
+        frequency_penalty: app_commands.Range[float, -2.0, 2.0] | None = None,
+        logit_bias: str | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        model: str | None = None,
+        preset: str | None = None,
+        private: bool = False,
+        stream: bool | None = None,
+    ) -> None:
+        options = {
+            "suffix": suffix,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "top_p": top_p,
+            "n": n,
+            "best_of": best_of,
+            "stop": stop,
+            "echo": echo,
+            "logprobs": logprobs,
+            "presence_penalty": presence_penalty,
+            "frequency_penalty": frequency_penalty,
+            "logit_bias": logit_bias,
+            "seed": seed,
+            "model": model,
+            "stream": stream,
+        }
+        options = {name: value for name, value in options.items() if value is not None}
+        if prompt is None:
+            # A modal must be the first response, so it comes before any defer.
+            await interaction.response.send_modal(PromptModal(self, options, preset, private))
+            return
+        await self.respond(interaction, prompt, options, preset, private)
+
+    @complete.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        try:
+            names = await asyncio.wait_for(self.model_names(interaction), AUTOCOMPLETE_TIMEOUT)
+        except Exception:
+            log.info("model autocomplete had no answer from the backend", exc_info=True)
+            return []
+        return _choices(names, current)
+
+    @complete.autocomplete("preset")
+    async def preset_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        try:
+            names = await asyncio.wait_for(
+                self.bot.presets.names(interaction.guild_id, current), AUTOCOMPLETE_TIMEOUT
+            )
+        except Exception:
+            log.warning("preset autocomplete failed", exc_info=True)
+            return []
+        return [app_commands.Choice(name=name, value=name) for name in names[:MAX_CHOICES]]
+
+    async def model_names(self, interaction: discord.Interaction) -> list[str]:
+        """The backend's models, narrowed to the server's allowed list when it has one."""
+        models = await self.bot.completions.list_models()
+        if interaction.guild_id is not None:
+            config = await self.bot.server_settings.get(interaction.guild_id)
+            if config.allowed_models:
+                allowed = list(config.allowed_models)
+                return [m for m in allowed if m in models] or allowed
+        return models
+
+    # -- the flow shared by /complete, the modal and the context menu ----------
+
+    async def respond(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        options: dict[str, Any],
+        preset: str | None,
+        private: bool,
+    ) -> None:
+        """Defer, generate, answer: the completion or one ephemeral sentence."""
+        await defer(interaction, private)
+        requester = requester_of(interaction, private)
+        # Errors propagate to the one handler (the tree's on_error, or the
+        # modal's), which answers with an ephemeral sentence.
+        prepared = await self.bot.generation.prepare(requester, prompt, options, preset)
+        outcome = await self.execute(interaction, prepared)
+        await send_outcome(interaction, outcome)
+
+    async def execute(
+        self, interaction: discord.Interaction, prepared: PreparedGeneration
+    ) -> GenerationOutcome:
+        """Run the generation; streamed ones fill the deferred message as text arrives."""
+        if not prepared.stream:
+            return await self.bot.generation.run(prepared)
+        stream = self.bot.generation.stream(prepared)
+        last_edit = 0.0
+        async for text in stream:
+            now = time.monotonic()
+            if now - last_edit >= STREAM_EDIT_INTERVAL:
+                last_edit = now
+                await interaction.edit_original_response(
+                    content=streaming_content(text), allowed_mentions=NO_MENTIONS
+                )
+        assert stream.outcome is not None
+        return stream.outcome
+
+    # -- buttons (see bot.render.buttons) -------------------------------------
+
+    async def show_candidate(self, interaction: discord.Interaction, gid: int, k: int) -> None:
+        """Prev/Next: show candidate k in place."""
+        outcome = await self.load(interaction, gid)
+        if outcome is None:
+            await reply_ephemeral(interaction, GONE)
+            return
+        plan = completion_messages(outcome, k)[-1]
+        await interaction.response.edit_message(
+            content=plan.content,
+            view=plan.view,
+            attachments=plan.files(),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def regenerate(self, interaction: discord.Interaction, gid: int) -> None:
+        """Regenerate: the same request again, answered in a new message."""
+        private = is_ephemeral(interaction)
+        await defer(interaction, private)
+        prepared = await self.bot.generation.prepare_regenerate(
+            gid, requester_of(interaction, private)
+        )
+        if prepared is None or not self.same_place(interaction, prepared.requester):
+            await reply_ephemeral(interaction, GONE)
+            return
+        outcome = await self.execute(interaction, prepared)
+        await send_outcome(interaction, outcome)
+
+    async def continue_text(self, interaction: discord.Interaction, gid: int, k: int) -> None:
+        """Continue: candidate k appended to the prompt, more generated, in a new message."""
+        private = is_ephemeral(interaction)
+        await defer(interaction, private)
+        prepared = await self.bot.generation.prepare_continue(
+            gid, k, requester_of(interaction, private)
+        )
+        if prepared is None or not self.same_place(interaction, prepared.requester):
+            await reply_ephemeral(interaction, GONE)
+            return
+        outcome = await self.execute(interaction, prepared)
+        await send_outcome(interaction, outcome)
+
+    async def show_tokens(
+        self, interaction: discord.Interaction, gid: int, k: int, page: int, *, new: bool
+    ) -> None:
+        """Tokens: an ephemeral page of token probabilities; Earlier/Later edit it."""
+        outcome = await self.load(interaction, gid)
+        if outcome is None:
+            await reply_ephemeral(interaction, GONE)
+            return
+        plan = token_message(outcome, k, page)
+        if new:
+            await interaction.response.send_message(
+                plan.content,
+                view=plan.view or discord.utils.MISSING,
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+        else:
+            await interaction.response.edit_message(
+                content=plan.content, view=plan.view, allowed_mentions=NO_MENTIONS
+            )
+
+    async def load(self, interaction: discord.Interaction, gid: int) -> GenerationOutcome | None:
+        """A stored generation, if it exists and belongs to this server."""
+        outcome = await self.bot.generation.load(gid)
+        if outcome is None or not self.same_place(interaction, outcome.requester):
+            return None
+        return outcome
+
+    @staticmethod
+    def same_place(interaction: discord.Interaction, requester: Requester) -> bool:
+        """A button only acts on generations made in the same server (or DM)."""
+        return requester.guild_id == interaction.guild_id
+
+
+# -- helpers ---------------------------------------------------------------
+
+
+def requester_of(interaction: discord.Interaction, private: bool) -> Requester:
+    return Requester(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        private=private,
+    )
+
+
+def is_ephemeral(interaction: discord.Interaction) -> bool:
+    """True when the clicked message is ephemeral (its follow-ups stay private too)."""
+    message = interaction.message
+    return bool(message and message.flags.ephemeral)
+
+
+async def defer(interaction: discord.Interaction, private: bool) -> None:
+    """Acknowledge within 3 seconds with a "thinking…" message (ephemeral when private)."""
+    if interaction.response.is_done():
+        return
+    await interaction.response.defer(thinking=True, ephemeral=private)
+    if not private:
+        interaction.extras[PUBLIC_DEFER] = True
+
+
+async def send_outcome(interaction: discord.Interaction, outcome: GenerationOutcome) -> None:
+    """Replace the thinking message with the first message, then follow up with the rest."""
+    plans = completion_messages(outcome)
+    private = outcome.requester.private
+    interaction.extras.pop(PUBLIC_DEFER, None)  # the answer is here: no error will replace it
+    first, rest = plans[0], plans[1:]
+    await edit_original(interaction, first)
+    for plan in rest:
+        await interaction.followup.send(
+            plan.content,
+            view=plan.view or discord.utils.MISSING,
+            files=plan.files() or discord.utils.MISSING,
+            ephemeral=private,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+async def edit_original(interaction: discord.Interaction, plan: MessagePlan) -> None:
+    await interaction.edit_original_response(
+        content=plan.content,
+        view=plan.view,
+        attachments=plan.files(),
+        allowed_mentions=NO_MENTIONS,
+    )
+
+
+def _choices(names: list[str], current: str) -> list[app_commands.Choice[str]]:
+    """Names starting with `current` first, then containing it; at most 25."""
+    needle = current.strip().lower()
+    starts = [n for n in names if n.lower().startswith(needle)]
+    contains = [n for n in names if needle in n.lower() and n not in starts]
+    return [
+        app_commands.Choice(name=name[:100], value=name[:100])
+        for name in (starts + contains)[:MAX_CHOICES]
+    ]
+
+
+async def setup(bot: CoupletBot) -> None:
+    await bot.add_cog(Completions(bot))

@@ -1,0 +1,193 @@
+"""End-to-end fixtures: the Discord emulator, the real CoupletBot in process, and backends.
+
+- `fake`: a started FakeDiscord (default world: "Test Server", #general, alice, admin).
+- `recorder`: a loopback proxy in front of the real local model that records
+  every request body, so tests can see what reached the backend.
+- `couplet`: the real bot (temp SQLite, backend = recorder) running against `fake`.
+- `StubBackend`: a loopback OpenAI-compatible server with scripted answers, for
+  what the real model cannot do on demand (exact long text, 429, 503).
+- `start_couplet(fake, settings)`: start another bot (restarts, stub backends).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from bot.app import CoupletBot
+from bot.sandbox import FakeDiscord
+from bot.settings import Settings
+from tests.support.discord_env import BotRun, running_bot, running_fake
+
+MODEL = "gemma-3-270m"
+
+
+def make_settings(fake: FakeDiscord, db_path: Path, base_url: str, **overrides: Any) -> Settings:
+    """Settings for a test bot: the emulator, temp SQLite, the given backend, no .env."""
+    values: dict[str, Any] = {
+        "discord_token": "emulator-token",
+        "discord_api_base": fake.api_base,
+        "discord_gateway_url": fake.gateway_url,
+        "database_url": f"sqlite+aiosqlite:///{db_path}",
+        "completions_base_url": base_url,
+        "completions_backend": "llama-cpp-python",
+        "completions_timeout": 60.0,
+        "discord_sync": "auto",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@contextlib.asynccontextmanager
+async def start_couplet(
+    fake: FakeDiscord, settings: Settings, *, wait_sync: bool = True
+) -> AsyncIterator[BotRun]:
+    """The real CoupletBot running against `fake` until the block ends."""
+    bot = CoupletBot(settings, guild_ready_timeout=0.1)
+    async with running_bot(fake, bot, wait_sync=wait_sync) as run:
+        yield run
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """Serve an aiohttp app on a free loopback port; yields http://127.0.0.1:PORT."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class RecordingProxy:
+    """Forwards /v1/* to the real model server and keeps every JSON request body."""
+
+    target: str  # e.g. http://127.0.0.1:PORT/v1
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    base_url: str = ""
+
+    def completions(self) -> list[dict[str, Any]]:
+        """Bodies sent to /v1/completions, oldest first."""
+        return [body for path, body in self.requests if path.endswith("/completions")]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        body: dict[str, Any] = {}
+        if raw:
+            with contextlib.suppress(ValueError):
+                body = json.loads(raw)
+        self.requests.append((request.path, body))
+        url = self.target.rstrip("/") + request.path.removeprefix("/v1")
+        headers = {"content-type": request.headers.get("content-type", "application/json")}
+        async with httpx.AsyncClient(timeout=120) as client:
+            if body.get("stream"):
+                # Pass the event stream through as it arrives.
+                response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+                await response.prepare(request)
+                async with client.stream(request.method, url, content=raw, headers=headers) as up:
+                    async for chunk in up.aiter_raw():
+                        await response.write(chunk)
+                await response.write_eof()
+                return response
+            upstream = await client.request(request.method, url, content=raw, headers=headers)
+        return web.Response(
+            body=upstream.content,
+            status=upstream.status_code,
+            content_type=upstream.headers.get("content-type", "application/json").split(";")[0],
+        )
+
+
+@dataclass
+class StubBackend:
+    """A scripted OpenAI-compatible backend on loopback.
+
+    `answer(body)` returns (status, json, headers) for each /v1/completions
+    request; the default answers `text` with finish_reason "stop".
+    """
+
+    text: str = "stub text"
+    answer: Callable[[dict[str, Any]], tuple[int, dict[str, Any], dict[str, str]]] | None = None
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    base_url: str = ""
+
+    def ok(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        choices = [
+            {"index": i, "text": self.text, "logprobs": None, "finish_reason": "stop"}
+            for i in range(int(body.get("n") or 1))
+        ]
+        data = {
+            "id": "cmpl-stub",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": body.get("model") or "stub-model",
+            "choices": choices,
+            "usage": {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10},
+        }
+        return 200, data, {}
+
+    async def completions(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(body)
+        status, data, headers = (self.answer or self.ok)(body)
+        return web.json_response(data, status=status, headers=headers)
+
+    async def models(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"object": "list", "data": [{"id": "stub-model", "object": "model"}]}
+        )
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/completions", self.completions)
+        app.router.add_get("/v1/models", self.models)
+        return app
+
+
+@contextlib.asynccontextmanager
+async def running_stub(stub: StubBackend) -> AsyncIterator[StubBackend]:
+    async with serve(stub.app()) as url:
+        stub.base_url = url + "/v1"
+        yield stub
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with running_fake() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def recorder(local_model_url: str) -> AsyncIterator[RecordingProxy]:
+    proxy = RecordingProxy(local_model_url)
+    app = web.Application()
+    app.router.add_route("*", "/v1/{tail:.*}", proxy.handle)
+    async with serve(app) as url:
+        proxy.base_url = url + "/v1"
+        yield proxy
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "couplet.db"
+
+
+@pytest.fixture
+async def couplet(
+    fake: FakeDiscord, recorder: RecordingProxy, db_path: Path
+) -> AsyncIterator[BotRun]:
+    """The real bot, backed by the real local model (through the recorder)."""
+    async with start_couplet(fake, make_settings(fake, db_path, recorder.base_url)) as run:
+        yield run
