@@ -8,6 +8,7 @@ understands, naming the parameter, the value and what is allowed.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -35,6 +36,9 @@ class ParameterError(ValueError):
         return self.message
 
 
+_NUMERIC_TEXT = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
 def _show(value: object) -> str:
     """Render a value inside a sentence: numbers bare, text quoted and shortened."""
     if isinstance(value, bool):
@@ -42,17 +46,24 @@ def _show(value: object) -> str:
     if isinstance(value, int | float):
         return f"{value:g}" if isinstance(value, float) else str(value)
     text = str(value)
+    if _NUMERIC_TEXT.fullmatch(text.strip()):
+        return text.strip()  # "3.5" typed on a command line reads as 3.5
     if len(text) > 40:
         text = text[:37] + "..."
     return repr(text)
 
 
+def _bound(limit: float) -> str:
+    return str(int(limit)) if float(limit).is_integer() else f"{limit:g}"
+
+
 def _number(param: str, value: object, *, whole: bool, low: float | None, high: float | None):
     """Convert `value` to int/float and check the range, or raise ParameterError."""
+    kind_text = "a whole number" if whole else "a number"
     if low is not None and high is not None:
-        allowed = f"{'a whole number' if whole else 'a number'} from {low:g} to {high:g}"
+        allowed = f"{kind_text} from {_bound(low)} to {_bound(high)}"
     elif low is not None:
-        allowed = f"{'a whole number' if whole else 'a number'} of {low:g} or more"
+        allowed = f"{kind_text} of {_bound(low)} or more"
     else:
         allowed = "a whole number" if whole else "a number"
     if isinstance(value, bool):
@@ -64,7 +75,9 @@ def _number(param: str, value: object, *, whole: bool, low: float | None, high: 
         number = value
     elif isinstance(value, str) and value.strip():
         try:
-            number = float(value.strip())
+            text = value.strip()
+            # int() first: float() would round large seeds.
+            number = int(text) if whole and text.lstrip("+-").isdigit() else float(text)
         except ValueError:
             number = math.nan
             kind = "a whole number" if whole else "a number"
@@ -144,12 +157,12 @@ def validate_bias_map(param: str, value: object, *, ids: bool) -> dict[str, int]
         try:
             number = _number("logit_bias", bias, whole=True, low=-100, high=100)
         except ParameterError:
+            target = f"token {key_text}" if ids else repr(key_text)
             raise ParameterError(
                 "logit_bias",
                 bias,
                 allowed,
-                f"logit_bias value {_show(bias)} for {_show(key_text)} is not allowed: use "
-                f"{allowed}.",
+                f"logit_bias value {_show(bias)} for {target} is not allowed: use {allowed}.",
             ) from None
         result[str(int(key_text)) if ids else key_text] = int(number)
     return result or None

@@ -46,7 +46,8 @@ async def test_openai_best_of_and_n_are_native(fault: FaultServer) -> None:
 
 
 async def test_openai_refuses_words_for_logit_bias(fault: FaultServer) -> None:
-    """Words in logit_bias on OpenAI are refused (cl100k_base is offline-only) before any request."""
+    """Words in logit_bias on OpenAI are refused (cl100k_base is offline-only) before any "
+    "request."""
     with pytest.raises(UnsupportedParameter) as info:
         await run(fault, "openai", logit_bias_words={"hello": -100})
     assert "cl100k_base" in str(info.value) and "token ids" in str(info.value)
@@ -116,7 +117,8 @@ async def test_llamacpp_never_gets_best_of_echo_or_n(fault: FaultServer) -> None
 
 
 async def test_llamacpp_chat_style_logprobs_become_legacy(fault: FaultServer) -> None:
-    """llama.cpp's chat-style logprobs are converted to tokens/token_logprobs/top_logprobs/text_offset."""
+    """llama.cpp's chat-style logprobs are converted to "
+    "tokens/token_logprobs/top_logprobs/text_offset."""
     fault.chat_logprobs = True
     result = await run(fault, "llamacpp", logprobs=1, seed=2)
     lp = result.choices[0].logprobs
