@@ -1,0 +1,118 @@
+"""`couplet sandbox` in one process: the emulator, the local model, the real bot, a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.sandbox.emulator import FakeDiscord
+from bot.sandbox.terminal import Terminal
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SANDBOX_TOKEN = "sandbox-token"
+
+
+async def stdin_lines(
+    stream: TextIO, prompt: Callable[[], None] | None = None
+) -> AsyncIterator[str]:
+    """Lines from a (blocking) text stream, read in a thread so the bot keeps running."""
+    loop = asyncio.get_running_loop()
+    while True:
+        if prompt is not None:
+            prompt()
+        line = await loop.run_in_executor(None, stream.readline)
+        if not line:
+            return
+        yield line.rstrip("\n")
+
+
+async def _wait(task: asyncio.Task[Any], awaitable: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
+    waiter = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait(
+        {waiter, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
+    if waiter in done:
+        return
+    waiter.cancel()
+    if task in done and task.exception() is not None:
+        raise RuntimeError(
+            f"the bot stopped before {what}: {task.exception()}"
+        ) from task.exception()
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+async def run_sandbox(
+    settings: Settings,
+    *,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    member: str | None = None,
+    channel: str | None = None,
+    database_url: str | None = None,
+    reply_timeout: float = 180.0,
+) -> int:
+    """Start everything, run the terminal until quit or end of input, stop everything."""
+    from bot.app import CoupletBot  # the bot is imported late: it pulls in discord.py and the cogs
+
+    def write(text: str) -> None:
+        print(text, file=stdout, flush=True)
+
+    local = None
+    with tempfile.TemporaryDirectory(prefix="couplet-sandbox-") as tmp:
+        update: dict[str, Any] = {
+            "discord_token": SANDBOX_TOKEN,
+            # A fresh emulator knows no commands: always sync.
+            "discord_sync": "global",
+            "database_url": database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'sandbox.db'}",
+            "shard_count": None,
+            "shard_ids": None,
+        }
+        fake = FakeDiscord()
+        await fake.start()
+        update["discord_api_base"] = fake.api_base
+        update["discord_gateway_url"] = fake.gateway_url
+        bot = None
+        task: asyncio.Task[None] | None = None
+        try:
+            if not settings.completions_base_url:
+                from bot.local_model import LocalModelServer
+
+                write("Starting the bundled local model (Gemma 3 270M)…")
+                local = LocalModelServer()
+                update["completions_base_url"] = await local.astart()
+                if settings.completions_backend == "auto":
+                    update["completions_backend"] = "llama-cpp-python"
+            sandbox_settings = settings.model_copy(update=update)
+            bot = CoupletBot(sandbox_settings, guild_ready_timeout=0.1)
+            task = asyncio.create_task(bot.start(SANDBOX_TOKEN), name="couplet-sandbox-bot")
+            await _wait(task, bot.wait_until_ready(), 120, "the bot was ready")
+            await _wait(task, fake.commands_synced.wait(), 60, "commands were synced")
+            terminal = Terminal(
+                fake, write, member=member, channel=channel, reply_timeout=reply_timeout
+            )
+            write(terminal.banner())
+            prompt = (
+                (lambda: print("> ", end="", file=stdout, flush=True)) if stdin.isatty() else None
+            )
+            code = await terminal.run(stdin_lines(stdin, prompt))
+            if fake.unknown_routes:
+                write(f"(the bot called routes the emulator does not know: {fake.unknown_routes})")
+            return code
+        finally:
+            if bot is not None:
+                with contextlib.suppress(Exception):
+                    await bot.close()
+            if task is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(task, 10)
+            await fake.stop()
+            if local is not None:
+                await local.astop()

@@ -1,0 +1,456 @@
+"""A line-oriented terminal on the emulator: type slash commands, click buttons, read replies.
+
+    /complete prompt:"Once upon a time" max_tokens:16 temperature:0.9
+    click Regenerate
+    as admin
+    in #random
+    modal prompt="A longer prompt"
+    help | quit
+
+Parsing (`parse_line`, `typed_options`) and rendering (`render_message`) are
+pure functions; `Terminal` runs them against a FakeDiscord.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.sandbox import limits
+from bot.sandbox.emulator import ComponentError, FakeDiscord
+from bot.sandbox.interactions import InteractionRecord, InteractionTimeout
+from bot.sandbox.options import (
+    ATTACHMENT,
+    CHANNEL,
+    MENTIONABLE,
+    ROLE,
+    USER,
+    OptionError,
+    coerce_text,
+    split_command,
+)
+
+OPTION_KEY = re.compile(r"^([a-z0-9_'-]+):(.*)$", re.DOTALL)
+FIELD_KEY = re.compile(r"^([^=\s]+)=(.*)$", re.DOTALL)
+
+
+class ParseError(ValueError):
+    """A line the terminal cannot understand; the message says what to type instead."""
+
+
+@dataclass(frozen=True)
+class SlashLine:
+    """`/name [sub …] opt:value …`: words are the command and subcommand names."""
+
+    words: tuple[str, ...]
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClickLine:
+    label: str
+
+
+@dataclass(frozen=True)
+class SelectLine:
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AsLine:
+    member: str
+
+
+@dataclass(frozen=True)
+class InLine:
+    channel: str
+
+
+@dataclass(frozen=True)
+class ModalLine:
+    values: dict[str, str]
+
+
+@dataclass(frozen=True)
+class HelpLine:
+    pass
+
+
+@dataclass(frozen=True)
+class QuitLine:
+    pass
+
+
+@dataclass(frozen=True)
+class EmptyLine:
+    pass
+
+
+Line = (
+    SlashLine
+    | ClickLine
+    | SelectLine
+    | AsLine
+    | InLine
+    | ModalLine
+    | HelpLine
+    | QuitLine
+    | EmptyLine
+)
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text, posix=True)
+    except ValueError as err:
+        raise ParseError(f"Could not read {text!r}: {err} (close your quotes).") from None
+
+
+def parse_line(line: str) -> Line:
+    """Turn one typed line into a command; raises ParseError with a short sentence."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return EmptyLine()
+    head, _, rest = text.partition(" ")
+    keyword = head.lower()
+    rest = rest.strip()
+    if text.startswith("/"):
+        return _parse_slash(text[1:])
+    if keyword in ("quit", "exit"):
+        return QuitLine()
+    if keyword in ("help", "?"):
+        return HelpLine()
+    if keyword == "click":
+        label = " ".join(_split(rest)) if rest else ""
+        if not label:
+            raise ParseError("Say which button: click LABEL (e.g. click Regenerate).")
+        return ClickLine(label)
+    if keyword == "select":
+        values = tuple(_split(rest))
+        if not values:
+            raise ParseError("Say which option(s): select VALUE [VALUE …].")
+        return SelectLine(values)
+    if keyword == "as":
+        if not rest:
+            raise ParseError("Say who: as NAME (e.g. as alice).")
+        return AsLine(rest.lstrip("@"))
+    if keyword == "in":
+        if not rest:
+            raise ParseError("Say where: in #CHANNEL (e.g. in #general).")
+        return InLine(rest.lstrip("#"))
+    if keyword == "modal":
+        values: dict[str, str] = {}
+        for token in _split(rest):
+            match = FIELD_KEY.match(token)
+            if not match:
+                raise ParseError(f"Modal fields are field=value, not {token!r}.")
+            values[match.group(1)] = match.group(2)
+        if not values:
+            raise ParseError('Fill the modal with: modal FIELD=value [FIELD="quoted value"].')
+        return ModalLine(values)
+    raise ParseError(
+        f"Unknown command {head!r}: type a /command, click, as, in, modal, help or quit."
+    )
+
+
+def _parse_slash(text: str) -> SlashLine:
+    tokens = _split(text)
+    if not tokens or not tokens[0]:
+        raise ParseError('Type a command name after the slash, e.g. /complete prompt:"hi".')
+    words: list[str] = []
+    options: dict[str, str] = {}
+    for token in tokens:
+        match = OPTION_KEY.match(token)
+        if match:
+            name = match.group(1)
+            if name in options:
+                raise ParseError(f"Option {name!r} is given twice.")
+            options[name] = match.group(2)
+        elif options:
+            raise ParseError(f"{token!r} follows the options: write it as name:value or quote it.")
+        else:
+            words.append(token.lower())
+    return SlashLine(tuple(words), options)
+
+
+def typed_options(
+    definition: dict[str, Any], words: list[str], raw: dict[str, str]
+) -> dict[str, Any]:
+    """Convert typed option text to the types the synced definition declares.
+
+    Unknown names are kept as text so the emulator reports them. Users, roles
+    and channels stay names; an attachment option reads the file at that path.
+    """
+    _, leaf = split_command(definition, words)
+    by_name = {opt["name"]: opt for opt in leaf}
+    typed: dict[str, Any] = {}
+    for name, text in raw.items():
+        opt = by_name.get(name)
+        if opt is None:
+            typed[name] = text
+        elif opt["type"] in (USER, MENTIONABLE, ROLE):
+            typed[name] = text.lstrip("@")
+        elif opt["type"] == CHANNEL:
+            typed[name] = text.lstrip("#")
+        elif opt["type"] == ATTACHMENT:
+            try:
+                with open(text, "rb") as fh:
+                    typed[name] = (os.path.basename(text), fh.read())
+            except OSError as err:
+                raise OptionError(
+                    f"option {name!r}: cannot read file {text!r} ({err.strerror})."
+                ) from None
+        else:
+            typed[name] = coerce_text(opt, text)
+    return typed
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def _button_text(component: dict[str, Any]) -> str:
+    label = component.get("label") or (component.get("emoji") or {}).get("name") or "?"
+    return f"[{label}]" if not component.get("disabled") else f"[{label} (disabled)]"
+
+
+def render_message(message: dict[str, Any], *, bot_name: str = "bot") -> str:
+    """A message as plain text: content, embeds, buttons as [Label], files by name."""
+    flags = int(message.get("flags") or 0)
+    author = (message.get("author") or {}).get("username") or bot_name
+    header = f"{author}:"
+    if flags & limits.EPHEMERAL:
+        header += " (only you can see this)"
+    if flags & limits.LOADING:
+        header += " is thinking…"
+    lines = [header]
+    if message.get("content"):
+        lines += ["  " + line for line in str(message["content"]).split("\n")]
+    for embed in message.get("embeds") or []:
+        if embed.get("author", {}).get("name"):
+            lines.append(f"  | {embed['author']['name']}")
+        if embed.get("title"):
+            lines.append(f"  | {embed['title']}")
+        for line in (
+            str(embed.get("description") or "").split("\n") if embed.get("description") else []
+        ):
+            lines.append(f"  | {line}")
+        for fld in embed.get("fields") or []:
+            lines.append(f"  | {fld.get('name')}: {fld.get('value')}")
+        if (embed.get("footer") or {}).get("text"):
+            lines.append(f"  | -- {embed['footer']['text']}")
+    for row in message.get("components") or []:
+        parts = []
+        for comp in row.get("components") or []:
+            if comp.get("type") == 2:
+                parts.append(_button_text(comp))
+            elif comp.get("type") == 3:
+                options = ", ".join(o.get("value", "") for o in comp.get("options") or [])
+                parts.append(
+                    f"<select {comp.get('placeholder') or ''}: {options}>".replace("  ", " ")
+                )
+        if parts:
+            lines.append("  " + " ".join(parts))
+    for attachment in message.get("attachments") or []:
+        lines.append(f"  file: {attachment.get('filename')} ({attachment.get('size')} bytes)")
+    return "\n".join(lines)
+
+
+def render_modal(modal: dict[str, Any]) -> str:
+    """A modal's fields and how to fill them."""
+    lines = [f"The bot opened a form: {modal.get('title')!r}"]
+    for item in limits.modal_inputs(modal.get("components") or []):
+        if item.get("type") != 4:
+            continue
+        need = "required" if item.get("required", True) else "optional"
+        lines.append(f"  {item.get('custom_id')}: {item.get('label') or ''} ({need})")
+    lines.append('Fill it with: modal FIELD="value" …')
+    return "\n".join(lines)
+
+
+def render_rejections(rec: InteractionRecord) -> list[str]:
+    """Why Discord refused something the bot sent, in one line each."""
+    out = []
+    for rejection in rec.rejections:
+        errors = rejection.get("errors") or []
+        detail = (
+            "; ".join(f"{e.path}: {e.message}" for e in errors) or f"code {rejection.get('code')}"
+        )
+        out.append(f"Discord refused the bot's request: {detail}")
+    return out
+
+
+# ------------------------------------------------------------------- terminal
+
+HELP = """Commands:
+  /NAME [SUB] opt:value opt:"quoted value"   run a slash command
+  click LABEL                               click a button on the last bot message
+  select VALUE [VALUE …]                    choose in the last select menu
+  modal FIELD=value …                       submit the form the bot opened
+  as NAME                                   act as another member
+  in #CHANNEL                               move to another channel
+  help | quit"""
+
+
+class Terminal:
+    """Runs parsed lines against a FakeDiscord and prints what a Discord user would see."""
+
+    def __init__(
+        self,
+        fake: FakeDiscord,
+        write: Callable[[str], None],
+        *,
+        member: str | None = None,
+        channel: str | None = None,
+        reply_timeout: float = 180.0,
+        settle: float = 1.5,
+    ) -> None:
+        self.fake = fake
+        self.write = write
+        self.guild = fake.guild
+        self.member = (
+            self.guild.member(member)
+            if member
+            else next(m for m in self.guild.members if not m.user.bot)
+        )
+        self.channel = self.guild.channel(channel) if channel else self.guild.channels[0]
+        self.reply_timeout = reply_timeout
+        self.settle = settle
+        self.last_modal: InteractionRecord | None = None
+
+    def banner(self) -> str:
+        channels = ", ".join(f"#{c.name}" for c in self.guild.channels)
+        members = ", ".join(m.name for m in self.guild.members if not m.user.bot)
+        return (
+            f"Sandbox server {self.guild.name!r}: channels {channels}; members {members}.\n"
+            f"You are {self.member.name} in #{self.channel.name}. Type help for commands."
+        )
+
+    async def run(self, lines: AsyncIterator[str]) -> int:
+        """Execute lines until quit or end of input."""
+        async for line in lines:
+            if not await self.execute(line):
+                break
+        return 0
+
+    async def execute(self, line: str) -> bool:
+        """Run one line; False means quit."""
+        try:
+            parsed = parse_line(line)
+        except ParseError as err:
+            self.write(str(err))
+            return True
+        try:
+            return await self._dispatch(parsed)
+        except (OptionError, ComponentError, LookupError) as err:
+            self.write(str(err).strip("'\""))
+            return True
+
+    async def _dispatch(self, parsed: Line) -> bool:
+        if isinstance(parsed, QuitLine):
+            return False
+        if isinstance(parsed, EmptyLine):
+            return True
+        if isinstance(parsed, HelpLine):
+            self.write(HELP)
+            self.write(self._command_list())
+        elif isinstance(parsed, AsLine):
+            self.member = self.guild.member(parsed.member)
+            self.write(f"You are now {self.member.name}.")
+        elif isinstance(parsed, InLine):
+            self.channel = self.guild.channel(parsed.channel)
+            self.write(f"You are now in #{self.channel.name}.")
+        elif isinstance(parsed, SlashLine):
+            await self._slash(parsed)
+        elif isinstance(parsed, ClickLine):
+            message = self._last_with_components()
+            await self._show(await self.fake.click(message, label=parsed.label, member=self.member))
+        elif isinstance(parsed, SelectLine):
+            message = self._last_with_components()
+            await self._show(
+                await self.fake.select(message, list(parsed.values), member=self.member)
+            )
+        elif isinstance(parsed, ModalLine):
+            if self.last_modal is None:
+                self.write("No form is open: a command or button has to open one first.")
+                return True
+            rec, self.last_modal = self.last_modal, None
+            await self._show(await self.fake.submit_modal(rec, parsed.values, member=self.member))
+        return True
+
+    def _command_list(self) -> str:
+        defs = self.fake.commands(self.guild) + self.fake.commands()
+        lines = []
+        for cmd in defs:
+            if cmd.get("type", 1) == 1:
+                opts = " ".join(o["name"] + ":" for o in cmd.get("options") or [])
+                lines.append(f"  /{cmd['name']} {opts}".rstrip())
+        return "Synced commands:\n" + ("\n".join(lines) if lines else "  (none yet)")
+
+    async def _slash(self, parsed: SlashLine) -> None:
+        definition, _ = self.fake._find_command(parsed.words[0], self.guild, 1)
+        options = typed_options(definition, list(parsed.words[1:]), parsed.options)
+        rec = await self.fake.slash(
+            " ".join(parsed.words),
+            options,
+            member=self.member,
+            channel=self.channel,
+            guild=self.guild,
+        )
+        await self._show(rec)
+
+    def _last_with_components(self) -> dict[str, Any]:
+        """The newest bot message with components that this member can see here."""
+        bot = self.fake.world.bot_user
+        for msg in sorted(self.fake.messages.values(), key=lambda m: int(m["id"]), reverse=True):
+            if (
+                bot is None
+                or msg["author"]["id"] != str(bot.id)
+                or msg["channel_id"] != str(self.channel.id)
+            ):
+                continue
+            if not msg.get("components"):
+                continue
+            if int(msg.get("flags") or 0) & limits.EPHEMERAL:
+                owner = (msg.get("interaction_metadata") or {}).get("user", {}).get("id")
+                if owner != str(self.member.id):
+                    continue
+            return msg
+        raise ComponentError(f"No bot message with buttons in #{self.channel.name}.")
+
+    async def _show(self, rec: InteractionRecord) -> None:
+        """Wait for the bot's answer to settle, then print it."""
+        try:
+            await rec.wait_for(lambda r: r.answered or bool(r.rejections), self.reply_timeout)
+        except InteractionTimeout:
+            self.write(f"The bot did not answer within {self.reply_timeout:.0f} s.")
+            return
+        await self._settle(rec)
+        for line in render_rejections(rec):
+            self.write(line)
+        if rec.modal is not None:
+            self.last_modal = rec
+            self.write(render_modal(rec.modal))
+            return
+        shown = rec.messages
+        final = rec.final_message()
+        if final is not None and all(m["id"] != final["id"] for m in shown):
+            shown = [final, *shown]
+        for message in shown:
+            self.write(render_message(message))
+
+    async def _settle(self, rec: InteractionRecord) -> None:
+        """Wait until the bot has stopped editing for `settle` seconds (streamed replies)."""
+
+        def state(r: InteractionRecord) -> tuple[int, int, int]:
+            return (len(r.history), len(r.callbacks), len(r.rejections))
+
+        while True:
+            before = state(rec)
+            try:
+                await rec.wait_for(lambda r, before=before: state(r) != before, self.settle)
+            except InteractionTimeout:
+                return
