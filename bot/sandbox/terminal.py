@@ -346,7 +346,7 @@ class Terminal:
         try:
             return await self._dispatch(parsed)
         except (OptionError, ComponentError, LookupError) as err:
-            self.write(str(err).strip("'\""))
+            self.write(str(err))
             return True
 
     async def _dispatch(self, parsed: Line) -> bool:
