@@ -73,7 +73,7 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
 
 @dataclass
 class RecordingProxy:
-    """Forwards /v1/* to the real model server and keeps every JSON request body."""
+    """Forwards every request to the real model server and keeps every JSON request body."""
 
     target: str  # e.g. http://127.0.0.1:PORT/v1
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -90,7 +90,8 @@ class RecordingProxy:
             with contextlib.suppress(ValueError):
                 body = json.loads(raw)
         self.requests.append((request.path, body))
-        url = self.target.rstrip("/") + request.path.removeprefix("/v1")
+        # Forward every path (llama-cpp-python tokenizes at /extras/tokenize, outside /v1).
+        url = self.target.rstrip("/").removesuffix("/v1") + request.path_qs
         headers = {"content-type": request.headers.get("content-type", "application/json")}
         async with httpx.AsyncClient(timeout=120) as client:
             if body.get("stream"):
@@ -173,7 +174,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 async def recorder(local_model_url: str) -> AsyncIterator[RecordingProxy]:
     proxy = RecordingProxy(local_model_url)
     app = web.Application()
-    app.router.add_route("*", "/v1/{tail:.*}", proxy.handle)
+    app.router.add_route("*", "/{tail:.*}", proxy.handle)
     async with serve(app) as url:
         proxy.base_url = url + "/v1"
         yield proxy
@@ -191,3 +192,22 @@ async def couplet(
     """The real bot, backed by the real local model (through the recorder)."""
     async with start_couplet(fake, make_settings(fake, db_path, recorder.base_url)) as run:
         yield run
+
+
+def labels(message: dict[str, Any]) -> list[str]:
+    """The labels of a message's buttons, in order."""
+    return [
+        c.get("label", "")
+        for row in message.get("components") or []
+        for c in row.get("components") or []
+        if c.get("type") == 2
+    ]
+
+
+def body_and_footer(content: str) -> tuple[str, list[str]]:
+    """Split a reply into its text and its `-# ` footer lines."""
+    lines = content.split("\n")
+    cut = len(lines)
+    while cut > 0 and lines[cut - 1].startswith("-# "):
+        cut -= 1
+    return "\n".join(lines[:cut]), [line[3:] for line in lines[cut:]]
