@@ -15,7 +15,7 @@ WAIT = 120.0  # generous: the one model server is shared with other tests on 2 c
 async def test_couplet_prompt_answers_with_cleaned_text(
     fake: FakeDiscord, couplet: BotRun, recorder: RecordingProxy
 ) -> None:
-    """The seed's `/complete prompt:请随机生成一副对联` answers publicly with cleaned text and a footer."""
+    """The seed's `/complete prompt:请随机生成一副对联` answers publicly: clean text, footer."""
     rec = await fake.slash("complete", prompt="请随机生成一副对联", max_tokens=24)
     message = await rec.wait_final(WAIT)
     sent = recorder.completions()[-1]
@@ -35,7 +35,7 @@ async def test_self_introduction_with_top_p_answers_in_full(
 ) -> None:
     """`prompt:帮我随机生成一篇自我介绍 max_tokens:200 top_p:0.9` sends both values and answers."""
     rec = await fake.slash("complete", prompt="帮我随机生成一篇自我介绍", max_tokens=200, top_p=0.9)
-    message = await rec.wait_final(WAIT * 2)
+    await rec.wait_final(WAIT * 2)
     sent = recorder.completions()[-1]
     assert sent["max_tokens"] == 200
     assert sent["top_p"] == 0.9
@@ -97,7 +97,7 @@ async def test_logit_bias_words_are_tokenized_by_the_backend(
 async def test_n_and_best_of_are_emulated_and_said_so(
     fake: FakeDiscord, couplet: BotRun, recorder: RecordingProxy
 ) -> None:
-    """n:2 best_of:3 on llama-cpp-python makes three requests and the footer says they were emulated."""
+    """n:2 best_of:3 on llama-cpp-python makes three requests; the footer says it was emulated."""
     before = len(recorder.completions())
     rec = await fake.slash("complete", prompt="Hi", max_tokens=2, n=2, best_of=3)
     message = await rec.wait_final(WAIT)

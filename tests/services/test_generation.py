@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -69,7 +70,7 @@ async def test_bad_option_is_a_parameter_error(service: GenerationService) -> No
 
 
 async def test_echo_separates_prompt_and_completion(service: GenerationService) -> None:
-    """With echo the prompt is kept apart for display, and the candidate text is only the new text."""
+    """With echo the prompt is kept apart for display; the candidate text is only the new text."""
     outcome = await service.generate(
         ALICE, "One, two, three,", {"max_tokens": 4, "temperature": 0, "echo": True}
     )
@@ -109,7 +110,7 @@ async def test_stream_yields_growing_text_then_an_outcome(service: GenerationSer
     stream = service.stream(prepared)
     seen = [text async for text in stream]
     assert seen
-    assert all(later.startswith(earlier.rstrip()) for earlier, later in zip(seen, seen[1:]))
+    assert all(later.startswith(earlier.rstrip()) for earlier, later in itertools.pairwise(seen))
     assert stream.outcome is not None
     assert stream.outcome.streamed
     assert stream.outcome.candidates[0].text == seen[-1]
