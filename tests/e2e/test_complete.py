@@ -42,6 +42,8 @@ async def test_self_introduction_with_top_p_answers_in_full(
     text, footer = body_and_footer("\n".join(m["content"] for m in rec.messages))
     assert len(text.strip()) > 20
     assert clean_text(text) == text
+    tokens = int(footer[0].split(" · ")[1].split()[0])
+    assert 0 < tokens <= 200
 
 
 async def test_every_native_option_reaches_the_backend(
