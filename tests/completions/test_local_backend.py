@@ -1,0 +1,221 @@
+"""Every parameter's effect on the real llama-cpp-python server with Gemma 3 270M.
+
+The server runs one request at a time and logprobs make it ~10x slower, so
+max_tokens stays small (≤ 16, ≤ 8 with logprobs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.completions import CompletionRequest, CompletionsClient, UnsupportedParameter
+from bot.completions.logit_bias import Tokenizer
+
+CAPITAL = "Paris is the capital of"
+DAYS = "Monday, Tuesday, Wednesday,"
+STORY = "Once upon a time"
+
+
+@pytest.fixture
+async def client(local_model_url: str) -> AsyncIterator[CompletionsClient]:
+    """A client in auto mode, so detection is exercised too."""
+    async with CompletionsClient(local_model_url) as c:
+        yield c
+
+
+async def complete(client: CompletionsClient, **kwargs):
+    return await client.complete(CompletionRequest.build(**kwargs))
+
+
+async def warm(client: CompletionsClient, prompt: str) -> None:
+    """Put `prompt` (plus generated tokens) in llama-cpp-python's prompt cache.
+
+    A cold prompt is evaluated in one batch; a cached one is reused and only
+    its last token evaluated again. The numbers differ slightly, enough to
+    change even a greedy continuation, so repeatability is compared between
+    requests that both start from the cached state. Two tokens, so the cache
+    holds more than the prompt, as it does after every later request.
+    """
+    await complete(client, prompt=prompt, max_tokens=2, temperature=0)
+
+
+async def test_detected_as_llama_cpp_python(client: CompletionsClient) -> None:
+    """Auto-detection recognises the local server and lists the model alias."""
+    assert (await client.profile()).name == "llama-cpp-python"
+    assert await client.list_models() == ["gemma-3-270m"]
+
+
+async def test_n_gives_three_choices(client: CompletionsClient) -> None:
+    """n=3 gives three choices (emulated: the server itself would return one)."""
+    result = await complete(client, prompt=STORY, n=3, max_tokens=8, temperature=1, seed=3)
+    assert [c.index for c in result.choices] == [0, 1, 2]
+    assert all(c.text for c in result.choices)
+    assert result.emulated == ["n"]
+    assert 3 <= result.usage.completion_tokens <= 24
+
+
+async def test_echo_starts_with_prompt(client: CompletionsClient) -> None:
+    """echo returns the prompt followed by the completion."""
+    result = await complete(client, prompt=CAPITAL, echo=True, max_tokens=3, temperature=0)
+    text = result.choices[0].text
+    assert text.startswith(CAPITAL)
+    assert len(text) > len(CAPITAL)
+
+
+async def test_stop_cuts_at_the_first_stop(client: CompletionsClient) -> None:
+    """With two stops, the text ends right before whichever occurs first."""
+    baseline = (await complete(client, prompt=DAYS, max_tokens=12, temperature=0)).choices[0].text
+    early, late = baseline[6:10], baseline[14:18]
+    cut = min(baseline.find(early), baseline.find(late))
+    assert 0 < cut < len(baseline)
+    result = await complete(client, prompt=DAYS, max_tokens=12, temperature=0, stop=[late, early])
+    assert result.choices[0].text == baseline[:cut]
+    assert result.choices[0].finish_reason == "stop"
+
+
+async def test_logprobs_two_alternatives_per_token(client: CompletionsClient) -> None:
+    """logprobs=2 gives the legacy shape with two alternatives per generated token."""
+    result = await complete(client, prompt=CAPITAL, logprobs=2, max_tokens=4, temperature=0)
+    choice = result.choices[0]
+    lp = choice.logprobs
+    assert lp is not None
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset)
+    assert "".join(lp.tokens) == choice.text
+    assert lp.text_offset[0] == len(CAPITAL)
+    assert lp.text_offset == sorted(lp.text_offset)
+    for token, logprob, top in zip(lp.tokens, lp.token_logprobs, lp.top_logprobs, strict=True):
+        assert top is not None and len(top) == 2
+        assert logprob is not None and logprob <= 0
+        # Greedy: the sampled token is the most likely alternative.
+        assert max(top, key=top.__getitem__) == token
+
+
+async def test_bias_against_most_likely_token_changes_it(client: CompletionsClient) -> None:
+    """A -100 bias on the greedy next token makes the model choose another."""
+    first = (await complete(client, prompt=CAPITAL, max_tokens=1, temperature=0)).choices[0].text
+    profile = await client.profile()
+    ids = await Tokenizer(client.http, profile, "gemma-3-270m").tokenize(first)
+    assert len(ids) == 1
+    biased = await complete(
+        client, prompt=CAPITAL, max_tokens=1, temperature=0, logit_bias={str(ids[0]): -100}
+    )
+    assert biased.choices[0].text != first
+
+
+async def test_word_logit_bias_through_real_tokenizer(client: CompletionsClient) -> None:
+    """A word bias is tokenized by the server (bare and with a space) and bans the word."""
+    baseline = (await complete(client, prompt=CAPITAL, max_tokens=3, temperature=0)).choices[0]
+    assert "France" in baseline.text
+    result = await complete(
+        client, prompt=CAPITAL, max_tokens=3, temperature=0, logit_bias_words={"France": -100}
+    )
+    assert "France" not in result.choices[0].text
+    assert result.warnings == []
+
+
+async def test_word_splitting_into_pieces_warns(client: CompletionsClient) -> None:
+    """A word the tokenizer splits into several pieces comes back with a warning."""
+    word = "Zyxquorbly"
+    result = await complete(
+        client, prompt=CAPITAL, max_tokens=1, temperature=0, logit_bias_words={word: -5}
+    )
+    assert result.warnings and f"{word!r} is" in result.warnings[0]
+
+
+async def test_temperature_zero_is_repeatable(client: CompletionsClient) -> None:
+    """temperature=0 gives the same text twice (from the same prompt-cache state)."""
+    await warm(client, STORY)
+    texts = [
+        (await complete(client, prompt=STORY, max_tokens=12, temperature=0)).choices[0].text
+        for _ in range(2)
+    ]
+    assert texts[0] == texts[1] and texts[0]
+
+
+async def test_same_seed_same_sample(client: CompletionsClient) -> None:
+    """At temperature 1, the same seed gives the same sample and another seed a different one."""
+    await warm(client, STORY)
+    runs = [
+        (await complete(client, prompt=STORY, max_tokens=12, temperature=1, seed=s)).choices[0].text
+        for s in (1234, 1234, 99)
+    ]
+    assert runs[0] == runs[1]
+    assert runs[2] != runs[0]
+
+
+async def test_best_of_returns_highest_mean_logprob(client: CompletionsClient) -> None:
+    """best_of=3, n=1 returns the candidate with the highest mean generated-token logprob."""
+    result = await complete(
+        client, prompt=STORY, best_of=3, n=1, max_tokens=4, temperature=1.5, seed=21
+    )
+    assert len(result.candidates) == 3
+    assert len({c.text for c in result.candidates}) > 1
+    recomputed = []
+    for candidate in result.candidates:
+        assert candidate.logprobs is not None
+        values = [v for v in candidate.logprobs.token_logprobs if v is not None]
+        mean = sum(values) / len(values)
+        assert candidate.mean_logprob == pytest.approx(mean)
+        recomputed.append((mean, candidate.text))
+    [chosen] = result.choices
+    assert chosen.text == max(recomputed)[1]
+    assert chosen.rank == 1 and chosen.mean_logprob == pytest.approx(max(recomputed)[0])
+    assert chosen.logprobs is None  # logprobs were not asked for
+    assert "best_of" in result.emulated
+
+
+async def test_max_tokens_bounds_completion_tokens(client: CompletionsClient) -> None:
+    """max_tokens=5 bounds usage.completion_tokens (exactly 5 when cut for length)."""
+    result = await complete(client, prompt=STORY, max_tokens=5, temperature=0)
+    assert result.usage.completion_tokens <= 5
+    if result.choices[0].finish_reason == "length":
+        assert result.usage.completion_tokens == 5
+
+
+@pytest.mark.parametrize("penalty", ["frequency_penalty", "presence_penalty"])
+async def test_penalty_changes_repetitive_continuation(
+    client: CompletionsClient, penalty: str
+) -> None:
+    """A strong penalty breaks the model's repetition of 'the'."""
+    prompt = " ".join(["the"] * 10)
+    plain = (await complete(client, prompt=prompt, max_tokens=12, temperature=0)).choices[0].text
+    penalised = (
+        (await complete(client, prompt=prompt, max_tokens=12, temperature=0, **{penalty: 2}))
+        .choices[0]
+        .text
+    )
+    assert penalised != plain
+    assert penalised.split().count("the") < plain.split().count("the")
+
+
+async def test_stream_matches_complete(client: CompletionsClient) -> None:
+    """Streaming yields several deltas that add up to the non-streamed greedy text."""
+    whole = (await complete(client, prompt=DAYS, max_tokens=10, temperature=0)).choices[0].text
+    deltas = [
+        d
+        async for d in client.stream(
+            CompletionRequest.build(prompt=DAYS, max_tokens=10, temperature=0, stream=True)
+        )
+    ]
+    assert len(deltas) > 1
+    assert "".join(deltas) == whole
+
+
+async def test_stream_with_stop_and_echo(client: CompletionsClient) -> None:
+    """Streaming with echo starts with the prompt and stops before the stop sequence."""
+    whole = (await complete(client, prompt=DAYS, max_tokens=10, temperature=0)).choices[0].text
+    stop = whole[8:12]
+    req = CompletionRequest.build(
+        prompt=DAYS, max_tokens=10, temperature=0, stream=True, echo=True, stop=[stop]
+    )
+    text = "".join([d async for d in client.stream(req)])
+    assert text == DAYS + whole[: whole.find(stop)]
+
+
+async def test_suffix_refused_before_any_generation(client: CompletionsClient) -> None:
+    """suffix is refused on llama-cpp-python with the reason, not sent."""
+    with pytest.raises(UnsupportedParameter) as info:
+        await complete(client, prompt=CAPITAL, suffix=" and that is all.")
+    assert "fill-in-the-middle" in str(info.value)
