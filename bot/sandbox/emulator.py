@@ -97,6 +97,7 @@ class FakeDiscord:
         self.sessions: list[GatewaySession] = []
         self.all_sessions: list[GatewaySession] = []
         self.identifies: list[dict[str, Any]] = []
+        self.resumes = 0
         self.global_commands: list[dict[str, Any]] = []
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.commands_synced = asyncio.Event()
@@ -402,6 +403,14 @@ class FakeDiscord:
                     await session.dispatch(t, d)
             return
         await self._session_for(guild).dispatch(t, d)
+
+    async def drop_connections(self, code: int = 4000) -> None:
+        """Close every gateway connection with `code` (4000 makes discord.py resume)."""
+        for session in list(self.sessions):
+            session.identified.clear()
+            await session.ws.close(code=code, message=b"emulator closed the connection")
+            if session in self.sessions:
+                self.sessions.remove(session)
 
     def _on_identified(self) -> None:
         self.connected.set()

@@ -90,6 +90,7 @@ async def _handle(fake: FakeDiscord, session: GatewaySession, op: int, d: Any) -
         session.shard_id, session.shard_count = previous.shard_id, previous.shard_count
         session.intents, session.seq = previous.intents, int(d.get("seq") or previous.seq)
         fake.sessions.append(session)
+        fake.resumes += 1
         session.identified.set()
         await session.dispatch("RESUMED", {})
     elif op == REQUEST_MEMBERS:

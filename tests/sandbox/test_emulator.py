@@ -364,3 +364,27 @@ async def test_unknown_routes_are_recorded(fake: FakeDiscord, run: BotRun) -> No
         await run.bot.http.request(discord.http.Route("GET", "/voice/regions"))
     assert fake.unknown_routes == ["GET /api/v10/voice/regions"]
     fake.unknown_routes.clear()
+
+
+async def test_member_chunking_with_members_intent() -> None:
+    """With the members intent the bot requests members (op 8) and caches the chunk's members."""
+    async with running_fake() as fake:
+        intents = discord.Intents.default()
+        intents.members = True
+        async with running_bot(fake, MiniBot(intents=intents)) as run:
+            guild = run.bot.get_guild(fake.guild.id)
+            assert guild.chunked
+            assert {m.name for m in guild.members} == {m.name for m in fake.guild.members}
+        assert fake.unknown_routes == []
+
+
+async def test_resume_after_dropped_connection(fake: FakeDiscord, run: BotRun) -> None:
+    """A gateway close with 4000 makes discord.py RESUME; interactions keep working."""
+    await fake.drop_connections(4000)
+    for _ in range(200):
+        if fake.resumes and fake.sessions and fake.sessions[-1].identified.is_set():
+            break
+        await asyncio.sleep(0.02)
+    assert fake.resumes == 1 and len(fake.identifies) == 1
+    rec = await fake.slash("echo", text="still here")
+    assert (await rec.wait_final())["content"] == "still here"
