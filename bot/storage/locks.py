@@ -23,7 +23,7 @@ async def lock_guild(session: AsyncSession, guild_id: int) -> None:
     25 presets" and read-modify-write edits see every earlier write. SQLite
     needs nothing: write transactions begin IMMEDIATE and so run one at a time.
     """
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:cls, :key)"),
             {"cls": GUILD_LOCK_CLASS, "key": guild_lock_key(guild_id)},

@@ -1,0 +1,314 @@
+"""Effective completion parameters: precedence, then the server's limits.
+
+option > chosen preset > channel's preset > server defaults > bot defaults,
+then clamped to the server's limits; every clamp is reported as a sentence.
+Values typed by people (setting values, preset options) are parsed here by
+delegating to `bot.completions` validation, so the ranges live in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.completions import CompletionRequest, ParameterError, parse_logit_bias, parse_stop
+
+if TYPE_CHECKING:
+    from bot.services.presets import GuildPresets, Preset, PresetService
+    from bot.services.server_settings import ServerConfig, ServerSettingsService
+
+log = logging.getLogger(__name__)
+
+# Parameters a preset or a server default may hold. `prompt` is the request
+# itself; `stream` and cleaning are server behaviour; `user` is set by the bot.
+PRESET_PARAMS: tuple[str, ...] = (
+    "model",
+    "suffix",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "best_of",
+    "stop",
+    "echo",
+    "logprobs",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "seed",
+)
+# logit_bias typed as `word=bias` pairs is kept apart from token ids; the two
+# always travel together (a layer that sets one replaces both).
+_BIAS_KEYS = ("logit_bias", "logit_bias_words")
+STORED_PARAMS: tuple[str, ...] = (*PRESET_PARAMS, "logit_bias_words")
+
+# What the bot uses when neither the server nor a preset says otherwise.
+# max_tokens: the API's default of 16 is a sentence fragment in a chat.
+BOT_DEFAULTS: dict[str, Any] = {"max_tokens": 256}
+
+# Parameters whose typed text is turned into a number before validation, so
+# messages show 3.5 rather than '3.5' (the ranges live in bot.completions).
+_NUMERIC_PARAMS = frozenset(
+    {
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "n",
+        "best_of",
+        "logprobs",
+        "presence_penalty",
+        "frequency_penalty",
+        "seed",
+    }
+)
+
+# Options the resolver ignores: the prompt is the request, not a parameter.
+_NOT_PARAMETERS = frozenset({"prompt"})
+
+
+def parse_param(name: str, raw: object) -> dict[str, Any]:
+    """Parse one parameter typed by a person into stored values.
+
+    Returns a dict because `logit_bias` yields two entries (token ids and
+    words). Raises ParameterError with a one-sentence message.
+    """
+    if name not in PRESET_PARAMS:
+        raise ParameterError(
+            name,
+            raw,
+            ", ".join(PRESET_PARAMS),
+            f"{name} is not a parameter a preset or default can hold: "
+            f"use one of {', '.join(PRESET_PARAMS)}.",
+        )
+    if name == "stop" and isinstance(raw, str):
+        return {"stop": parse_stop(raw)}
+    if name == "logit_bias" and isinstance(raw, str):
+        ids, words = parse_logit_bias(raw)
+        return {"logit_bias": ids or None, "logit_bias_words": words or None}
+    if name in _NUMERIC_PARAMS and isinstance(raw, str):
+        raw = _as_number(raw)
+    if name == "best_of":
+        # Checked on its own, best_of must not trip over the default n of 1.
+        request = CompletionRequest.build(prompt="", best_of=raw, n=1)
+    else:
+        request = CompletionRequest.build(prompt="", **{name: raw})
+    return {name: getattr(request, name)}
+
+
+def _as_number(text: str) -> object:
+    """`text` as an int or a finite float when it reads as one; else unchanged."""
+    stripped = text.strip()
+    try:
+        return int(stripped)
+    except ValueError:
+        pass
+    try:
+        number = float(stripped)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
+def parse_params(values: Mapping[str, object]) -> dict[str, Any]:
+    """Parse several parameters and check them together (e.g. best_of ≥ n)."""
+    parsed: dict[str, Any] = {}
+    for name, raw in values.items():
+        if raw is None:
+            continue
+        parsed.update(parse_param(name, raw))
+    check_together(parsed)
+    return parsed
+
+
+def check_together(params: Mapping[str, Any]) -> None:
+    """Raise ParameterError when parameters that are each valid clash."""
+    CompletionRequest.build(prompt="", **{k: v for k, v in params.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class ResolvedParameters:
+    """The parameters for one completion and where each came from."""
+
+    params: dict[str, Any]
+    """CompletionRequest fields (without `prompt` and `stream`)."""
+    sources: dict[str, str]
+    """param → "option" | "preset:NAME" | "channel preset:NAME" | "server" | "bot default"."""
+    clamped: list[str] = field(default_factory=list)
+    """One sentence per value the server's limits changed."""
+    clean_mode: str = "preserve"
+    stream: bool = False
+    preset: str | None = None
+    """The preset in use (chosen, or the channel's), if any."""
+
+
+class ParameterResolver:
+    """Merges options, presets and server settings into one request's parameters."""
+
+    def __init__(
+        self,
+        settings_service: ServerSettingsService,
+        preset_service: PresetService,
+        *,
+        bot_defaults: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings_service
+        self.presets = preset_service
+        defaults = {**BOT_DEFAULTS, **(bot_defaults or {})}
+        self.bot_defaults = {k: v for k, v in defaults.items() if v is not None}
+
+    async def resolve(
+        self,
+        guild_id: int | None,
+        channel_id: int | None,
+        options: Mapping[str, Any] | None = None,
+        preset_name: str | None = None,
+    ) -> ResolvedParameters:
+        """The effective parameters for a /complete in this channel.
+
+        `options` are what the member typed (None values mean "not given";
+        `stop` and `logit_bias` may be the raw text). Raises ParameterError
+        for a bad option, an unknown preset or a model the server does not allow.
+        Reads come from the services' caches: no database round trip when
+        nothing changed.
+        """
+        config = await self.settings.get(guild_id)
+        presets: GuildPresets | None = None
+        if guild_id is not None:
+            presets = await self.presets.snapshot(guild_id)
+
+        layers: list[tuple[str, Mapping[str, Any]]] = [("bot default", self.bot_defaults)]
+        layers.append(("server", config.parameter_defaults()))
+        preset_used: str | None = None
+        if presets is not None and channel_id is not None:
+            channel_preset = presets.for_channel(channel_id)
+            if channel_preset is not None:
+                layers.append((f"channel preset:{channel_preset.name}", channel_preset.params))
+                preset_used = channel_preset.name
+        if preset_name:
+            chosen = self._chosen_preset(presets, preset_name)
+            layers.append((f"preset:{chosen.name}", chosen.params))
+            preset_used = chosen.name
+
+        option_values, stream_option = self._parse_options(options or {})
+        layers.append(("option", option_values))
+
+        params: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for label, layer in layers:
+            if any(layer.get(key) is not None for key in _BIAS_KEYS):
+                for key in _BIAS_KEYS:
+                    params.pop(key, None)
+                    sources.pop(key, None)
+            for key, value in layer.items():
+                if value is not None:
+                    params[key] = value
+                    sources[key] = label
+
+        clamped = self._clamp(params, config)
+        self._check_model(params, sources, config)
+
+        stream = config.stream if stream_option is None else stream_option
+        if stream and (params.get("best_of") or 1) > 1:
+            # A ranked best_of cannot be shown before every candidate is done.
+            stream = False
+            clamped.append("stream was turned off: best_of compares complete candidates.")
+        check_together(params)
+        return ResolvedParameters(
+            params=params,
+            sources=sources,
+            clamped=clamped,
+            clean_mode=config.clean_mode,
+            stream=stream,
+            preset=preset_used,
+        )
+
+    async def effective(self, guild_id: int, channel_id: int | None = None) -> ResolvedParameters:
+        """What a /complete with no options would use here (for /settings show)."""
+        return await self.resolve(guild_id, channel_id, {}, None)
+
+    @staticmethod
+    def _chosen_preset(presets: GuildPresets | None, name: str) -> Preset:
+        if presets is None:
+            raise ParameterError(
+                "preset",
+                name,
+                "a preset of this server",
+                "Presets belong to servers: use /complete without preset: in direct messages.",
+            )
+        preset = presets.get(name)
+        if preset is None:
+            known = ", ".join(sorted(presets.presets)) or "none yet"
+            raise ParameterError(
+                "preset",
+                name,
+                "a preset of this server",
+                f"preset {name!r} does not exist on this server: use one of {known}"
+                + (" (see /preset list)." if presets.presets else "; an admin can /preset create."),
+            )
+        return preset
+
+    @staticmethod
+    def _parse_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], bool | None]:
+        values: dict[str, Any] = {}
+        stream: bool | None = None
+        for name, raw in options.items():
+            if raw is None or name in _NOT_PARAMETERS:
+                continue
+            if name == "stream":
+                stream = CompletionRequest.build(prompt="", stream=raw).stream
+            elif name in PRESET_PARAMS:
+                values.update(parse_param(name, raw))
+            elif name in CompletionRequest.model_fields:
+                values.update(
+                    {name: getattr(CompletionRequest.build(prompt="", **{name: raw}), name)}
+                )
+            else:
+                raise ParameterError(
+                    name, raw, "a Completions parameter", f"{name} is not a Completions parameter."
+                )
+        return values, stream
+
+    @staticmethod
+    def _clamp(params: dict[str, Any], config: ServerConfig) -> list[str]:
+        notes: list[str] = []
+        lowered: set[str] = set()
+        for name, limit in (
+            ("max_tokens", config.max_tokens_limit),
+            ("n", config.n_limit),
+            ("best_of", config.best_of_limit),
+        ):
+            value = params.get(name)
+            if value is not None and value > limit:
+                params[name] = limit
+                lowered.add(name)
+                notes.append(f"{name} {value} was lowered to the server limit of {limit}.")
+        n, best_of = params.get("n"), params.get("best_of")
+        if "best_of" in lowered and n is not None and best_of is not None and best_of < n:
+            # The limit pushed best_of below n: return as many as are generated.
+            params["n"] = best_of
+            notes.append(f"n {n} was lowered to {best_of} to match best_of.")
+        return notes
+
+    @staticmethod
+    def _check_model(params: dict[str, Any], sources: dict[str, str], config: ServerConfig) -> None:
+        allowed = config.allowed_models
+        if not allowed:
+            return
+        model = params.get("model")
+        if model in allowed:
+            return
+        if sources.get("model") in (None, "bot default"):
+            # The bot's own default is not one the server allows: use the
+            # server's first allowed model rather than refusing everyone.
+            params["model"] = allowed[0]
+            sources["model"] = "server"
+            return
+        raise ParameterError(
+            "model",
+            model,
+            ", ".join(allowed),
+            f"model {model!r} is not allowed on this server: use one of {', '.join(allowed)}.",
+        )

@@ -1,0 +1,412 @@
+"""Named presets of completion parameters, per server, and channel defaults.
+
+Reads come from a per-server snapshot (every preset and channel default of
+the server) cached until a committed write. Writes to one server are
+serialised (see bot.storage.locks), and presets carry a version counter, so
+concurrent edits never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.completions import ParameterError
+from bot.services.parameters import PRESET_PARAMS, STORED_PARAMS, check_together, parse_params
+from bot.storage.audit import AuditRepository
+from bot.storage.cache import GuildCache
+from bot.storage.database import Database
+from bot.storage.locks import lock_guild
+from bot.storage.models import DESCRIPTION_LENGTH, NAME_LENGTH, ChannelPreset, PresetRow, utcnow
+from bot.storage.presets import PresetRepository
+
+log = logging.getLogger(__name__)
+
+MAX_PRESETS = 25  # per server; also the most choices one autocomplete answer can hold
+NAME_PATTERN = re.compile(rf"[a-z0-9_-]{{1,{NAME_LENGTH}}}")
+NAME_RULE = f"1 to {NAME_LENGTH} lowercase letters, digits, - and _"
+# Attempts at a write that lost a race (a stale version, a unique-name clash).
+WRITE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A preset as the rest of the bot sees it (immutable, safe to cache)."""
+
+    guild_id: int
+    name: str
+    description: str
+    params: Mapping[str, Any]
+    created_by: int
+    created_at: datetime
+    updated_by: int
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def from_row(cls, row: PresetRow) -> Preset:
+        return cls(
+            guild_id=row.guild_id,
+            name=row.name,
+            description=row.description,
+            params=MappingProxyType(dict(row.params)),
+            created_by=row.created_by,
+            created_at=row.created_at,
+            updated_by=row.updated_by,
+            updated_at=row.updated_at,
+            version=row.version,
+        )
+
+
+@dataclass(frozen=True)
+class GuildPresets:
+    """Every preset and channel default of one server, as cached."""
+
+    presets: Mapping[str, Preset] = field(default_factory=dict)
+    channels: Mapping[int, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> Preset | None:
+        return self.presets.get(name.strip().lower())
+
+    def for_channel(self, channel_id: int) -> Preset | None:
+        name = self.channels.get(channel_id)
+        return self.presets.get(name) if name is not None else None
+
+
+def normalize_name(name: str) -> str:
+    """Lowercase and strip a preset name, or raise ParameterError naming the rule."""
+    cleaned = name.strip().lower()
+    if not NAME_PATTERN.fullmatch(cleaned):
+        raise ParameterError(
+            "name",
+            name,
+            NAME_RULE,
+            f"preset name {name[:40]!r} is not allowed: use {NAME_RULE}.",
+        )
+    return cleaned
+
+
+def check_description(description: str) -> str:
+    """Strip a description and check its length."""
+    text = description.strip()
+    if len(text) > DESCRIPTION_LENGTH:
+        raise ParameterError(
+            "description",
+            description,
+            f"at most {DESCRIPTION_LENGTH} characters",
+            f"description is {len(text)} characters long: use at most {DESCRIPTION_LENGTH}.",
+        )
+    return text
+
+
+class PresetService:
+    """Create, edit, list and delete presets; channel default presets."""
+
+    def __init__(self, db: Database, *, max_presets: int = MAX_PRESETS) -> None:
+        self.db = db
+        self.max_presets = max_presets
+        self.cache: GuildCache[GuildPresets] = GuildCache(self._load)
+
+    async def _load(self, guild_id: int) -> GuildPresets:
+        async with self.db.read() as session:
+            repo = PresetRepository(session)
+            rows = await repo.all(guild_id)
+            channels = await repo.channel_map(guild_id)
+        presets = {row.name: Preset.from_row(row) for row in rows}
+        return GuildPresets(MappingProxyType(presets), MappingProxyType(channels))
+
+    # -- reads (cached) ----------------------------------------------------
+
+    async def snapshot(self, guild_id: int) -> GuildPresets:
+        """Every preset and channel default of the server (cached)."""
+        return await self.cache.get(guild_id)
+
+    async def find(self, guild_id: int, name: str) -> Preset | None:
+        """The preset called `name` on this server, or None."""
+        return (await self.snapshot(guild_id)).get(name)
+
+    async def get(self, guild_id: int, name: str) -> Preset:
+        """The preset called `name` on this server, or a ParameterError saying so."""
+        preset = await self.find(guild_id, name)
+        if preset is None:
+            raise _not_found(name)
+        return preset
+
+    async def list(self, guild_id: int) -> builtins.list[Preset]:
+        """The server's presets, by name."""
+        presets = (await self.snapshot(guild_id)).presets
+        return [presets[name] for name in sorted(presets)]
+
+    async def names(self, guild_id: int, prefix: str = "") -> builtins.list[str]:
+        """Preset names for autocomplete: those starting with `prefix`, then containing it."""
+        needle = prefix.strip().lower()
+        names = sorted((await self.snapshot(guild_id)).presets)
+        starts = [n for n in names if n.startswith(needle)]
+        contains = [n for n in names if needle in n and n not in starts]
+        return (starts + contains)[:MAX_PRESETS]
+
+    async def channel_preset(self, guild_id: int, channel_id: int) -> Preset | None:
+        """The channel's default preset, if it has one."""
+        return (await self.snapshot(guild_id)).for_channel(channel_id)
+
+    # -- writes ------------------------------------------------------------
+
+    async def create(
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        params: Mapping[str, object],
+        description: str = "",
+        actor_id: int,
+    ) -> Preset:
+        """Create a preset; raises ParameterError for a bad name, value, or a full server."""
+        key = normalize_name(name)
+        text = check_description(description)
+        values = parse_params(params)
+        if not values:
+            raise ParameterError(
+                "params",
+                None,
+                ", ".join(PRESET_PARAMS),
+                "A preset needs at least one parameter: give e.g. temperature or max_tokens.",
+            )
+        try:
+            async with self.db.write() as session:
+                await lock_guild(session, guild_id)
+                repo = PresetRepository(session)
+                if await repo.get(guild_id, key) is not None:
+                    raise _exists(key)
+                if await repo.count(guild_id) >= self.max_presets:
+                    raise ParameterError(
+                        "name",
+                        key,
+                        f"at most {self.max_presets} presets",
+                        f"This server already has {self.max_presets} presets, the most it "
+                        "can keep: delete one with /preset delete first.",
+                    )
+                now = utcnow()
+                row = PresetRow(
+                    guild_id=guild_id,
+                    name=key,
+                    description=text,
+                    params=values,
+                    created_by=actor_id,
+                    created_at=now,
+                    updated_by=actor_id,
+                    updated_at=now,
+                )
+                repo.add(row)
+                await session.flush()
+                AuditRepository(session).record(
+                    guild_id, actor_id, "preset.create", key, None, _audit_view(row)
+                )
+        except IntegrityError:
+            # Another process created the same name between our check and insert.
+            raise _exists(key) from None
+        finally:
+            self.cache.invalidate(guild_id)
+        log.info("guild %s: %s created preset %s", guild_id, actor_id, key)
+        return Preset.from_row(row)
+
+    async def edit(
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        unset: Iterable[str] = (),
+        description: str | None = None,
+        actor_id: int,
+    ) -> Preset:
+        """Change some of a preset's parameters (and/or its description).
+
+        Only the fields given change: two people editing different fields of
+        one preset at once both keep their change. `unset` removes parameters.
+        """
+        key = normalize_name(name)
+        changes = parse_params(params or {})
+        removed = _check_unset(unset)
+        text = check_description(description) if description is not None else None
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return await self._edit_once(guild_id, key, changes, removed, text, actor_id)
+            except StaleDataError:
+                # Someone else's edit committed between our read and write; with
+                # the guild lock this should not happen, so note it.
+                log.warning("preset %s edit raced (attempt %d); retrying", key, attempt)
+            finally:
+                self.cache.invalidate(guild_id)
+        raise ParameterError(
+            "name",
+            key,
+            "a preset nobody else is editing",
+            f"preset {key!r} kept changing while saving: try the edit again.",
+        )
+
+    async def _edit_once(
+        self,
+        guild_id: int,
+        key: str,
+        changes: dict[str, Any],
+        removed: builtins.list[str],
+        description: str | None,
+        actor_id: int,
+    ) -> Preset:
+        async with self.db.write() as session:
+            await lock_guild(session, guild_id)
+            repo = PresetRepository(session)
+            row = await repo.get(guild_id, key, for_update=True)
+            if row is None:
+                raise _not_found(key)
+            old_params = dict(row.params)
+            new_params = {k: v for k, v in old_params.items() if k not in removed}
+            if "logit_bias" in changes or "logit_bias_words" in changes:
+                new_params.pop("logit_bias", None)
+                new_params.pop("logit_bias_words", None)
+            new_params.update({k: v for k, v in changes.items() if v is not None})
+            check_together(new_params)
+            old_view: dict[str, Any] = {}
+            new_view: dict[str, Any] = {}
+            for k in sorted(set(old_params) | set(new_params)):
+                if old_params.get(k) != new_params.get(k):
+                    old_view[k] = old_params.get(k)
+                    new_view[k] = new_params.get(k)
+            if description is not None and description != row.description:
+                old_view["description"] = row.description
+                new_view["description"] = description
+                row.description = description
+            if not new_view and not old_view:
+                return Preset.from_row(row)
+            # A new dict, so SQLAlchemy sees the JSON value changed.
+            row.params = new_params
+            row.updated_by = actor_id
+            row.updated_at = utcnow()
+            await session.flush()
+            AuditRepository(session).record(
+                guild_id, actor_id, "preset.edit", key, old_view, new_view
+            )
+        log.info("guild %s: %s edited preset %s", guild_id, actor_id, key)
+        return Preset.from_row(row)
+
+    async def delete(self, guild_id: int, name: str, actor_id: int) -> builtins.list[int]:
+        """Delete a preset; returns the channels that had it as their default."""
+        key = normalize_name(name)
+        try:
+            async with self.db.write() as session:
+                await lock_guild(session, guild_id)
+                repo = PresetRepository(session)
+                row = await repo.get(guild_id, key, for_update=True)
+                if row is None:
+                    raise _not_found(key)
+                channels = await repo.channels_using(guild_id, row.id)
+                AuditRepository(session).record(
+                    guild_id, actor_id, "preset.delete", key, _audit_view(row), None
+                )
+                await repo.delete(row)
+        finally:
+            self.cache.invalidate(guild_id)
+        log.info("guild %s: %s deleted preset %s", guild_id, actor_id, key)
+        return channels
+
+    async def set_channel_preset(
+        self, guild_id: int, channel_id: int, name: str | None, actor_id: int
+    ) -> Preset | None:
+        """Make `name` the channel's default preset, or clear it with None."""
+        key = normalize_name(name) if name is not None else None
+        try:
+            async with self.db.write() as session:
+                await lock_guild(session, guild_id)
+                repo = PresetRepository(session)
+                current = await repo.get_channel(guild_id, channel_id)
+                old_name = None
+                if current is not None:
+                    old_names = await repo.channel_map(guild_id)
+                    old_name = old_names.get(channel_id)
+                row: PresetRow | None = None
+                if key is not None:
+                    row = await repo.get(guild_id, key)
+                    if row is None:
+                        raise _not_found(key)
+                if old_name == key:
+                    return Preset.from_row(row) if row is not None else None
+                if current is not None:
+                    await repo.clear_channel(guild_id, channel_id)
+                if row is not None:
+                    session.add(
+                        ChannelPreset(
+                            guild_id=guild_id,
+                            channel_id=channel_id,
+                            preset_id=row.id,
+                            set_by=actor_id,
+                            set_at=utcnow(),
+                        )
+                    )
+                AuditRepository(session).record(
+                    guild_id, actor_id, "channel_preset.set", str(channel_id), old_name, key
+                )
+        finally:
+            self.cache.invalidate(guild_id)
+        return Preset.from_row(row) if row is not None else None
+
+
+def _check_unset(names: Iterable[str]) -> builtins.list[str]:
+    result: builtins.list[str] = []
+    for raw in names:
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name not in PRESET_PARAMS:
+            raise ParameterError(
+                "clear",
+                raw,
+                ", ".join(PRESET_PARAMS),
+                f"clear {raw[:40]!r} is not a preset parameter: use names from "
+                f"{', '.join(PRESET_PARAMS)}, separated by commas.",
+            )
+        result.append(name)
+        if name == "logit_bias":
+            result.append("logit_bias_words")
+    return result
+
+
+def _audit_view(row: PresetRow) -> dict[str, Any]:
+    return {"description": row.description, **{k: row.params[k] for k in sorted(row.params)}}
+
+
+def _not_found(name: str) -> ParameterError:
+    return ParameterError(
+        "name",
+        name,
+        "a preset of this server",
+        f"There is no preset named {name[:40]!r} on this server: see /preset list.",
+    )
+
+
+def _exists(name: str) -> ParameterError:
+    return ParameterError(
+        "name",
+        name,
+        "a new name",
+        f"A preset named {name!r} already exists: pick another name or use /preset edit.",
+    )
+
+
+__all__ = [
+    "MAX_PRESETS",
+    "STORED_PARAMS",
+    "GuildPresets",
+    "Preset",
+    "PresetService",
+    "check_description",
+    "normalize_name",
+]

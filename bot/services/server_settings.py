@@ -1,0 +1,415 @@
+"""What each server keeps: parameter defaults, limits and behaviour.
+
+`SETTINGS` is the one place where every setting, its default and its parser
+live. `ServerSettingsService` reads through a per-server cache that each
+committed write invalidates, and records every change in the audit log.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from bot.completions import CompletionRequest, ParameterError
+from bot.services.parameters import parse_param
+from bot.storage.audit import AuditRepository
+from bot.storage.cache import GuildCache
+from bot.storage.database import Database
+from bot.storage.guild_settings import GuildSettingsRepository
+from bot.storage.locks import lock_guild
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS_CEILING = 65_536
+MAX_ALLOWED_MODELS = 25  # what one autocomplete answer can offer
+MODEL_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One server setting: its name, kind, default and how to read a typed value."""
+
+    name: str
+    kind: str  # "default" (a completion parameter), "limit" or "behaviour"
+    description: str
+    allowed: str
+    default: Any
+    parse: Callable[[str, ServerConfig], Any]
+
+
+def _show(raw: str) -> str:
+    text = raw if len(raw) <= 40 else raw[:37] + "..."
+    return repr(text)
+
+
+def _param_parser(name: str) -> Callable[[str, ServerConfig], Any]:
+    def parse(raw: str, config: ServerConfig) -> Any:
+        value = parse_param(name, raw)[name]
+        if name == "model":
+            _check_allowed_model(value, config)
+        return value
+
+    return parse
+
+
+def _check_allowed_model(model: str | None, config: ServerConfig) -> None:
+    allowed = config.allowed_models
+    if model is not None and allowed and model not in allowed:
+        raise ParameterError(
+            "model",
+            model,
+            ", ".join(allowed),
+            f"model {model!r} is not in this server's allowed_models: use one of "
+            f"{', '.join(allowed)}, or change allowed_models first.",
+        )
+
+
+def _limit_parser(name: str, high: int) -> Callable[[str, ServerConfig], int]:
+    allowed = f"a whole number from 1 to {high}"
+
+    def parse(raw: str, config: ServerConfig) -> int:
+        text = raw.strip()
+        try:
+            value = int(text)
+        except ValueError:
+            raise ParameterError(
+                name, raw, allowed, f"{name} {_show(raw)} is not a whole number: use {allowed}."
+            ) from None
+        if not 1 <= value <= high:
+            raise ParameterError(
+                name, value, allowed, f"{name} {value} is out of range: use {allowed}."
+            )
+        return value
+
+    return parse
+
+
+def _parse_clean_mode(raw: str, config: ServerConfig) -> str:
+    value = raw.strip().lower()
+    if value not in ("seed", "preserve"):
+        raise ParameterError(
+            "clean_mode",
+            raw,
+            "seed or preserve",
+            f"clean_mode {_show(raw)} is not a cleaning mode: use seed (the original rule) "
+            "or preserve (keep line breaks).",
+        )
+    return value
+
+
+def _parse_stream(raw: str, config: ServerConfig) -> bool:
+    try:
+        return CompletionRequest.build(prompt="", stream=raw).stream
+    except ParameterError:
+        raise ParameterError(
+            "stream", raw, "on or off", f"stream {_show(raw)} is not on or off: use on or off."
+        ) from None
+
+
+def _parse_models(raw: str, config: ServerConfig) -> builtins.list[str]:
+    names: builtins.list[str] = []
+    for part in raw.replace("\n", ",").split(","):
+        name = part.strip()
+        if name and name not in names:
+            names.append(name)
+    allowed = f"1 to {MAX_ALLOWED_MODELS} model names separated by commas"
+    if not names:
+        raise ParameterError(
+            "allowed_models",
+            raw,
+            allowed,
+            f"allowed_models {_show(raw)} names no model: use {allowed}, "
+            "or reset it to allow every model.",
+        )
+    if len(names) > MAX_ALLOWED_MODELS:
+        raise ParameterError(
+            "allowed_models",
+            raw,
+            allowed,
+            f"allowed_models lists {len(names)} models: use {allowed}.",
+        )
+    for name in names:
+        if len(name) > MODEL_NAME_LENGTH:
+            raise ParameterError(
+                "allowed_models",
+                name,
+                allowed,
+                f"allowed_models has a name longer than {MODEL_NAME_LENGTH} characters: "
+                f"{_show(name)}.",
+            )
+    return names
+
+
+def _param(name: str, description: str, allowed: str) -> Setting:
+    return Setting(name, "default", description, allowed, None, _param_parser(name))
+
+
+SETTINGS: Mapping[str, Setting] = MappingProxyType(
+    {
+        s.name: s
+        for s in (
+            _param("model", "Model used when nobody picks one", "a model name"),
+            _param("temperature", "Sampling temperature", "a number from 0 to 2"),
+            _param("top_p", "Nucleus sampling mass", "a number from 0 to 1"),
+            _param("presence_penalty", "Penalty for tokens already present", "-2 to 2"),
+            _param("frequency_penalty", "Penalty by how often a token appeared", "-2 to 2"),
+            _param("max_tokens", "Tokens to generate", "a whole number of 0 or more"),
+            _param("stop", "Stop sequences", r"up to 4 sequences separated by | or a JSON array"),
+            _param("logprobs", "Top alternatives shown per token", "a whole number from 0 to 20"),
+            _param("echo", "Show the prompt before the completion", "true or false"),
+            Setting(
+                "clean_mode",
+                "behaviour",
+                "How completion text is cleaned",
+                "seed or preserve",
+                "preserve",
+                _parse_clean_mode,
+            ),
+            Setting(
+                "stream",
+                "behaviour",
+                "Show text as it is generated",
+                "on or off",
+                False,
+                _parse_stream,
+            ),
+            Setting(
+                "max_tokens_limit",
+                "limit",
+                "The most max_tokens a member may ask for",
+                f"a whole number from 1 to {MAX_TOKENS_CEILING}",
+                1024,
+                _limit_parser("max_tokens_limit", MAX_TOKENS_CEILING),
+            ),
+            Setting(
+                "n_limit",
+                "limit",
+                "The most completions (n) per request",
+                "a whole number from 1 to 128",
+                4,
+                _limit_parser("n_limit", 128),
+            ),
+            Setting(
+                "best_of_limit",
+                "limit",
+                "The most best_of candidates per request",
+                "a whole number from 1 to 20",
+                8,
+                _limit_parser("best_of_limit", 20),
+            ),
+            Setting(
+                "allowed_models",
+                "limit",
+                "Models members may pick (empty: any)",
+                "model names separated by commas",
+                (),
+                _parse_models,
+            ),
+        )
+    }
+)
+
+PARAMETER_SETTINGS = tuple(name for name, s in SETTINGS.items() if s.kind == "default")
+
+
+def setting_names() -> builtins.list[str]:
+    """Every setting name, in display order."""
+    return list(SETTINGS)
+
+
+def find_setting(name: str) -> Setting:
+    """The setting called `name`, or a ParameterError listing the names."""
+    key = name.strip().lower()
+    try:
+        return SETTINGS[key]
+    except KeyError:
+        raise ParameterError(
+            "setting",
+            name,
+            ", ".join(SETTINGS),
+            f"There is no setting named {_show(name)}: use one of {', '.join(SETTINGS)}.",
+        ) from None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """A server's settings: what it set explicitly, with defaults for the rest."""
+
+    guild_id: int | None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def value(self, name: str) -> Any:
+        """The setting's value, or its default when the server has not set it."""
+        if name in self.values:
+            return self.values[name]
+        return SETTINGS[name].default
+
+    def is_set(self, name: str) -> bool:
+        return name in self.values
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        """The completion parameters this server sets (its layer in the precedence)."""
+        result: dict[str, Any] = {}
+        for name in PARAMETER_SETTINGS:
+            if name in self.values:
+                result[name] = self.values[name]
+        return result
+
+    @property
+    def max_tokens_limit(self) -> int:
+        return int(self.value("max_tokens_limit"))
+
+    @property
+    def n_limit(self) -> int:
+        return int(self.value("n_limit"))
+
+    @property
+    def best_of_limit(self) -> int:
+        return int(self.value("best_of_limit"))
+
+    @property
+    def allowed_models(self) -> tuple[str, ...]:
+        return tuple(self.value("allowed_models") or ())
+
+    @property
+    def clean_mode(self) -> str:
+        return str(self.value("clean_mode"))
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.value("stream"))
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One change, for /settings history."""
+
+    at: datetime
+    actor_id: int
+    action: str
+    target: str
+    old: Any
+    new: Any
+
+    def summary(self) -> str:
+        """A short line such as "set temperature: 0.7 → 0.9"."""
+        if self.action == "setting.set":
+            return f"set {self.target}: {_fmt(self.old)} → {_fmt(self.new)}"
+        if self.action == "setting.reset":
+            return f"reset {self.target} (was {_fmt(self.old)})"
+        if self.action == "preset.create":
+            return f"created preset {self.target}"
+        if self.action == "preset.delete":
+            return f"deleted preset {self.target}"
+        if self.action == "preset.edit":
+            changes = sorted(set(self.old or {}) | set(self.new or {}))
+            parts = [
+                f"{key} {_fmt((self.old or {}).get(key))} → {_fmt((self.new or {}).get(key))}"
+                for key in changes
+            ]
+            return f"edited preset {self.target}: " + ("; ".join(parts) or "no change")
+        if self.action == "channel_preset.set":
+            return f"channel {self.target} preset: {_fmt(self.old)} → {_fmt(self.new)}"
+        return f"{self.action} {self.target}"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "default"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list | tuple):
+        return ", ".join(repr(v) if isinstance(v, str) else str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def format_value(value: Any) -> str:
+    """A setting value as people read it (used by /settings show)."""
+    return _fmt(value)
+
+
+class ServerSettingsService:
+    """Per-server settings with a read-through cache and an audit trail."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.cache: GuildCache[ServerConfig] = GuildCache(self._load)
+
+    async def _load(self, guild_id: int) -> ServerConfig:
+        async with self.db.read() as session:
+            values = await GuildSettingsRepository(session).all(guild_id)
+        return ServerConfig(guild_id, MappingProxyType(values))
+
+    async def get(self, guild_id: int | None) -> ServerConfig:
+        """The server's settings (from the cache when nothing changed).
+
+        `None` (a direct message) gives the bot defaults.
+        """
+        if guild_id is None:
+            return ServerConfig(None)
+        return await self.cache.get(guild_id)
+
+    async def set(self, guild_id: int, name: str, value: str, actor_id: int) -> ServerConfig:
+        """Parse `value` for setting `name`, store it and audit the change.
+
+        Raises ParameterError (one sentence naming the setting, the value and
+        what is allowed) for an unknown name or a bad value.
+        """
+        setting = find_setting(name)
+        config = await self.get(guild_id)
+        parsed = setting.parse(value, config)
+        if parsed is None:
+            raise ParameterError(
+                setting.name,
+                value,
+                setting.allowed,
+                f"{setting.name} needs a value: use {setting.allowed}, "
+                f"or /settings reset {setting.name} to go back to the default.",
+            )
+        async with self.db.write() as session:
+            await lock_guild(session, guild_id)
+            repo = GuildSettingsRepository(session)
+            row = await repo.get(guild_id, setting.name)
+            old = row.value if row is not None else None
+            if row is None or old != parsed:
+                await repo.put(guild_id, setting.name, parsed, actor_id)
+                AuditRepository(session).record(
+                    guild_id, actor_id, "setting.set", setting.name, old, parsed
+                )
+        self.cache.invalidate(guild_id)
+        log.info("guild %s: %s set %s", guild_id, actor_id, setting.name)
+        return await self.get(guild_id)
+
+    async def reset(self, guild_id: int, name: str | None, actor_id: int) -> builtins.list[str]:
+        """Back to the default: one setting, or every one when `name` is None.
+
+        Returns the names that were reset (those the server had set).
+        """
+        names = [find_setting(name).name] if name is not None else None
+        async with self.db.write() as session:
+            await lock_guild(session, guild_id)
+            repo = GuildSettingsRepository(session)
+            current = await repo.all(guild_id)
+            removed = [n for n in (names or list(current)) if n in current]
+            if removed:
+                await repo.remove(guild_id, removed)
+                audit = AuditRepository(session)
+                for n in removed:
+                    audit.record(guild_id, actor_id, "setting.reset", n, current[n], None)
+        self.cache.invalidate(guild_id)
+        return removed
+
+    async def history(
+        self, guild_id: int, limit: int = 10, *, prefix: str | None = None
+    ) -> builtins.list[AuditRecord]:
+        """The newest changes first: settings, presets and channel presets."""
+        async with self.db.read() as session:
+            rows = await AuditRepository(session).recent(guild_id, limit, prefix=prefix)
+        return [AuditRecord(r.at, r.actor_id, r.action, r.target, r.old, r.new) for r in rows]

@@ -1,0 +1,111 @@
+"""The Database: URLs, SQLite connection settings, sessions, time zones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from bot.settings import DEFAULT_DATABASE_URL
+from bot.storage import Database, normalize_url
+from bot.storage.models import GuildSetting, utcnow
+from tests.support import postgres
+
+
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("sqlite:///x.db", "sqlite+aiosqlite"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite"),
+        ("postgresql://u:p@h/db", "postgresql+asyncpg"),
+        ("postgres://u:p@h/db", "postgresql+asyncpg"),
+        ("postgresql+asyncpg://u:p@h/db", "postgresql+asyncpg"),
+    ],
+)
+def test_urls_get_the_async_driver(given: str, driver: str) -> None:
+    """URLs written without a driver get the async one."""
+    assert normalize_url(given).drivername == driver
+
+
+async def test_repr_hides_the_password() -> None:
+    """A Database's repr never shows the password."""
+    db = Database("postgresql://couplet:hunter2@127.0.0.1:1/couplet")
+    try:
+        assert "hunter2" not in repr(db)
+    finally:
+        await db.dispose()
+
+
+async def test_default_url_creates_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default sqlite URL works from a fresh directory: data/ is created."""
+    monkeypatch.chdir(tmp_path)
+    db = Database(DEFAULT_DATABASE_URL)
+    try:
+        await db.upgrade()
+        assert (tmp_path / "data" / "couplet.db").is_file()
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+    """Every SQLite connection runs in WAL mode with foreign keys and a busy timeout."""
+    db = Database(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'c.db'}")
+    try:
+        async with db.read() as first, db.write() as second:
+            for session in (first, second):
+                assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+                assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+                assert (await session.execute(text("PRAGMA busy_timeout"))).scalar() > 0
+    finally:
+        await db.dispose()
+
+
+async def test_write_commits_and_rolls_back(db: Database) -> None:
+    """write() commits on success and rolls back when the block raises."""
+    async with db.write() as session:
+        session.add(GuildSetting(guild_id=1, name="a", value=1, updated_by=2, updated_at=utcnow()))
+    with pytest.raises(RuntimeError):
+        async with db.write() as session:
+            session.add(
+                GuildSetting(guild_id=1, name="b", value=2, updated_by=2, updated_at=utcnow())
+            )
+            await session.flush()
+            raise RuntimeError("boom")
+    async with db.read() as session:
+        names = (await session.scalars(select(GuildSetting.name))).all()
+    assert names == ["a"]
+
+
+async def test_timestamps_come_back_aware_utc(db: Database) -> None:
+    """Timestamps read back are timezone-aware UTC on every backend."""
+    now = utcnow()
+    async with db.write() as session:
+        session.add(GuildSetting(guild_id=5, name="x", value=[1], updated_by=6, updated_at=now))
+    async with db.read() as session:
+        row = await session.get(GuildSetting, (5, "x"))
+    assert row is not None
+    assert row.updated_at.utcoffset() is not None and row.updated_at.utcoffset().seconds == 0
+    assert abs((row.updated_at - now).total_seconds()) < 1e-3
+
+
+async def test_big_discord_ids_round_trip(db: Database) -> None:
+    """64-bit Discord ids are stored exactly."""
+    guild = 2**63 - 1
+    async with db.write() as session:
+        session.add(GuildSetting(guild_id=guild, name="x", value=1, updated_by=guild))
+    async with db.read() as session:
+        row = await session.get(GuildSetting, (guild, "x"))
+    assert row is not None and row.updated_by == guild
+
+
+def test_missing_postgres_binaries_fail_instead_of_skipping(
+    monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config, tmp_path: Path
+) -> None:
+    """Without PostgreSQL installed the fixture fails with what to run."""
+    monkeypatch.setattr(postgres, "BIN_GLOB", str(tmp_path / "*" / "bin"))
+    monkeypatch.setattr(postgres, "_shared", None)
+    with pytest.raises(pytest.fail.Exception, match="make postgres"):
+        postgres.shared_cluster(pytestconfig)
