@@ -42,7 +42,8 @@ def message_for(error: BaseException) -> str | None:
     if isinstance(error, RateLimited):
         if error.retry_after and error.retry_after > 0:
             wait = math.ceil(error.retry_after)
-            return f"The model backend is rate-limiting requests: try again in {wait} seconds."
+            unit = "second" if wait == 1 else "seconds"
+            return f"The model backend is rate-limiting requests: try again in {wait} {unit}."
         return (
             "The model backend is rate-limiting requests (or its quota is used up): "
             "try again later, or tell a server admin if it keeps happening."

@@ -86,7 +86,8 @@ def quote(text: str) -> str:
 
 def compose_body(completion: str, prompt: str | None = None) -> str:
     """The completion as message text; with `prompt`, the prompt quoted before it."""
-    text = completion if completion.strip() else EMPTY_COMPLETION
+    # Leading and trailing blank lines would be trimmed by Discord anyway.
+    text = completion.strip("\n") if completion.strip() else EMPTY_COMPLETION
     if prompt is None:
         return text
     shown = prompt if prompt.strip() else "(empty prompt)"
