@@ -692,9 +692,8 @@ class FakeDiscord:
             raise ComponentError(f"modal {modal.get('title')!r} has no field {sorted(unknown)}")
 
         def fill(item: dict[str, Any]) -> dict[str, Any]:
-            value = values.get(
-                item.get("custom_id"), values.get(item.get("label") or "", item.get("value") or "")
-            )
+            by_label = values.get(str(item.get("label") or ""), str(item.get("value") or ""))
+            value = values.get(str(item.get("custom_id")), by_label)
             if item.get("required", True) and not value:
                 raise ComponentError(
                     f"modal field {item.get('label') or item.get('custom_id')!r} is required"

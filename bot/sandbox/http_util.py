@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from bot.sandbox.limits import FieldError, form_error_body
 from bot.sandbox.messages import IncomingFile
@@ -68,20 +68,25 @@ async def read_body(request: web.Request) -> tuple[dict[str, Any], list[Incoming
         payload: dict[str, Any] = {}
         files: list[IncomingFile] = []
         reader = await request.multipart()
-        async for part in reader:
-            name = part.name or ""  # type: ignore[union-attr]
+        while True:
+            part = await reader.next()
+            if part is None:
+                break
+            if not isinstance(part, BodyPartReader):
+                continue
+            name = part.name or ""
             if name == "payload_json":
-                payload = json.loads(await part.text())  # type: ignore[union-attr]
+                payload = json.loads(await part.text())
             elif name.startswith("files["):
                 index = int(name[len("files[") : -1])
-                data = await part.read()  # type: ignore[union-attr]
+                data = await part.read()
                 files.append(
                     IncomingFile(
                         index,
                         part.filename or f"file{index}",
                         bytes(data),
                         part.headers.get("Content-Type"),
-                    )  # type: ignore[union-attr]
+                    )
                 )
         return payload, files
     raw = await request.read()

@@ -639,8 +639,8 @@ def _validate_options(options: list[dict[str, Any]], path: str, depth: int) -> l
                         )
                     )
         if otype in (4, 10):
-            lo, hi = opt.get("min_value"), opt.get("max_value")
-            if lo is not None and hi is not None and lo > hi:
+            low, high = opt.get("min_value"), opt.get("max_value")
+            if low is not None and high is not None and low > high:
                 errors.append(
                     FieldError(
                         f"{p}.min_value",

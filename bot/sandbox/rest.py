@@ -191,7 +191,7 @@ class Rest:
             rec._notify()
             raise ApiError(404, limits.UNKNOWN_INTERACTION, "Unknown interaction")
         body, files = await read_body(request)
-        ctype = body.get("type")
+        ctype = int(body.get("type") or 0)
         data = body.get("data") or {}
         if ctype not in ALLOWED_CALLBACKS.get(rec.type, set()):
             self._reject(

@@ -130,10 +130,10 @@ def parse_line(line: str) -> Line:
             raise ParseError("Say which button: click LABEL (e.g. click Regenerate).")
         return ClickLine(label)
     if keyword == "select":
-        values = tuple(_split(rest))
-        if not values:
+        picks = tuple(_split(rest))
+        if not picks:
             raise ParseError("Say which option(s): select VALUE [VALUE …].")
-        return SelectLine(values)
+        return SelectLine(picks)
     if keyword == "as":
         if not rest:
             raise ParseError("Say who: as NAME (e.g. as alice).")
@@ -450,7 +450,11 @@ class Terminal:
 
         while True:
             before = state(rec)
+
+            def changed(r: InteractionRecord, before: tuple[int, int, int] = before) -> bool:
+                return state(r) != before
+
             try:
-                await rec.wait_for(lambda r, before=before: state(r) != before, self.settle)
+                await rec.wait_for(changed, self.settle)
             except InteractionTimeout:
                 return
