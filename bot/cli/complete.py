@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from typing import Any
 
@@ -133,6 +134,8 @@ async def _complete(args: argparse.Namespace, req: CompletionRequest, base_url: 
 
 def run(args: argparse.Namespace) -> int:
     """Handler: exit 0 on success, 2 for a bad value, 1 when the backend fails."""
+    # One line per HTTP request drowns the answer; retries are still logged.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         req = build_request(args)
         if args.json and args.stream:
