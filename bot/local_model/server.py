@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import logging
 import os
@@ -110,6 +111,8 @@ class LocalModelServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it
         )
+        # A crashed caller must not leave a model server behind.
+        atexit.register(self.stop)
         try:
             self._wait_healthy(timeout)
         except BaseException:
@@ -147,6 +150,7 @@ class LocalModelServer:
     def stop(self, grace: float = 10.0) -> None:
         """Terminate the server, killing it if it does not exit within `grace` seconds."""
         process, self.process = self.process, None
+        atexit.unregister(self.stop)
         if process is not None and process.poll() is None:
             process.terminate()
             try:
