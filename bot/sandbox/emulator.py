@@ -443,6 +443,22 @@ class FakeDiscord:
         rec = InteractionRecord(self, iid, token, itype, payload, created_at=self.clock.now())
         return rec
 
+    def open_interaction(
+        self,
+        itype: int = APPLICATION_COMMAND,
+        data: dict[str, Any] | None = None,
+        *,
+        member: Member | str | int | None = None,
+        channel: Channel | str | int | None = None,
+        guild: Guild | str | int | None = None,
+    ) -> InteractionRecord:
+        """Register an interaction without dispatching it, to test the REST side directly."""
+        g, ch, m = self._where(guild, channel, member)
+        rec = self._new_record(itype, g, ch, m, data or {"id": "0", "name": "direct", "type": 1})
+        self.interactions[rec.id] = rec
+        self.interactions_by_token[rec.token] = rec
+        return rec
+
     async def _send(self, rec: InteractionRecord, guild: Guild) -> InteractionRecord:
         session = self._session_for(guild)
         self.interactions[rec.id] = rec

@@ -118,6 +118,16 @@ class MiniBot(commands.Bot):
             await interaction.edit_original_response(content=f"third (was {msg.content})")
 
         @tree.command()
+        async def lifecycle(interaction: discord.Interaction) -> None:
+            """Followup edit and delete, then delete the original."""
+            await interaction.response.send_message("original")
+            keep = await interaction.followup.send("kept", wait=True)
+            gone = await interaction.followup.send("to delete", wait=True)
+            await keep.edit(content="kept (edited)")
+            await gone.delete()
+            await interaction.delete_original_response()
+
+        @tree.command()
         async def secret(interaction: discord.Interaction) -> None:
             """An ephemeral answer."""
             await interaction.response.send_message("only you", ephemeral=True)

@@ -388,3 +388,20 @@ async def test_resume_after_dropped_connection(fake: FakeDiscord, run: BotRun) -
     assert fake.resumes == 1 and len(fake.identifies) == 1
     rec = await fake.slash("echo", text="still here")
     assert (await rec.wait_final())["content"] == "still here"
+
+
+async def test_followup_edit_and_delete(fake: FakeDiscord, run: BotRun) -> None:
+    """Followups can be edited and deleted, and the original deleted; history keeps each step."""
+    rec = await fake.slash("lifecycle")
+    await rec.wait_for(
+        lambda r: [h.action for h in r.history][-1:] == ["delete"] and r.original is None
+    )
+    assert [m["content"] for m in rec.messages] == ["kept (edited)"]
+    assert [(h.action, h.message["content"]) for h in rec.history] == [
+        ("create", "original"),
+        ("create", "kept"),
+        ("create", "to delete"),
+        ("edit", "kept (edited)"),
+        ("delete", "to delete"),
+        ("delete", "original"),
+    ]
