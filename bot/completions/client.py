@@ -72,6 +72,7 @@ class CompletionsClient:
         self._models: list[str] | None = None
         self._models_body: Any = None
         self._lock = asyncio.Lock()
+        self._detect_lock = asyncio.Lock()
 
     @classmethod
     def from_settings(
@@ -115,23 +116,45 @@ class CompletionsClient:
             return list(self._models)
 
     async def profile(self) -> BackendProfile:
-        """The configured profile, or the one detected from `/v1/models`."""
-        if self._profile is None:
-            kind: str | None = "openai" if "api.openai.com" in self.base_url else None
-            if kind is None:
-                await self.list_models()
-                kind = detect_from_models(self.base_url, self._models_body)
-            if kind is None:
-                log.warning(
-                    "could not tell which server %s is; using the cautious generic profile "
-                    "(set COMPLETIONS_BACKEND to choose)",
-                    self.base_url,
-                )
-                kind = "generic"
-            self._profile = PROFILES[kind]
-            self.http.backend_label = self._profile.name
-            log.info("completions backend at %s: %s", self.base_url, self._profile.name)
+        """The configured profile, or the one detected from the server."""
+        async with self._detect_lock:
+            if self._profile is None:
+                kind = await self._detect()
+                if kind is None:
+                    log.warning(
+                        "could not tell which server %s is; using the cautious generic "
+                        "profile (set COMPLETIONS_BACKEND to choose)",
+                        self.base_url,
+                    )
+                    kind = "generic"
+                self._profile = PROFILES[kind]
+                self.http.backend_label = self._profile.name
+                log.info("completions backend at %s: %s", self.base_url, self._profile.name)
         return self._profile
+
+    async def _detect(self) -> str | None:
+        """/v1/models owned_by first; then TGI's /info and Ollama's /api/version."""
+        if "api.openai.com" in self.base_url:
+            return "openai"
+        await self.list_models()
+        kind = detect_from_models(self.base_url, self._models_body)
+        if kind is not None:
+            return kind
+        info = await self._probe("info")
+        if isinstance(info, dict) and "model_id" in info and "max_total_tokens" in str(info):
+            return "tgi"
+        version = await self._probe("api/version")
+        if isinstance(version, dict) and set(version) == {"version"}:
+            return "ollama"
+        return None
+
+    async def _probe(self, path: str) -> Any:
+        """GET a server-root path once, without retries; None when it is not there."""
+        try:
+            response = await self.http.client.get(f"{self.http.root_url}/{path}")
+            return response.json() if response.is_success else None
+        except (httpx.HTTPError, ValueError):
+            return None
 
     async def _model(self, req: CompletionRequest, profile: BackendProfile) -> str | None:
         if req.model or self.default_model:

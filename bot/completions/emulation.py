@@ -49,7 +49,7 @@ def normalise_logprobs(raw: Any, *, start_offset: int = 0) -> LogProbs | None:
         return _from_chat_style(raw.get("content") or [], start_offset)
     tokens = [str(t) for t in raw.get("tokens") or []]
     token_logprobs = [_float_or_none(v) for v in raw.get("token_logprobs") or []]
-    top = []
+    top: list[dict[str, float] | None] = []
     for entry in raw.get("top_logprobs") or []:
         if entry is None:
             top.append(None)

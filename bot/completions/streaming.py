@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -38,7 +38,7 @@ def _error_in_event(backend: str, data: Any) -> BackendError:
 
 async def stream_deltas(
     http: BackendHTTP, path: str, payload: dict[str, Any]
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """POST `payload` with stream on and yield each chunk's text."""
     url = http.url(path)
     body = {**payload, "stream": True}

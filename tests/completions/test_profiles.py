@@ -307,3 +307,22 @@ async def test_generic_fallback_emulates_n(fault: FaultServer) -> None:
     async with CompletionsClient(fault.base_url) as client:
         result = await client.complete(build(n=2))
     assert len(fault.requests()) == 2 and len(result.choices) == 2
+
+
+async def test_tgi_detected_from_info(fault: FaultServer) -> None:
+    """A server whose owner is unknown but whose /info looks like TGI's gets the tgi profile."""
+    info = {
+        "model_id": "bigscience/bloom",
+        "max_total_tokens": 2048,
+        "router": "text-generation-router",
+    }
+    fault.script("/info", reply(200, info))
+    async with CompletionsClient(fault.base_url) as client:
+        assert (await client.profile()).name == "tgi"
+
+
+async def test_ollama_detected_from_api_version(fault: FaultServer) -> None:
+    """A server answering Ollama's /api/version gets the ollama profile."""
+    fault.script("/api/version", reply(200, {"version": "0.12.0"}))
+    async with CompletionsClient(fault.base_url) as client:
+        assert (await client.profile()).name == "ollama"
