@@ -115,6 +115,9 @@ async def running_bot(
     Fails fast with the bot task's exception if it dies, fails at exit if any
     ERROR was logged and not taken, and always closes the bot.
     """
+    import discord
+
+    saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     if patch:
         patch_discord_endpoints(fake.api_base, fake.gateway_url)
     collector = ErrorCollector()
@@ -140,6 +143,8 @@ async def running_bot(
             await asyncio.wait_for(task, 10)
         for logger in loggers:
             logger.removeHandler(collector)
+        # Leave discord.py pointing where it pointed before (the next test has its own port).
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
         if not failed and collector.records:
             raise AssertionError(
                 "errors were logged while the bot ran:\n" + format_errors(collector.records)
