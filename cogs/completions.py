@@ -66,7 +66,9 @@ class PromptModal(discord.ui.Modal, title="Prompt for /complete"):
             interaction, str(self.prompt.value), self.options, self.preset, self.private
         )
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    async def on_error(  # type: ignore[override]  # Modal narrows BaseView.on_error
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
         await report_error(interaction, error)
 
 

@@ -24,7 +24,7 @@ def message_prompt(message: discord.Message) -> str:
     """The text of a message: its content, else its embeds' text."""
     if message.content.strip():
         return message.content
-    parts = []
+    parts: list[str] = []
     for embed in message.embeds:
         parts.extend(p for p in (embed.title, embed.description) if p)
     return "\n\n".join(parts)

@@ -68,7 +68,7 @@ class PageButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> PageButton:
         return cls(match["dir"], int(match["gid"]), int(match["k"]))
 
@@ -91,7 +91,7 @@ class RegenerateButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> RegenerateButton:
         return cls(int(match["gid"]))
 
@@ -117,7 +117,7 @@ class ContinueButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ContinueButton:
         return cls(int(match["gid"]), int(match["k"]))
 
@@ -141,7 +141,7 @@ class TokensButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> TokensButton:
         return cls(int(match["gid"]), int(match["k"]))
 
@@ -169,7 +169,7 @@ class TokenPageButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> TokenPageButton:
         return cls(match["dir"], int(match["gid"]), int(match["k"]), int(match["page"]))
 
