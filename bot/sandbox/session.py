@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,13 +24,33 @@ SANDBOX_TOKEN = "sandbox-token"
 async def stdin_lines(
     stream: TextIO, prompt: Callable[[], None] | None = None
 ) -> AsyncIterator[str]:
-    """Lines from a (blocking) text stream, read in a thread so the bot keeps running."""
+    """Lines from a (blocking) text stream, read in a daemon thread so the bot keeps running.
+
+    A daemon thread rather than the default executor: on Ctrl-C the process must
+    not wait for a readline() that only returns when Enter is pressed.
+    """
     loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    wanted = threading.Semaphore(0)
+
+    def reader() -> None:
+        while True:
+            wanted.acquire()
+            try:
+                line: str | None = stream.readline() or None
+            except (OSError, ValueError):
+                line = None
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+            if line is None:
+                return
+
+    threading.Thread(target=reader, name="sandbox-stdin", daemon=True).start()
     while True:
         if prompt is not None:
             prompt()
-        line = await loop.run_in_executor(None, stream.readline)
-        if not line:
+        wanted.release()
+        line = await queue.get()
+        if line is None:
             return
         yield line.rstrip("\n")
 
