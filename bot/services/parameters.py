@@ -240,13 +240,20 @@ class ParameterResolver:
             )
         preset = presets.get(name)
         if preset is None:
-            known = ", ".join(sorted(presets.presets)) or "none yet"
+            if not presets.presets:
+                raise ParameterError(
+                    "preset",
+                    name,
+                    "a preset of this server",
+                    f"preset {name!r} does not exist on this server, which has no presets yet: "
+                    "someone with Manage Server can make one with /preset create.",
+                )
+            known = ", ".join(sorted(presets.presets))
             raise ParameterError(
                 "preset",
                 name,
                 "a preset of this server",
-                f"preset {name!r} does not exist on this server: use one of {known}"
-                + (" (see /preset list)." if presets.presets else "; an admin can /preset create."),
+                f"preset {name!r} does not exist on this server: use one of {known}.",
             )
         return preset
 

@@ -323,6 +323,8 @@ def _fmt(value: Any) -> str:
         return "default"
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
     if isinstance(value, list | tuple):
         return ", ".join(repr(v) if isinstance(v, str) else str(v) for v in value)
     if isinstance(value, dict):

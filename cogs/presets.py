@@ -1,0 +1,320 @@
+"""/preset create|edit|show|list|delete|channel: named sets of /complete parameters.
+
+Thin adapter over `bot.presets`. Anyone may list, show and use presets;
+creating, editing, deleting and setting a channel's default need Manage
+Server, checked at run time. (Discord's default permissions apply to a whole
+top-level command, so they cannot hide only some /preset subcommands.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.services.server_settings import format_value
+
+if TYPE_CHECKING:
+    from bot.app import CoupletBot
+    from bot.services.presets import Preset
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+AUTOCOMPLETE_TIMEOUT = 2.0
+MESSAGE_LIMIT = 2000
+
+# Enforced at run time; MissingPermissions becomes an ephemeral sentence in
+# the tree's error handler (bot/tree.py).
+manage_guild_check = app_commands.checks.has_permissions(manage_guild=True)
+
+PARAM_DESCRIPTIONS = {
+    "model": "Model to use",
+    "suffix": "Text that comes after the completion",
+    "max_tokens": "Most tokens to generate",
+    "temperature": "Randomness, 0 to 2",
+    "top_p": "Nucleus sampling mass, 0 to 1",
+    "n": "How many completions",
+    "best_of": "Candidates generated to pick the best n from",
+    "stop": r"Up to 4 stop sequences separated by | (escapes \n \t \|)",
+    "echo": "Show the prompt before the completion",
+    "logprobs": "Top alternatives to show per token",
+    "presence_penalty": "Penalty for tokens already present, -2 to 2",
+    "frequency_penalty": "Penalty by how often a token appeared, -2 to 2",
+    "logit_bias": 'Token biases: {"50256": -100} or word=bias pairs',
+    "seed": "Seed for repeatable samples",
+}
+
+
+def _given(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+async def reply(interaction: discord.Interaction, text: str) -> None:
+    """An ephemeral answer that pings nobody."""
+    if len(text) > MESSAGE_LIMIT:
+        text = text[: MESSAGE_LIMIT - 1] + "…"
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+@app_commands.guild_only()
+class Presets(commands.GroupCog, group_name="preset"):
+    """Named sets of /complete parameters for this server."""
+
+    def __init__(self, bot: CoupletBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def preset_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Autocomplete: this server's preset names matching what was typed."""
+        if interaction.guild_id is None:
+            return []
+        try:
+            names = await asyncio.wait_for(
+                self.bot.presets.names(interaction.guild_id, current), AUTOCOMPLETE_TIMEOUT
+            )
+        except Exception:
+            log.warning("preset autocomplete failed", exc_info=True)
+            return []
+        return [app_commands.Choice(name=n, value=n) for n in names]
+
+    @app_commands.command(name="create")
+    @app_commands.describe(
+        name="1-32 lowercase letters, digits, - and _",
+        description="What the preset is for (up to 100 characters)",
+        **PARAM_DESCRIPTIONS,
+    )
+    @manage_guild_check
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        description: str = "",
+        model: str | None = None,
+        suffix: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        n: int | None = None,
+        best_of: int | None = None,
+        stop: str | None = None,
+        echo: bool | None = None,
+        logprobs: int | None = None,
+        presence_penalty: float | None = None,
+        frequency_penalty: float | None = None,
+        logit_bias: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Save a set of /complete parameters under a name (needs Manage Server)."""
+        assert interaction.guild_id is not None
+        params = _given(
+            {
+                "model": model,
+                "suffix": suffix,
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+                "top_p": top_p,
+                "n": n,
+                "best_of": best_of,
+                "stop": stop,
+                "echo": echo,
+                "logprobs": logprobs,
+                "presence_penalty": presence_penalty,
+                "frequency_penalty": frequency_penalty,
+                "logit_bias": logit_bias,
+                "seed": seed,
+            }
+        )
+        preset = await self.bot.presets.create(
+            interaction.guild_id,
+            name,
+            params=params,
+            description=description,
+            actor_id=interaction.user.id,
+        )
+        await reply(
+            interaction,
+            f"Created preset `{preset.name}`: {format_params(preset.params)}.\n"
+            f"-# Use it with /complete preset:{preset.name}",
+        )
+
+    @app_commands.command(name="edit")
+    @app_commands.describe(
+        name="The preset to change",
+        description="A new description",
+        clear="Parameters to remove, separated by commas (e.g. stop, seed)",
+        **PARAM_DESCRIPTIONS,
+    )
+    @app_commands.autocomplete(name=preset_names)
+    @manage_guild_check
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        description: str | None = None,
+        clear: str | None = None,
+        model: str | None = None,
+        suffix: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        n: int | None = None,
+        best_of: int | None = None,
+        stop: str | None = None,
+        echo: bool | None = None,
+        logprobs: int | None = None,
+        presence_penalty: float | None = None,
+        frequency_penalty: float | None = None,
+        logit_bias: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Change some parameters of a preset; the others stay (needs Manage Server)."""
+        assert interaction.guild_id is not None
+        params = _given(
+            {
+                "model": model,
+                "suffix": suffix,
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+                "top_p": top_p,
+                "n": n,
+                "best_of": best_of,
+                "stop": stop,
+                "echo": echo,
+                "logprobs": logprobs,
+                "presence_penalty": presence_penalty,
+                "frequency_penalty": frequency_penalty,
+                "logit_bias": logit_bias,
+                "seed": seed,
+            }
+        )
+        before = await self.bot.presets.get(interaction.guild_id, name)
+        preset = await self.bot.presets.edit(
+            interaction.guild_id,
+            name,
+            params=params,
+            unset=(clear or "").split(","),
+            description=description,
+            actor_id=interaction.user.id,
+        )
+        if preset.version == before.version:
+            text = f"Nothing changed in `{preset.name}`: give a parameter, clear or description."
+        else:
+            text = f"Updated `{preset.name}`: {format_params(preset.params)}."
+        await reply(interaction, text)
+
+    @app_commands.command(name="show")
+    @app_commands.describe(name="The preset to show")
+    @app_commands.autocomplete(name=preset_names)
+    async def show(self, interaction: discord.Interaction, name: str) -> None:
+        """Show a preset's parameters."""
+        assert interaction.guild_id is not None
+        preset = await self.bot.presets.get(interaction.guild_id, name)
+        snapshot = await self.bot.presets.snapshot(interaction.guild_id)
+        channels = [c for c, p in snapshot.channels.items() if p == preset.name]
+        await reply(interaction, format_preset(preset, channels))
+
+    @app_commands.command(name="list")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        """List this server's presets."""
+        assert interaction.guild_id is not None
+        presets = await self.bot.presets.list(interaction.guild_id)
+        here = None
+        if interaction.channel_id is not None:
+            current = await self.bot.presets.channel_preset(
+                interaction.guild_id, interaction.channel_id
+            )
+            here = current.name if current else None
+        if not presets:
+            text = "This server has no presets yet; someone with Manage Server can /preset create."
+        else:
+            lines = [f"**Presets** ({len(presets)}/{self.bot.presets.max_presets}):"]
+            for preset in presets:
+                mark = " (this channel's default)" if preset.name == here else ""
+                about = f" — {preset.description}" if preset.description else ""
+                lines.append(f"`{preset.name}`{mark}{about}")
+            text = "\n".join(lines)
+        await reply(interaction, text)
+
+    @app_commands.command(name="delete")
+    @app_commands.describe(name="The preset to delete")
+    @app_commands.autocomplete(name=preset_names)
+    @manage_guild_check
+    async def delete(self, interaction: discord.Interaction, name: str) -> None:
+        """Delete a preset (needs Manage Server)."""
+        assert interaction.guild_id is not None
+        channels = await self.bot.presets.delete(interaction.guild_id, name, interaction.user.id)
+        text = f"Deleted preset `{name.strip().lower()}`."
+        if channels:
+            text += " " + ", ".join(f"<#{c}>" for c in channels) + " now use the server defaults."
+        await reply(interaction, text)
+
+    @app_commands.command(name="channel")
+    @app_commands.describe(
+        name="The preset this channel uses by default; leave out to clear it",
+        channel="The channel (default: this one)",
+    )
+    @app_commands.autocomplete(name=preset_names)
+    @manage_guild_check
+    async def channel(
+        self,
+        interaction: discord.Interaction,
+        name: str | None = None,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Set or clear a channel's default preset (needs Manage Server)."""
+        assert interaction.guild_id is not None
+        channel_id = channel.id if channel is not None else interaction.channel_id
+        assert channel_id is not None
+        preset = await self.bot.presets.set_channel_preset(
+            interaction.guild_id, channel_id, name, interaction.user.id
+        )
+        if preset is None:
+            text = f"<#{channel_id}> has no default preset now: it uses the server defaults."
+        else:
+            text = f"<#{channel_id}> now uses preset `{preset.name}` by default."
+        await reply(interaction, text)
+
+
+def _view(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as people typed them: token-id and word biases shown together."""
+    view = {k: v for k, v in params.items() if k not in ("logit_bias", "logit_bias_words")}
+    bias = {**(params.get("logit_bias") or {}), **(params.get("logit_bias_words") or {})}
+    if bias:
+        view["logit_bias"] = bias
+    return dict(sorted(view.items()))
+
+
+def format_params(params: Mapping[str, Any]) -> str:
+    """`max_tokens 60, temperature 0.9`."""
+    return ", ".join(f"{k} {format_value(v)}" for k, v in _view(params).items()) or "nothing"
+
+
+def format_preset(preset: Preset, channels: list[int]) -> str:
+    """A preset's description, parameters, authorship and channels."""
+    about = f" — {preset.description}" if preset.description else ""
+    lines = [f"**Preset `{preset.name}`**{about}"]
+    lines.extend(f"`{k}` {format_value(v)}" for k, v in _view(preset.params).items())
+    created = discord.utils.format_dt(preset.created_at, "R")
+    updated = discord.utils.format_dt(preset.updated_at, "R")
+    lines.append(
+        f"-# Created by <@{preset.created_by}> {created}; "
+        f"last changed by <@{preset.updated_by}> {updated}."
+    )
+    if channels:
+        lines.append("-# Default in " + ", ".join(f"<#{c}>" for c in channels) + ".")
+    return "\n".join(lines)
+
+
+async def setup(bot: CoupletBot) -> None:
+    await bot.add_cog(Presets(bot))

@@ -1,0 +1,128 @@
+"""/settings end to end: emulator, real bot, and a loopback backend recording requests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox import FakeDiscord, OptionError
+from bot.sandbox.permissions import MANAGE_GUILD
+from tests.e2e.conftest import StubBackend, make_settings, running_stub, start_couplet
+from tests.support.discord_env import BotRun
+
+WAIT = 30.0
+EPHEMERAL = 1 << 6
+
+
+@dataclass
+class World:
+    fake: FakeDiscord
+    run: BotRun
+    backend: StubBackend
+    settings: Any
+
+
+@pytest.fixture
+async def world(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[World]:
+    """The real bot on a stub backend; `mod` has Manage Server only, alice nothing."""
+    fake.guild.add_member("mod", permissions=MANAGE_GUILD)
+    async with running_stub(StubBackend(text="stub reply")) as backend:
+        settings = make_settings(fake, tmp_path / "couplet.db", backend.base_url)
+        async with start_couplet(fake, settings) as run:
+            yield World(fake, run, backend, settings)
+
+
+async def answer(rec: Any) -> str:
+    """The text of the interaction's final message, checked to be ephemeral."""
+    message = await rec.wait_final(WAIT)
+    assert int(message.get("flags") or 0) & EPHEMERAL, message
+    return str(message["content"])
+
+
+async def test_set_reaches_the_backend_and_show_names_the_source(world: World) -> None:
+    """A server default set with /settings set is sent with /complete and shown with its source."""
+    fake = world.fake
+    said = await answer(
+        await fake.slash("settings set", member="mod", name="temperature", value="0.25")
+    )
+    assert said == "`temperature` is now 0.25 (was default)."
+    await (await fake.slash("complete", member="alice", prompt="Hello")).wait_final(WAIT)
+    assert world.backend.requests[-1]["temperature"] == 0.25
+
+    shown = await answer(await fake.slash("settings show", member="mod"))
+    assert "`temperature` 0.25 — server" in shown
+    assert "`max_tokens_limit` 1024 — default" in shown
+
+
+async def test_limit_clamps_and_the_reply_says_so(world: World) -> None:
+    """With max_tokens_limit 5, max_tokens 50 is sent as 5 and the reply reports it."""
+    fake = world.fake
+    await answer(await fake.slash("settings set", member="mod", name="max_tokens_limit", value="5"))
+    rec = await fake.slash("complete", member="alice", prompt="Hello", max_tokens=50)
+    message = await rec.wait_final(WAIT)
+    assert world.backend.requests[-1]["max_tokens"] == 5
+    assert "max_tokens 50 was lowered to the server limit of 5." in message["content"]
+
+
+async def test_member_without_manage_server_is_refused_at_run_time(world: World) -> None:
+    """alice can't change settings even when Discord lets her run the command."""
+    fake = world.fake
+    for command, options in (
+        ("settings set", {"name": "temperature", "value": "2"}),
+        ("settings reset", {}),
+    ):
+        refusal = await answer(await fake.slash(command, options, member="alice"))
+        assert "permission" in refusal and "Manage" in refusal, refusal
+    config = await world.run.bot.server_settings.get(fake.guild.id)
+    assert config.values == {}
+    history = await answer(await fake.slash("settings history", member="mod"))
+    assert history == "No changes yet: this server uses the defaults."
+
+
+async def test_settings_are_hidden_from_members_by_default(world: World) -> None:
+    """/settings is synced with default_member_permissions = Manage Server."""
+    fake = world.fake
+    definition = next(c for c in fake.commands() if c["name"] == "settings")
+    assert int(definition["default_member_permissions"]) == MANAGE_GUILD
+    fake.enforce_default_permissions = True
+    with pytest.raises(OptionError, match="cannot see /settings"):
+        await fake.slash("settings show", member="alice")
+    await answer(await fake.slash("settings show", member="mod"))
+
+
+async def test_bad_value_gets_one_sentence(world: World) -> None:
+    """A bad setting value is answered with one ephemeral sentence naming it."""
+    fake = world.fake
+    said = await answer(await fake.slash("settings set", member="mod", name="top_p", value="lots"))
+    assert said == "top_p 'lots' is not a number: use a number from 0 to 1."
+
+
+async def test_reset_and_history(world: World) -> None:
+    """History lists who changed what; reset goes back to the default."""
+    fake = world.fake
+    await answer(await fake.slash("settings set", member="mod", name="stream", value="on"))
+    await answer(await fake.slash("settings set", member="admin", name="n_limit", value="2"))
+    reset = await answer(await fake.slash("settings reset", member="mod", name="stream"))
+    assert reset == "`stream` is back to the default (off)."
+    history = await answer(await fake.slash("settings history", member="alice"))
+    lines = history.splitlines()[1:]
+    mod = fake.guild.member("mod").id
+    admin = fake.guild.member("admin").id
+    assert lines[0].endswith(f"<@{mod}> reset stream (was on)")
+    assert lines[1].endswith(f"<@{admin}> set n_limit: default → 2")
+    assert lines[2].endswith(f"<@{mod}> set stream: default → on")
+    everything = await answer(await fake.slash("settings reset", member="admin"))
+    assert everything == "`n_limit` is back to the default (4)."
+
+
+async def test_settings_survive_a_restart(world: World, fake: FakeDiscord) -> None:
+    """After the bot restarts on the same database, the server's defaults still apply."""
+    await answer(await fake.slash("settings set", member="mod", name="max_tokens", value="9"))
+    await world.run.bot.close()
+    async with start_couplet(fake, world.settings, wait_sync=False):
+        await (await fake.slash("complete", member="alice", prompt="Hello")).wait_final(WAIT)
+    assert world.backend.requests[-1]["max_tokens"] == 9
