@@ -214,6 +214,17 @@ class CompletionsClient:
         start_offset = len(req.prompt)
 
         raw_choices, usage, meta = await self._generate(profile, body, count, req.seed, emulated)
+        if (
+            count == 1
+            and raw_choices[0].get("finish_reason") == "length"
+            and 0 < usage.completion_tokens < body["max_tokens"]
+        ):
+            # llama-cpp-python silently shortens max_tokens to what fits the context.
+            warnings.append(
+                f"The backend stopped after {usage.completion_tokens} tokens, fewer than "
+                f"max_tokens {body['max_tokens']}: the prompt and max_tokens do not fit its "
+                "context size."
+            )
 
         choices = [
             parse_choice(c, start_offset=0 if (req.echo and not echo_emulated) else start_offset)

@@ -326,3 +326,20 @@ async def test_ollama_detected_from_api_version(fault: FaultServer) -> None:
     fault.script("/api/version", reply(200, {"version": "0.12.0"}))
     async with CompletionsClient(fault.base_url) as client:
         assert (await client.profile()).name == "ollama"
+
+
+async def test_silently_shortened_max_tokens_gives_a_warning(fault: FaultServer) -> None:
+    """A length stop before max_tokens (context clamp) is reported, not hidden."""
+    body = {
+        "id": "x",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "text": "hi there", "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 2040, "completion_tokens": 8, "total_tokens": 2048},
+    }
+    fault.script(COMPLETIONS, reply(200, body))
+    result = await run(fault, "llama-cpp-python", max_tokens=100)
+    assert result.warnings == [
+        "The backend stopped after 8 tokens, fewer than max_tokens 100: the prompt and "
+        "max_tokens do not fit its context size."
+    ]
