@@ -125,12 +125,19 @@ def token_pages(rows: Sequence[TokenRow], limit: int = MESSAGE_LIMIT) -> list[st
     if not rows:
         return ["No token probabilities were returned for this completion."]
     budget = limit - _PAGE_LINE_ROOM
+    # Sizes add up row by row, so pages are cut in one pass (no re-rendering).
+    overhead = ulen(render_page([], 0))
+    segments = [ulen(shaded_block([row])) - ulen(shaded_block([])) for row in rows]
     bounds: list[tuple[int, int]] = []
     start = 0
     while start < len(rows):
+        size = overhead + segments[start] + ulen(table_line(start + 1, rows[start]))
         end = start + 1
-        # Grow the page while it still fits (pages are small: linear is fine).
-        while end < len(rows) and ulen(render_page(rows[start : end + 1], start)) <= budget:
+        while end < len(rows):
+            grow = segments[end] + 1 + ulen(table_line(end + 1, rows[end]))
+            if size + grow > budget:
+                break
+            size += grow
             end += 1
         bounds.append((start, end))
         start = end

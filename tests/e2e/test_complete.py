@@ -159,6 +159,9 @@ async def test_stream_fills_the_message_then_finishes(
     text, footer = body_and_footer(message["content"])
     assert text.strip() and "▌" not in text
     assert footer and "stream" not in footer[0]
+    # Before the end the message showed partial text with a cursor.
+    partial = [h.message["content"] for h in rec.history if h.action == "edit"]
+    assert any(content.endswith("▌") for content in partial)
 
 
 async def test_out_of_range_numbers_are_refused_by_discord(
