@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.completions import ParameterError
 from bot.services.server_settings import SETTINGS, ServerConfig, format_value
 
 if TYPE_CHECKING:
@@ -61,9 +62,15 @@ class Settings(commands.GroupCog, group_name="settings"):
         """Show the values /complete uses here and where each comes from."""
         assert interaction.guild_id is not None  # guild_only
         config = await self.bot.server_settings.get(interaction.guild_id)
-        effective = await self.bot.parameters.effective(
-            interaction.guild_id, interaction.channel_id
-        )
+        try:
+            effective = await self.bot.parameters.effective(
+                interaction.guild_id, interaction.channel_id
+            )
+        except ParameterError as err:
+            # e.g. the channel's preset names a model the server no longer
+            # allows: still show the settings, so an admin can fix it.
+            await reply(interaction, format_config(config) + f"\n-# Problem here: {err}")
+            return
         await reply(interaction, format_show(config, effective))
 
     @app_commands.command(name="set")
@@ -126,20 +133,38 @@ def format_show(config: ServerConfig, effective: ResolvedParameters) -> str:
         lines.append(f"`{name}` {format_value(value)} — {source}")
     if "model" not in effective.params:
         lines.append("`model` the backend's default — bot default")
-    lines.append("**Behaviour and limits:**")
+    lines.extend(_limit_lines(config))
+    lines.extend(f"-# {note}" for note in effective.clamped)
+    lines.append("-# Change with /settings set, undo with /settings reset.")
+    return "\n".join(lines)
+
+
+def format_config(config: ServerConfig) -> str:
+    """The server's own defaults, then behaviour and limits (no presets involved)."""
+    lines = ["**Server defaults:**"]
+    own = [
+        f"`{s.name}` {format_value(config.value(s.name))}"
+        for s in SETTINGS.values()
+        if s.kind == "default" and config.is_set(s.name)
+    ]
+    lines.extend(own or ["none: the bot's defaults apply"])
+    lines.extend(_limit_lines(config))
+    return "\n".join(lines)
+
+
+def _limit_lines(config: ServerConfig) -> list[str]:
+    lines = ["**Behaviour and limits:**"]
     for setting in SETTINGS.values():
         if setting.kind == "default":
             continue
         value = config.value(setting.name)
-        if setting.name == "allowed_models" and not value:
-            shown = "any model"
+        if setting.name == "allowed_models":
+            shown = ", ".join(value) if value else "any model"
         else:
             shown = format_value(value)
         where = "server" if config.is_set(setting.name) else "default"
         lines.append(f"`{setting.name}` {shown} — {where}")
-    lines.extend(f"-# {note}" for note in effective.clamped)
-    lines.append("-# Change with /settings set, undo with /settings reset.")
-    return "\n".join(lines)
+    return lines
 
 
 def limit_warning(config: ServerConfig) -> str | None:

@@ -11,7 +11,13 @@ import pytest
 
 from bot.sandbox import FakeDiscord
 from bot.sandbox.permissions import MANAGE_GUILD
-from tests.e2e.conftest import StubBackend, make_settings, running_stub, start_couplet
+from tests.e2e.conftest import (
+    RecordingProxy,
+    StubBackend,
+    make_settings,
+    running_stub,
+    start_couplet,
+)
 from tests.support.discord_env import BotRun
 
 WAIT = 30.0
@@ -181,3 +187,20 @@ async def test_one_server_cannot_see_or_use_anothers_presets(world: World) -> No
         await fake.slash("complete", guild=other, member="bob", prompt="x", preset="secret")
     ).wait_final(WAIT)
     assert world.backend.requests[-1]["seed"] == 2
+
+
+async def test_preset_values_reach_the_real_model_server(
+    fake: FakeDiscord, couplet: BotRun, recorder: RecordingProxy
+) -> None:
+    """With the real local model: a preset's values are sent and a completion comes back."""
+    await answer(
+        await fake.slash(
+            "preset create", member="admin", name="tiny", max_tokens=4, temperature=0, seed=7
+        )
+    )
+    rec = await fake.slash("complete", member="alice", prompt="The sky is", preset="tiny")
+    message = await rec.wait_final(120.0)
+    sent = recorder.completions()[-1]
+    assert (sent["max_tokens"], sent["temperature"], sent["seed"]) == (4, 0.0, 7)
+    assert not int(message.get("flags") or 0) & EPHEMERAL
+    assert message["content"].strip()
