@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from bot.sandbox.limits import EPHEMERAL, LOADING
 
 if TYPE_CHECKING:
-    from bot.sandbox.emulator import FakeDiscord
+    from bot.sandbox.state import EmulatorState
 
 APPLICATION_COMMAND, COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 
@@ -45,7 +45,7 @@ class InteractionRecord:
     followups; `history` keeps every create, edit and delete in order.
     """
 
-    fake: FakeDiscord = field(repr=False)
+    fake: EmulatorState = field(repr=False)
     id: int
     token: str
     type: int

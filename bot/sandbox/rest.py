@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.sandbox import limits
 from bot.sandbox import permissions as perm
+from bot.sandbox.command_rules import validate_commands
 from bot.sandbox.http_util import ApiError, json_response, no_content, read_body
 from bot.sandbox.interactions import AUTOCOMPLETE, COMPONENT, MODAL_SUBMIT, InteractionRecord
 
@@ -165,7 +166,7 @@ class Rest:
                 raise ApiError(403, 50001, "Missing Access") from None
         body, _ = await read_body(request)
         commands = body.get("_root")
-        errors = limits.validate_commands(commands)
+        errors = validate_commands(commands)
         if errors:
             self.fake.rejections.append({"route": request.path, "errors": errors})
             raise ApiError(400, limits.INVALID_FORM_BODY, "Invalid Form Body", errors)

@@ -391,7 +391,7 @@ class Terminal:
         return "Synced commands:\n" + ("\n".join(lines) if lines else "  (none yet)")
 
     async def _slash(self, parsed: SlashLine) -> None:
-        definition, _ = self.fake._find_command(parsed.words[0], self.guild, 1)
+        definition, _ = self.fake.find_command(parsed.words[0], self.guild)
         options = typed_options(definition, list(parsed.words[1:]), parsed.options)
         rec = await self.fake.slash(
             " ".join(parsed.words),
