@@ -16,6 +16,7 @@ from discord import app_commands
 
 from bot.completions import (
     BackendError,
+    BackendStatusError,
     BackendTimeout,
     BackendUnavailable,
     ParameterError,
@@ -55,8 +56,12 @@ def message_for(error: BaseException) -> str | None:
             "The model backend can't be reached right now: try again in a minute, "
             "or tell a server admin if it keeps happening."
         )
-    if isinstance(error, BackendError):
+    if isinstance(error, BackendStatusError) and 400 <= error.status < 500:
         return f"The model backend refused the request: {error.message}"
+    if isinstance(error, BackendError):
+        return (
+            f"{error.message.rstrip('.')}. Try again, or tell a server admin if it keeps happening."
+        )
     if isinstance(error, app_commands.MissingPermissions):
         perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
         return f"You need the {perms} permission for this."

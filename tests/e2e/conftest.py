@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -139,11 +140,36 @@ class StubBackend:
         }
         return 200, data, {}
 
-    async def completions(self, request: web.Request) -> web.Response:
+    # Streaming: the text is sent in `stream_chunks` pieces, `stream_delay` s apart;
+    # with `stream_dies_after` set, the connection is cut after that many pieces.
+    stream_chunks: int = 1
+    stream_delay: float = 0.0
+    stream_dies_after: int | None = None
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        if body.get("stream"):
+            return await self.stream(request, body)
         status, data, headers = (self.answer or self.ok)(body)
         return web.json_response(data, status=status, headers=headers)
+
+    async def stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        size = max(1, -(-len(self.text) // self.stream_chunks))
+        pieces = [self.text[i : i + size] for i in range(0, len(self.text), size)]
+        for number, piece in enumerate(pieces):
+            if self.stream_dies_after is not None and number >= self.stream_dies_after:
+                assert request.transport is not None
+                request.transport.close()  # the connection dies mid-stream
+                return response
+            event = {"choices": [{"index": 0, "text": piece, "finish_reason": None}]}
+            await response.write(f"data: {json.dumps(event)}\n\n".encode())
+            await asyncio.sleep(self.stream_delay)
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
 
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response(

@@ -105,3 +105,36 @@ async def test_everyone_in_a_completion_pings_nobody(
     assert message["allowed_mentions"] == {"parse": []}
     assert message["mention_everyone"] is False
     assert message["mentions"] == []
+
+
+async def test_stream_edits_are_throttled(
+    fake: FakeDiscord, stub: StubBackend, stub_bot: BotRun
+) -> None:
+    """30 streamed pieces arriving 0.1 s apart fill the message in a few edits, not 30."""
+    stub.text = " ".join(f"w{i}" for i in range(30))
+    stub.stream_chunks, stub.stream_delay = 30, 0.1
+    rec = await fake.slash("complete", prompt="go", max_tokens=50, stream=True)
+    await rec.wait_for(lambda r: "Regenerate" in labels(r.original or {}), WAIT)
+    edits = [h.message["content"] for h in rec.history if h.action == "edit"]
+    partial = [c for c in edits if c.endswith("▌")]
+    assert 1 <= len(partial) <= 10
+    final, _ = body_and_footer(rec.original["content"])  # type: ignore[index]
+    assert final == stub.text
+
+
+async def test_stream_dying_midway_gets_a_clear_reply(
+    fake: FakeDiscord, stub: StubBackend, stub_bot: BotRun
+) -> None:
+    """A stream cut off after some text is answered with one ephemeral sentence."""
+    stub.text = " ".join(f"w{i}" for i in range(30))
+    stub.stream_chunks, stub.stream_delay, stub.stream_dies_after = 30, 0.05, 5
+    rec = await fake.slash("complete", prompt="go", max_tokens=50, stream=True)
+    message = await rec.wait_final(WAIT)
+    await rec.wait_for(lambda r: bool(r.followups), WAIT)
+    message = rec.followups[-1]
+    assert int(message.get("flags") or 0) & 64
+    assert message["content"] == (
+        "The llama-cpp-python backend stopped in the middle of the stream. "
+        "Try again, or tell a server admin if it keeps happening."
+    )
+    assert rec.original is None  # the half-written public message was withdrawn
