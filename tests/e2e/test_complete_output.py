@@ -138,3 +138,19 @@ async def test_stream_dying_midway_gets_a_clear_reply(
         "Try again, or tell a server admin if it keeps happening."
     )
     assert rec.original is None  # the half-written public message was withdrawn
+
+
+async def test_long_candidates_page_with_their_own_files(
+    fake: FakeDiscord, stub: StubBackend, stub_bot: BotRun
+) -> None:
+    """n:2 with 3,000-character candidates: one message per page, each page's text attached."""
+    stub.text = paragraphs(3000)
+    rec = await fake.slash("complete", prompt="Two long ones", max_tokens=900, n=2)
+    first = await rec.wait_final(WAIT)
+    assert len(rec.messages) == 1 and len(first["content"]) <= 2000
+    assert [a["filename"] for a in first["attachments"]] == ["completion-1.txt"]
+    click = await fake.click(first, "Next ▶")
+    second = await click.wait_final(WAIT)
+    assert [a["filename"] for a in second["attachments"]] == ["completion-2.txt"]
+    assert click.files[0].data.decode() == stub.text
+    assert any(line.startswith("candidate 2/2") for line in body_and_footer(second["content"])[1])
