@@ -146,8 +146,7 @@ async def test_autocomplete_over_25_choices_is_refused(fake: FakeDiscord, run: B
     await rec.wait_for(lambda r: bool(r.rejections))
     assert rec.choices is None
     assert rec.rejections[0]["errors"][0].path == "data.choices"
-    await asyncio.sleep(0.05)
-    assert run.take_errors(), "discord.py should log the failed autocomplete"
+    assert await run.expect_errors(1), "discord.py should log the failed autocomplete"
 
 
 async def test_message_context_menu(fake: FakeDiscord, run: BotRun) -> None:
@@ -179,9 +178,8 @@ async def test_content_over_2000_is_refused(fake: FakeDiscord, run: BotRun) -> N
     await rec.wait_for(lambda r: bool(r.rejections))
     assert not rec.acknowledged
     assert rec.rejections[0]["errors"][0].path == "data.content"
-    await asyncio.sleep(0.05)
-    errors = run.take_errors()
-    assert errors and "50035" in str(errors[0].exc_info[1])
+    errors = await run.expect_errors(1)
+    assert "50035" in str(errors[0].exc_info[1])
 
 
 async def test_three_second_rule(fake: FakeDiscord, run: BotRun) -> None:
@@ -193,9 +191,8 @@ async def test_three_second_rule(fake: FakeDiscord, run: BotRun) -> None:
     run.bot.gate.set()
     await rec.wait_for(lambda r: bool(r.rejections))
     assert rec.rejections[0]["code"] == limits.UNKNOWN_INTERACTION and not rec.acknowledged
-    await asyncio.sleep(0.05)
-    errors = run.take_errors()
-    assert errors and isinstance(errors[0].exc_info[1].original, discord.NotFound)
+    errors = await run.expect_errors(1)
+    assert isinstance(errors[0].exc_info[1].original, discord.NotFound)
 
 
 async def test_token_expires_after_15_minutes(fake: FakeDiscord, run: BotRun) -> None:

@@ -58,5 +58,5 @@ async def test_refused_reply_is_reported() -> None:
     async with running_fake() as fake, running_bot(fake, MiniBot()) as run:
         terminal = Terminal(fake, out.append, settle=0.2, reply_timeout=2)
         await terminal.execute("/long size:2500")
-        run.take_errors()
+        await run.expect_errors(1)
     assert any("data.content: Must be 2000 or fewer in length." in line for line in out)

@@ -59,6 +59,18 @@ class BotRun:
         self.collector.records.clear()
         return found
 
+    async def expect_errors(self, count: int = 1, timeout: float = 10.0) -> list[logging.LogRecord]:  # noqa: ASYNC109
+        """Wait until `count` errors were logged, then take them (for tests that expect them)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.collector.records) < count:
+            if loop.time() > deadline:
+                raise AssertionError(
+                    f"expected {count} logged error(s), got {len(self.collector.records)}"
+                )
+            await asyncio.sleep(0.02)
+        return self.take_errors()
+
     def check(self) -> None:
         """Raise if the bot task died."""
         if self.task.done() and not self.task.cancelled() and self.task.exception() is not None:
