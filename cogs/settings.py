@@ -185,7 +185,10 @@ def format_history(records: list[AuditRecord]) -> str:
     lines = ["**Recent changes** (newest first):"]
     for record in records:
         when = discord.utils.format_dt(record.at, "R")
-        lines.append(f"{when} <@{record.actor_id}> {record.summary()}")
+        summary = record.summary()
+        if record.action == "channel_preset.set":
+            summary = summary.replace(f"channel {record.target}", f"<#{record.target}>", 1)
+        lines.append(f"{when} <@{record.actor_id}> {summary}")
     return "\n".join(lines)
 
 

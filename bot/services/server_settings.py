@@ -314,7 +314,7 @@ class AuditRecord:
             ]
             return f"edited preset {self.target}: " + ("; ".join(parts) or "no change")
         if self.action == "channel_preset.set":
-            return f"channel {self.target} preset: {_fmt(self.old)} → {_fmt(self.new)}"
+            return f"channel {self.target} preset: {self.old or 'none'} → {self.new or 'none'}"
         return f"{self.action} {self.target}"
 
 

@@ -134,6 +134,11 @@ async def test_channel_default_preset_applies_to_complete(world: World) -> None:
     await (await fake.slash("complete", member="alice", prompt="Hi")).wait_final(WAIT)
     assert world.backend.requests[-1]["max_tokens"] != 3
 
+    history = await answer(await fake.slash("settings history", member="admin"))
+    channel = fake.guild.channel("general").id
+    assert history.splitlines()[1].endswith(f"<#{channel}> preset: short → none")
+    assert history.splitlines()[2].endswith(f"<#{channel}> preset: none → short")
+
 
 async def test_edit_and_delete(world: World) -> None:
     """Edit changes only the given fields; delete removes the preset for /complete."""
