@@ -402,3 +402,28 @@ async def test_followup_edit_and_delete(fake: FakeDiscord, run: BotRun) -> None:
         ("delete", "to delete"),
         ("delete", "original"),
     ]
+
+
+async def test_running_bot_fails_fast_when_the_bot_dies() -> None:
+    """A malformed event that kills discord.py interrupts the test with the bot's exception."""
+    async with running_fake() as fake:
+        with pytest.raises(AssertionError, match="bot task died") as caught:
+            async with running_bot(fake, MiniBot()):
+                payload = dict(fake.open_interaction().payload)
+                del payload["token"]  # discord.py's parser raises KeyError and bot.start() ends
+                await fake.dispatch("INTERACTION_CREATE", payload)
+                await asyncio.sleep(30)
+        assert isinstance(caught.value.__cause__, KeyError)
+
+
+async def test_running_bot_fails_on_logged_errors() -> None:
+    """An ERROR logged by a command that the test did not take fails the block at exit."""
+    async with running_fake() as fake:
+        with pytest.raises(AssertionError, match="errors were logged"):
+            async with running_bot(fake, MiniBot()) as run:
+                await fake.slash("long", size=2001)
+                for _ in range(500):
+                    if run.errors:
+                        break
+                    await asyncio.sleep(0.02)
+                assert run.errors

@@ -138,6 +138,18 @@ async def running_bot(
         logger.addHandler(collector)
     task = asyncio.create_task(bot.start(token), name="bot under test")
     run = BotRun(fake, bot, task, collector)
+    test_task = asyncio.current_task()
+    died: list[BaseException] = []
+
+    def on_bot_done(done: asyncio.Task[None]) -> None:
+        # Fail fast: if the bot dies while the test waits on it, interrupt the test.
+        if done.cancelled() or done.exception() is None or bot.is_closed():
+            return
+        died.append(done.exception())  # type: ignore[arg-type]
+        if test_task is not None:
+            test_task.cancel()
+
+    task.add_done_callback(on_bot_done)
     failed = False
     try:
         await _wait_or_die(bot.wait_until_ready(), task, timeout, "the bot was ready")
@@ -145,10 +157,17 @@ async def running_bot(
             await _wait_or_die(fake.commands_synced.wait(), task, timeout, "commands were synced")
         yield run
         run.check()
+    except asyncio.CancelledError:
+        failed = True
+        if died and test_task is not None:
+            test_task.uncancel()
+            raise AssertionError("the bot task died during the test") from died[0]
+        raise
     except BaseException:
         failed = True
         raise
     finally:
+        task.remove_done_callback(on_bot_done)
         with contextlib.suppress(Exception):
             await bot.close()
         with contextlib.suppress(asyncio.CancelledError, Exception):
