@@ -88,6 +88,17 @@ class Presets(commands.GroupCog, group_name="preset"):
             return []
         return [app_commands.Choice(name=n, value=n) for n in names]
 
+    async def model_note(self, guild_id: int, preset: Preset) -> str:
+        """A warning line when the preset's model is not one the server allows."""
+        model = preset.params.get("model")
+        allowed = (await self.bot.server_settings.get(guild_id)).allowed_models
+        if model is None or not allowed or model in allowed:
+            return ""
+        return (
+            f"\n-# Note: model {model} is not in this server's allowed_models "
+            f"({', '.join(allowed)}), so /complete refuses this preset until one of them changes."
+        )
+
     @app_commands.command(name="create")
     @app_commands.describe(
         name="1-32 lowercase letters, digits, - and _",
@@ -142,11 +153,11 @@ class Presets(commands.GroupCog, group_name="preset"):
             description=description,
             actor_id=interaction.user.id,
         )
-        await reply(
-            interaction,
+        text = (
             f"Created preset `{preset.name}`: {format_params(preset.params)}.\n"
-            f"-# Use it with /complete preset:{preset.name}",
+            f"-# Use it with /complete preset:{preset.name}"
         )
+        await reply(interaction, text + await self.model_note(interaction.guild_id, preset))
 
     @app_commands.command(name="edit")
     @app_commands.describe(
@@ -211,7 +222,7 @@ class Presets(commands.GroupCog, group_name="preset"):
             text = f"Nothing changed in `{preset.name}`: give a parameter, clear or description."
         else:
             text = f"Updated `{preset.name}`: {format_params(preset.params)}."
-        await reply(interaction, text)
+        await reply(interaction, text + await self.model_note(interaction.guild_id, preset))
 
     @app_commands.command(name="show")
     @app_commands.describe(name="The preset to show")

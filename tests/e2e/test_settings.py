@@ -131,11 +131,14 @@ async def test_settings_survive_a_restart(world: World, fake: FakeDiscord) -> No
 async def test_show_still_works_when_the_channel_preset_is_unusable(world: World) -> None:
     """If the channel's preset names a model no longer allowed, show says so and still lists."""
     fake = world.fake
-    await answer(await fake.slash("preset create", member="mod", name="big", model="huge"))
-    await answer(await fake.slash("preset channel", member="mod", name="big"))
     await answer(
         await fake.slash("settings set", member="mod", name="allowed_models", value="tiny")
     )
+    created = await answer(
+        await fake.slash("preset create", member="mod", name="big", model="huge")
+    )
+    assert "Note: model huge is not in this server's allowed_models (tiny)" in created
+    await answer(await fake.slash("preset channel", member="mod", name="big"))
     shown = await answer(await fake.slash("settings show", member="mod"))
     assert "`allowed_models` tiny — server" in shown
     assert "Problem here: model 'huge' is not allowed on this server" in shown
