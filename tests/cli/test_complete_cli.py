@@ -87,6 +87,8 @@ def test_stream_with_stop(local_model_url: str, tmp_path: Path) -> None:
     """--stream prints the text as it arrives and honours --stop."""
     args = ["complete", "--prompt", "Monday, Tuesday, Wednesday,", "--max-tokens", "10"]
     args += ["--temperature", "0"]
+    # Same prompt-cache state for both runs (see tests/completions/test_local_backend.py::warm).
+    couplet([*args[:3], "--max-tokens", "2", "--temperature", "0"], local_model_url, tmp_path)
     whole = couplet([*args, "--json"], local_model_url, tmp_path)
     text = json.loads(whole.stdout)["choices"][0]["text"]
     stop = text[8:12]

@@ -66,6 +66,7 @@ async def test_echo_starts_with_prompt(client: CompletionsClient) -> None:
 
 async def test_stop_cuts_at_the_first_stop(client: CompletionsClient) -> None:
     """With two stops, the text ends right before whichever occurs first."""
+    await warm(client, DAYS)
     baseline = (await complete(client, prompt=DAYS, max_tokens=12, temperature=0)).choices[0].text
     early, late = baseline[6:10], baseline[14:18]
     cut = min(baseline.find(early), baseline.find(late))
@@ -192,6 +193,7 @@ async def test_penalty_changes_repetitive_continuation(
 
 async def test_stream_matches_complete(client: CompletionsClient) -> None:
     """Streaming yields several deltas that add up to the non-streamed greedy text."""
+    await warm(client, DAYS)
     whole = (await complete(client, prompt=DAYS, max_tokens=10, temperature=0)).choices[0].text
     deltas = [
         d
@@ -205,6 +207,7 @@ async def test_stream_matches_complete(client: CompletionsClient) -> None:
 
 async def test_stream_with_stop_and_echo(client: CompletionsClient) -> None:
     """Streaming with echo starts with the prompt and stops before the stop sequence."""
+    await warm(client, DAYS)
     whole = (await complete(client, prompt=DAYS, max_tokens=10, temperature=0)).choices[0].text
     stop = whole[8:12]
     req = CompletionRequest.build(
