@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import SecretStr
+
 from bot.sandbox.emulator import FakeDiscord
 from bot.sandbox.terminal import Terminal
 from bot.settings import Settings
@@ -89,7 +91,7 @@ async def run_sandbox(
     local = None
     with tempfile.TemporaryDirectory(prefix="couplet-sandbox-") as tmp:
         update: dict[str, Any] = {
-            "discord_token": SANDBOX_TOKEN,
+            "discord_token": SecretStr(SANDBOX_TOKEN),
             # A fresh emulator knows no commands: always sync.
             "discord_sync": "global",
             "database_url": database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'sandbox.db'}",
