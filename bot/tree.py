@@ -32,6 +32,17 @@ GENERIC_ERROR = "Something went wrong on Couplet's side; it has been logged. Ple
 PUBLIC_DEFER = "couplet_public_defer"
 
 
+# Discord's names for permissions where they differ from discord.py's attribute names.
+PERMISSION_NAMES = {"manage_guild": "Manage Server", "administrator": "Administrator"}
+
+
+def permission_names(permissions: list[str]) -> str:
+    """`["manage_guild"]` → "Manage Server", as the Discord client shows it."""
+    return ", ".join(
+        PERMISSION_NAMES.get(name, name.replace("_", " ").title()) for name in permissions
+    )
+
+
 def message_for(error: BaseException) -> str | None:
     """The sentence for a known error, or None for an unexpected one."""
     if isinstance(error, app_commands.CommandInvokeError):
@@ -63,10 +74,9 @@ def message_for(error: BaseException) -> str | None:
             f"{error.message.rstrip('.')}. Try again, or tell a server admin if it keeps happening."
         )
     if isinstance(error, app_commands.MissingPermissions):
-        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        return f"You need the {perms} permission for this."
+        return f"You need the {permission_names(error.missing_permissions)} permission for this."
     if isinstance(error, app_commands.BotMissingPermissions):
-        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        perms = permission_names(error.missing_permissions)
         return f"Couplet needs the {perms} permission in this channel."
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command works in servers only."
