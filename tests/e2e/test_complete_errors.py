@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox import FakeDiscord
+from bot.sandbox import FakeDiscord, OptionError
 from tests.e2e.conftest import (
     RecordingProxy,
     StubBackend,
@@ -168,3 +168,28 @@ async def test_unexpected_error_is_logged_and_answered_generically(
     assert_one_ephemeral_sentence(rec, message, "Something went wrong")
     errors = couplet.take_errors()
     assert any(r.exc_info and isinstance(r.exc_info[1], RuntimeError) for r in errors)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("max_tokens", 0),
+        ("max_tokens", 4097),
+        ("temperature", 2.5),
+        ("top_p", 1.5),
+        ("n", 0),
+        ("n", 129),
+        ("best_of", 21),
+        ("logprobs", 21),
+        ("presence_penalty", -2.5),
+        ("frequency_penalty", 2.5),
+        ("seed", -1),
+        ("seed", 2**32),
+    ],
+)
+async def test_out_of_range_number_is_refused_before_the_bot(
+    fake: FakeDiscord, couplet: BotRun, option: str, value: float
+) -> None:
+    """Numbers outside the API's range never reach the bot: the command's min/max refuse them."""
+    with pytest.raises(OptionError, match=option):
+        await fake.slash("complete", {"prompt": "x", option: value})
