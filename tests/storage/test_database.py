@@ -109,3 +109,16 @@ def test_missing_postgres_binaries_fail_instead_of_skipping(
     monkeypatch.setattr(postgres, "_shared", None)
     with pytest.raises(pytest.fail.Exception, match="make postgres"):
         postgres.shared_cluster(pytestconfig)
+
+
+async def test_in_memory_sqlite_keeps_one_database() -> None:
+    """sqlite:// (memory) migrates and keeps its data across sessions."""
+    db = Database("sqlite+aiosqlite://")
+    try:
+        await db.upgrade()
+        async with db.write() as session:
+            session.add(GuildSetting(guild_id=1, name="a", value=1, updated_by=2))
+        async with db.read() as session:
+            assert (await session.scalars(select(GuildSetting.name))).all() == ["a"]
+    finally:
+        await db.dispose()
