@@ -208,6 +208,9 @@ class GenerationService:
             notes.append(
                 f"stream was not used: n is {params['n']}, and candidates are paged whole."
             )
+        elif stream and params.get("logprobs") is not None:
+            stream = False
+            notes.append("stream was not used: token probabilities need the whole completion.")
         request = CompletionRequest.build(prompt=prompt, **params)
         return PreparedGeneration(
             request=request,

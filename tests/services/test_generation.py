@@ -115,3 +115,11 @@ async def test_stream_yields_growing_text_then_an_outcome(service: GenerationSer
     assert stream.outcome.streamed
     assert stream.outcome.candidates[0].text == seen[-1]
     assert stream.outcome.generation_id is not None
+
+
+async def test_stream_gives_way_to_n_and_logprobs_with_a_note(service: GenerationService) -> None:
+    """stream with n 2 or with logprobs is turned off, and a note says why."""
+    with_n = await service.prepare(ALICE, "Hi", {"stream": True, "n": 2})
+    with_logprobs = await service.prepare(ALICE, "Hi", {"stream": True, "logprobs": 1})
+    assert not with_n.stream and "n is 2" in with_n.notes[0]
+    assert not with_logprobs.stream and "token probabilities" in with_logprobs.notes[0]
