@@ -57,42 +57,36 @@ def _bound(limit: float) -> str:
     return str(int(limit)) if float(limit).is_integer() else f"{limit:g}"
 
 
-def _number(param: str, value: object, *, whole: bool, low: float | None, high: float | None):
+def _number(
+    param: str, value: object, *, whole: bool, low: float | None, high: float | None
+) -> int | float:
     """Convert `value` to int/float and check the range, or raise ParameterError."""
-    kind_text = "a whole number" if whole else "a number"
+    kind = "a whole number" if whole else "a number"
     if low is not None and high is not None:
-        allowed = f"{kind_text} from {_bound(low)} to {_bound(high)}"
+        allowed = f"{kind} from {_bound(low)} to {_bound(high)}"
     elif low is not None:
-        allowed = f"{kind_text} of {_bound(low)} or more"
+        allowed = f"{kind} of {_bound(low)} or more"
     else:
-        allowed = "a whole number" if whole else "a number"
+        allowed = kind
+    not_a_number = ParameterError(
+        param, value, allowed, f"{param} {_show(value)} is not {kind}: use {allowed}."
+    )
+    number: int | float
     if isinstance(value, bool):
-        raise ParameterError(
-            param, value, allowed, f"{param} {_show(value)} is not a number: use {allowed}."
-        )
-    number: float
+        raise not_a_number
     if isinstance(value, int | float):
         number = value
     elif isinstance(value, str) and value.strip():
+        text = value.strip()
         try:
-            text = value.strip()
             # int() first: float() would round large seeds.
             number = int(text) if whole and text.lstrip("+-").isdigit() else float(text)
         except ValueError:
-            number = math.nan
-            kind = "a whole number" if whole else "a number"
-            raise ParameterError(
-                param, value, allowed, f"{param} {_show(value)} is not {kind}: use {allowed}."
-            ) from None
+            raise not_a_number from None
     else:
-        kind = "a whole number" if whole else "a number"
-        raise ParameterError(
-            param, value, allowed, f"{param} {_show(value)} is not {kind}: use {allowed}."
-        )
+        raise not_a_number
     if math.isnan(number) or math.isinf(number):
-        raise ParameterError(
-            param, value, allowed, f"{param} {_show(value)} is not a number: use {allowed}."
-        )
+        raise not_a_number
     if whole:
         if number != int(number):
             raise ParameterError(
