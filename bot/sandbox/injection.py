@@ -367,21 +367,37 @@ class Injection(MessageLifecycle):
         *,
         member: Member | str | int | None = None,
     ) -> InteractionRecord:
-        """Fill in and submit the modal the bot opened on `rec` (values by custom_id or label)."""
+        """Fill in and submit the modal the bot opened on `rec`.
+
+        Keys are a field's custom_id or its label (any case); the key "" fills a
+        modal's only text field. Fields not given keep the bot's default value.
+        """
         modal = rec.modal
         if modal is None:
             raise ComponentError(f"interaction {rec.name!r} did not open a modal")
-        unknown = set(values) - {
-            key
-            for item in limits.modal_inputs(modal["components"])
-            for key in (item.get("custom_id"), item.get("label"))
-        }
-        if unknown:
-            raise ComponentError(f"modal {modal.get('title')!r} has no field {sorted(unknown)}")
+        inputs = [i for i in limits.modal_inputs(modal["components"]) if i.get("type") == 4]
+        by_key: dict[str, str] = {}
+        for key, value in values.items():
+            if key == "" and len(inputs) == 1:
+                by_key[inputs[0]["custom_id"]] = value
+                continue
+            item = next(
+                (
+                    i
+                    for i in inputs
+                    if key == i.get("custom_id") or key.lower() == str(i.get("label") or "").lower()
+                ),
+                None,
+            )
+            if item is None:
+                fields = ", ".join(str(i.get("label") or i.get("custom_id")) for i in inputs)
+                raise ComponentError(
+                    f"modal {modal.get('title')!r} has no field {key!r} (fields: {fields})"
+                )
+            by_key[item["custom_id"]] = value
 
         def fill(item: dict[str, Any]) -> dict[str, Any]:
-            by_label = values.get(str(item.get("label") or ""), str(item.get("value") or ""))
-            value = values.get(str(item.get("custom_id")), by_label)
+            value = by_key.get(item["custom_id"], str(item.get("value") or ""))
             if item.get("required", True) and not value:
                 raise ComponentError(
                     f"modal field {item.get('label') or item.get('custom_id')!r} is required"

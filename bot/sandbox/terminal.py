@@ -143,18 +143,26 @@ def parse_line(line: str) -> Line:
             raise ParseError("Say where: in #CHANNEL (e.g. in #general).")
         return InLine(rest.lstrip("#"))
     if keyword == "modal":
-        values: dict[str, str] = {}
-        for token in _split(rest):
-            match = FIELD_KEY.match(token)
-            if not match:
-                raise ParseError(f"Modal fields are field=value, not {token!r}.")
-            values[match.group(1)] = match.group(2)
-        if not values:
-            raise ParseError('Fill the modal with: modal FIELD=value [FIELD="quoted value"].')
-        return ModalLine(values)
+        return _parse_modal(rest)
     raise ParseError(
         f"Unknown command {head!r}: type a /command, click, as, in, modal, help or quit."
     )
+
+
+def _parse_modal(rest: str) -> ModalLine:
+    """`modal FIELD=value …`, or `modal text` for a form with one field; `\\n` is a new line."""
+    tokens = _split(rest)
+    if not tokens:
+        raise ParseError('Fill the form with: modal FIELD="value" …, or modal TEXT for one field.')
+    if not any(FIELD_KEY.match(token) for token in tokens):
+        return ModalLine({"": " ".join(tokens).replace("\\n", "\n")})
+    values: dict[str, str] = {}
+    for token in tokens:
+        match = FIELD_KEY.match(token)
+        if not match:
+            raise ParseError(f"Form fields are FIELD=value, not {token!r}.")
+        values[match.group(1)] = match.group(2).replace("\\n", "\n")
+    return ModalLine(values)
 
 
 def _parse_slash(text: str) -> SlashLine:
@@ -249,9 +257,8 @@ def render_message(message: dict[str, Any], *, bot_name: str = "bot") -> str:
                 parts.append(_button_text(comp))
             elif comp.get("type") == 3:
                 options = ", ".join(o.get("value", "") for o in comp.get("options") or [])
-                parts.append(
-                    f"<select {comp.get('placeholder') or ''}: {options}>".replace("  ", " ")
-                )
+                name = f"select {comp['placeholder']}" if comp.get("placeholder") else "select"
+                parts.append(f"<{name}: {options}>")
         if parts:
             lines.append("  " + " ".join(parts))
     for attachment in message.get("attachments") or []:
@@ -266,8 +273,8 @@ def render_modal(modal: dict[str, Any]) -> str:
         if item.get("type") != 4:
             continue
         need = "required" if item.get("required", True) else "optional"
-        lines.append(f"  {item.get('custom_id')}: {item.get('label') or ''} ({need})")
-    lines.append('Fill it with: modal FIELD="value" …')
+        lines.append(f"  {item.get('label') or item.get('custom_id')} ({need})")
+    lines.append('Fill it with: modal FIELD="value" … (or modal TEXT when there is one field)')
     return "\n".join(lines)
 
 
@@ -289,7 +296,7 @@ HELP = """Commands:
   /NAME [SUB] opt:value opt:"quoted value"   run a slash command
   click LABEL                               click a button on the last bot message
   select VALUE [VALUE …]                    choose in the last select menu
-  modal FIELD=value …                       submit the form the bot opened
+  modal FIELD=value … | modal TEXT          submit the form the bot opened (\\n = new line)
   as NAME                                   act as another member
   in #CHANNEL                               move to another channel
   help | quit"""
@@ -377,8 +384,12 @@ class Terminal:
             if self.last_modal is None:
                 self.write("No form is open: a command or button has to open one first.")
                 return True
-            rec, self.last_modal = self.last_modal, None
-            await self._show(await self.fake.submit_modal(rec, parsed.values, member=self.member))
+            submitted = await self.fake.submit_modal(
+                self.last_modal, parsed.values, member=self.member
+            )
+            # Only a form that went through closes; a refused one can be filled again.
+            self.last_modal = None
+            await self._show(submitted)
         return True
 
     def _command_list(self) -> str:

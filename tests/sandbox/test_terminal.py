@@ -26,7 +26,10 @@ async def test_scripted_session() -> None:
                 "as admin",
                 "click Again",
                 "/ask",
+                "modal Nope=1",
                 'modal prompt="a long prompt"',
+                "/ask",
+                r'modal "two\nlines"',
                 "/secret",
                 "/echo text:x times:many",
                 "/nope",
@@ -39,11 +42,13 @@ async def test_scripted_session() -> None:
         assert fake.unknown_routes == []
     text = "\n".join(out)
     assert "Couplet:\n  hi there hi there" in text
-    assert "press a button\n  [Again] [Later]" in text
+    assert "press a button\n  [Again] [Later]\n  <select: a, b, c>" in text
     assert "You are now admin." in text
     assert "  clicked by admin" in text
     assert "The bot opened a form: 'Write a prompt'" in text
+    assert "has no field 'Nope' (fields: Prompt)" in text
     assert "  prompt was 'a long prompt'" in text
+    assert "  prompt was 'two\\nlines'" in text
     assert "Couplet: (only you can see this)\n  only you" in text
     assert "option 'times' needs an integer, not 'many'." in text
     assert "no slash command 'nope'" in text

@@ -81,7 +81,8 @@ def test_empty_value_and_single_quotes() -> None:
         ("/", "command name"),
         ("dance", "Unknown command 'dance'"),
         ("click", "click LABEL"),
-        ("modal prompt", "field=value"),
+        ("modal a=1 stray", "FIELD=value"),
+        ("modal", "modal TEXT"),
     ],
 )
 def test_parse_errors_are_one_sentence(text: str, message: str) -> None:
@@ -100,6 +101,8 @@ def test_other_commands() -> None:
     assert parse_line('modal prompt="two words" title=x') == ModalLine(
         {"prompt": "two words", "title": "x"}
     )
+    assert parse_line(r'modal "line one\nline two"') == ModalLine({"": "line one\nline two"})
+    assert parse_line("modal just some words") == ModalLine({"": "just some words"})
     assert parse_line("help") == HelpLine()
     assert parse_line("quit") == QuitLine() == parse_line("exit")
     assert parse_line("# a comment") == EmptyLine() == parse_line("   ")
