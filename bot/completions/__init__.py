@@ -17,6 +17,7 @@ from bot.completions.profiles import PROFILES, BackendProfile, Support
 from bot.completions.request import CompletionRequest, ParameterError
 from bot.completions.result import Choice, CompletionResult, LogProbs, Usage
 from bot.completions.stops import parse_stop
+from bot.completions.streaming import CompletionStream
 
 __all__ = [
     "PROFILES",
@@ -29,6 +30,7 @@ __all__ = [
     "CleanMode",
     "CompletionRequest",
     "CompletionResult",
+    "CompletionStream",
     "CompletionsClient",
     "LogProbs",
     "MalformedResponse",

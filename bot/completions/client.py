@@ -7,7 +7,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -26,8 +25,7 @@ from bot.completions.profiles import (
 )
 from bot.completions.request import CompletionRequest, ParameterError
 from bot.completions.result import Choice, CompletionResult, Usage
-from bot.completions.stops import StopScanner
-from bot.completions.streaming import stream_deltas
+from bot.completions.streaming import CompletionStream, stream_chunks
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -325,12 +323,17 @@ class CompletionsClient:
 
     # -- streaming -------------------------------------------------------------------
 
-    async def stream(self, req: CompletionRequest) -> AsyncIterator[str]:
-        """Yield the completion's text as it arrives, stops enforced client-side.
+    def stream(self, req: CompletionRequest) -> CompletionStream:
+        """Stream one completion: `async for delta in client.stream(req)`.
 
-        One completion only: n > 1 and logprobs need `complete()`. echo is
-        always emulated here (the prompt comes first).
+        The returned object also carries `.finish_reason`, `.usage` and `.text`
+        once iteration ends. One completion only: n > 1, logprobs and best_of
+        need `complete()` (raised as ParameterError when iteration starts).
+        echo is always emulated here (the prompt comes first).
         """
+        return _LazyStream(self, req)
+
+    async def _open_stream(self, req: CompletionRequest) -> CompletionStream:
         if req.n > 1:
             raise ParameterError(
                 "n",
@@ -355,22 +358,36 @@ class CompletionsClient:
                 "they are complete.",
             )
         _profile, _model, body, warnings = await self._prepare(req)
-        for warning in warnings:
-            log.info("stream: %s", warning)
         body.pop("echo", None)
-        if req.echo:
-            yield req.prompt
-        scanner = StopScanner(req.stop)
-        agen = stream_deltas(self.http, "completions", body)
+        return CompletionStream(
+            stream_chunks(self.http, "completions", body),
+            stops=req.stop,
+            lead=req.prompt if req.echo else "",
+            warnings=warnings,
+        )
+
+
+class _LazyStream(CompletionStream):
+    """A CompletionStream that checks and opens the request on first iteration."""
+
+    def __init__(self, client: CompletionsClient, req: CompletionRequest) -> None:
+        super().__init__(None)
+        self._client = client
+        self._req = req
+        self._inner: CompletionStream | None = None
+
+    async def __anext__(self) -> str:
+        if self._inner is None:
+            self._inner = await self._client._open_stream(self._req)
         try:
-            async for delta in agen:
-                out = scanner.feed(delta)
-                if out:
-                    yield out
-                if scanner.stopped:
-                    break
-            rest = scanner.flush()
-            if rest:
-                yield rest
+            out = await self._inner.__anext__()
         finally:
-            await agen.aclose()
+            self.text = self._inner.text
+            self.finish_reason = self._inner.finish_reason
+            self.usage = self._inner.usage
+            self.warnings = self._inner.warnings
+        return out
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()

@@ -1,4 +1,4 @@
-"""Server-sent events from `/v1/completions` with `stream: true`, as text deltas.
+"""Server-sent events from `/v1/completions` with `stream: true`, as text chunks.
 
 Retried like any request until the first chunk has arrived; after that a
 failure surfaces as a BackendError (the user has already seen part of it).
@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
+from bot.completions.emulation import normalise_finish_reason
 from bot.completions.error_bodies import error_from_response, parse_error_body
 from bot.completions.errors import BackendError, BackendStatusError, MalformedResponse
 from bot.completions.http import BackendHTTP, backoff_delay
+from bot.completions.stops import StopScanner
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +39,19 @@ def _error_in_event(backend: str, data: Any) -> BackendError:
     )
 
 
-async def stream_deltas(
+@dataclass
+class StreamChunk:
+    """One streamed event's text, and its finish_reason / usage when it has them."""
+
+    text: str
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+
+
+async def stream_chunks(
     http: BackendHTTP, path: str, payload: dict[str, Any]
-) -> AsyncGenerator[str, None]:
-    """POST `payload` with stream on and yield each chunk's text."""
+) -> AsyncGenerator[StreamChunk, None]:
+    """POST `payload` with stream on and yield each chunk's text (and finish data)."""
     url = http.url(path)
     body = {**payload, "stream": True}
     attempt = 0
@@ -72,11 +84,15 @@ async def stream_deltas(
                         raise _error_in_event(http.backend_label, data)
                     if not isinstance(data, dict):
                         continue
-                    for choice in data.get("choices") or []:
-                        text = choice.get("text") if isinstance(choice, dict) else None
-                        if text:
-                            delivered = True
-                            yield text
+                    usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+                    for choice in data.get("choices") or [{}]:
+                        if not isinstance(choice, dict):
+                            continue
+                        text = choice.get("text") or ""
+                        reason = normalise_finish_reason(choice.get("finish_reason"))
+                        if text or reason or usage:
+                            delivered = delivered or bool(text)
+                            yield StreamChunk(text, reason, usage)
                 return
         except SSEError as err:
             raise MalformedResponse(
@@ -92,3 +108,69 @@ async def stream_deltas(
                 raise error from err
             await http.sleep_before_retry(backoff_delay(attempt), attempt, error.message)
             attempt += 1
+
+
+class CompletionStream:
+    """`async for delta in stream` gives text as it arrives; afterwards
+    `.finish_reason`, `.usage` and `.text` describe the whole completion.
+
+    Stops are enforced client-side as the text streams (holding back
+    max(len(stop)) - 1 characters), so no part of a stop sequence is shown.
+    """
+
+    def __init__(
+        self,
+        chunks: AsyncGenerator[StreamChunk, None] | None,
+        *,
+        stops: list[str] | None = None,
+        lead: str = "",
+        warnings: list[str] | None = None,
+    ) -> None:
+        self._chunks = chunks
+        self._scanner = StopScanner(stops)
+        self._pending: list[str] = [lead] if lead else []
+        self._done = False
+        self.text = ""
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.warnings = list(warnings or [])
+
+    def __aiter__(self) -> CompletionStream:
+        return self
+
+    async def __anext__(self) -> str:
+        while not self._pending:
+            if self._done or self._chunks is None:
+                raise StopAsyncIteration
+            await self._pull()
+        out = self._pending.pop(0)
+        self.text += out
+        return out
+
+    async def _pull(self) -> None:
+        assert self._chunks is not None
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._done = True
+            rest = self._scanner.flush()
+            if rest:
+                self._pending.append(rest)
+            return
+        out = self._scanner.feed(chunk.text)
+        if out:
+            self._pending.append(out)
+        if chunk.usage:
+            self.usage = chunk.usage
+        if chunk.finish_reason:
+            self.finish_reason = chunk.finish_reason
+        if self._scanner.stopped:
+            self.finish_reason = "stop"
+            self._done = True
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading (closes the HTTP response, so the server stops generating)."""
+        self._done = True
+        if self._chunks is not None:
+            await self._chunks.aclose()

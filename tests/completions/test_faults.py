@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -14,6 +15,7 @@ from bot.completions import (
     CompletionRequest,
     CompletionsClient,
     MalformedResponse,
+    ParameterError,
     RateLimited,
 )
 from tests.completions.fault_server import DONE, FaultServer, chunk, closed_port, hang, reply, sse
@@ -364,14 +366,39 @@ async def test_stream_retried_before_first_chunk(fault: FaultServer) -> None:
     assert len(fault.requests()) == 2
 
 
+async def test_stream_reports_finish_reason_and_usage(fault: FaultServer) -> None:
+    """After iteration the stream object holds the text, finish_reason and final usage."""
+    usage = {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}
+    final = f'data: {{"choices": [], "usage": {json.dumps(usage)}}}\n\n'
+    fault.script(COMPLETIONS, sse([chunk("Hi"), chunk(" there", "eos_token"), final, DONE]))
+    async with client_for(fault) as client:
+        stream = client.stream(REQ)
+        got = [d async for d in stream]
+    assert "".join(got) == stream.text == "Hi there"
+    assert stream.finish_reason == "stop"  # TGI's eos_token, normalised
+    assert stream.usage == usage
+
+
+async def test_stream_refuses_what_it_cannot_show(fault: FaultServer) -> None:
+    """n > 1 and logprobs are refused for streams with a sentence, before any request."""
+    async with client_for(fault) as client:
+        for kwargs in ({"n": 2}, {"logprobs": 1}):
+            req = CompletionRequest.build(prompt="x", **kwargs)
+            with pytest.raises(ParameterError) as info:
+                _ = [d async for d in client.stream(req)]
+            assert "stream" in str(info.value)
+    assert fault.requests() == []
+
+
 async def test_stream_stop_split_across_chunks(fault: FaultServer) -> None:
     """A stop sequence split over two chunks is still cut, and nothing of it leaks."""
     fault.script(COMPLETIONS, sse([chunk("one, two, th"), chunk("ree, four"), DONE]))
     req = CompletionRequest.build(prompt="count:", max_tokens=8, stop=["three"])
-    got: list[str] = []
     async with client_for(fault) as client:
-        await collect(client, req, got)
+        stream = client.stream(req)
+        got = [d async for d in stream]
     assert "".join(got) == "one, two, "
+    assert stream.finish_reason == "stop"
 
 
 # -- secrets ------------------------------------------------------------------------

@@ -213,8 +213,10 @@ async def test_stream_with_stop_and_echo(client: CompletionsClient) -> None:
     req = CompletionRequest.build(
         prompt=DAYS, max_tokens=10, temperature=0, stream=True, echo=True, stop=[stop]
     )
-    text = "".join([d async for d in client.stream(req)])
+    stream = client.stream(req)
+    text = "".join([d async for d in stream])
     assert text == DAYS + whole[: whole.find(stop)]
+    assert stream.finish_reason == "stop"
 
 
 async def test_suffix_refused_before_any_generation(client: CompletionsClient) -> None:
