@@ -357,8 +357,10 @@ class CompletionsClient:
                 "best_of cannot be used with stream: the candidates are compared only once "
                 "they are complete.",
             )
-        _profile, _model, body, warnings = await self._prepare(req)
+        profile, _model, body, warnings = await self._prepare(req)
         body.pop("echo", None)
+        if profile.stream_usage:
+            body["stream_options"] = {"include_usage": True}
         return CompletionStream(
             stream_chunks(self.http, "completions", body),
             stops=req.stop,

@@ -43,6 +43,8 @@ class BackendProfile:
     tokenizer: Tokenizer | None = None
     logprobs_chat_style: bool = False  # llama.cpp answers in the chat format
     omit_top_p_one: bool = False  # TGI: top_p must be < 1
+    # Ask for usage in the last stream event (stream_options.include_usage).
+    stream_usage: bool = False
     # Why max_tokens 0 cannot be honoured there (None: it can).
     zero_max_tokens_reason: str | None = None
 
@@ -133,6 +135,7 @@ PROFILES: dict[str, BackendProfile] = {
     "openai": BackendProfile(
         name="openai",
         support={"user": Support.NATIVE},
+        stream_usage=True,
         reasons={
             "logit_bias_words": "words need OpenAI's cl100k_base tokenizer (tiktoken), which "
             'is not available offline; give token ids instead, such as {"50256": -100}.',
@@ -152,6 +155,7 @@ PROFILES: dict[str, BackendProfile] = {
         },
         max_logprobs=20,
         tokenizer="vllm",
+        stream_usage=True,
     ),
     "llamacpp": BackendProfile(
         name="llamacpp",
@@ -205,6 +209,7 @@ PROFILES: dict[str, BackendProfile] = {
             "logit_bias_words": "Ollama ignores logit_bias on /v1/completions.",
         },
         max_logprobs=0,
+        stream_usage=True,
     ),
     "tgi": BackendProfile(
         name="tgi",
