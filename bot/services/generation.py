@@ -438,18 +438,24 @@ class GenerationStream:
         request = prepared.request.model_copy(update={"stream": True})
         started = time.monotonic()
         raw = ""
-        async for delta in self.service.completions.stream(request):
+        deltas = self.service.completions.stream(request)
+        async for delta in deltas:
             raw += delta
             shown = _strip_echo(raw, request) if request.echo else raw
             yield clean_text(prepared.display.prefix + shown, prepared.clean_mode)
         elapsed = time.monotonic() - started
+        # The client's stream object knows, once done, how it ended (when the
+        # backend said so); a plain iterator of text does not.
+        usage = getattr(deltas, "usage", None)
         result = CompletionResult(
             id="stream",
             created=int(time.time()),
             model=request.model or "",
-            # The stream carries text only: the finish reason is not known.
-            choices=[Choice(index=0, text=raw, finish_reason=None)],
-            usage=Usage(),
+            choices=[
+                Choice(index=0, text=raw, finish_reason=getattr(deltas, "finish_reason", None))
+            ],
+            usage=Usage.model_validate(usage) if isinstance(usage, dict) else Usage(),
+            warnings=list(getattr(deltas, "warnings", None) or []),
             elapsed=elapsed,
         )
         self.outcome = await self.service._finish(prepared, result, elapsed, streamed=True)

@@ -123,3 +123,13 @@ async def test_stream_gives_way_to_n_and_logprobs_with_a_note(service: Generatio
     with_logprobs = await service.prepare(ALICE, "Hi", {"stream": True, "logprobs": 1})
     assert not with_n.stream and "n is 2" in with_n.notes[0]
     assert not with_logprobs.stream and "token probabilities" in with_logprobs.notes[0]
+
+
+async def test_stream_knows_how_it_ended(service: GenerationService) -> None:
+    """A stream cut by max_tokens ends with finish_reason length, as a plain request would."""
+    prepared = await service.prepare(ALICE, "Once upon a time", {"max_tokens": 4, "stream": True})
+    stream = service.stream(prepared)
+    async for _ in stream:
+        pass
+    assert stream.outcome is not None
+    assert stream.outcome.candidates[0].finish_reason == "length"
