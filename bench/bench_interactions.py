@@ -128,23 +128,24 @@ async def fire(
     count: int,
     options: dict[str, Any],
     timeout: float,  # noqa: ASYNC109
+    concurrency: int = 0,
 ) -> tuple[int, float, list[float]]:
-    """Dispatch `count` /complete interactions at once; wait for every answer."""
+    """Dispatch `count` /complete interactions (at most `concurrency` in flight; 0 = all)."""
     loop = asyncio.get_running_loop()
-    sent: dict[int, float] = {}
     answered_at: dict[int, float] = {}
+    overheads: list[float] = []
+    gate = asyncio.Semaphore(concurrency or count)
 
     async def one(i: int) -> None:
-        prompt = f"bench {i} {time.monotonic_ns()}"
-        rec = await fake.slash("complete", dict(options, prompt=prompt))
-        sent[i] = loop.time()
-        await rec.wait_for(lambda r: r.answered or bool(r.rejections), timeout)
-        if rec.answered:
-            answered_at[i] = loop.time()
-            spent = stub.spent.get(prompt, 0.0)
-            overheads.append(answered_at[i] - sent[i] - spent)
+        async with gate:
+            prompt = f"bench {i} {time.monotonic_ns()}"
+            rec = await fake.slash("complete", dict(options, prompt=prompt))
+            sent = loop.time()
+            await rec.wait_for(lambda r: r.answered or bool(r.rejections), timeout)
+            if rec.answered:
+                answered_at[i] = loop.time()
+                overheads.append(answered_at[i] - sent - stub.spent.get(prompt, 0.0))
 
-    overheads: list[float] = []
     start = loop.time()
     results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
     failures = [r for r in results if isinstance(r, BaseException)]
@@ -188,7 +189,9 @@ async def bench_bot(name: str, args: argparse.Namespace, tmp: Path) -> Result:
             await fire(fake, stub, min(5, args.count), options, args.timeout)
             cpu0, _, _ = proc_stats(proc.process.pid)
             own0 = time.process_time()
-            answered, wall, overheads = await fire(fake, stub, args.count, options, args.timeout)
+            answered, wall, overheads = await fire(
+                fake, stub, args.count, options, args.timeout, args.concurrency
+            )
             own = time.process_time() - own0
             cpu1, rss, peak = proc_stats(proc.process.pid)
             if fake.unknown_routes:
@@ -200,8 +203,9 @@ async def bench_bot(name: str, args: argparse.Namespace, tmp: Path) -> Result:
 
 
 async def main(args: argparse.Namespace) -> int:
+    flight = args.concurrency or args.count
     print(
-        f"{args.count} concurrent /complete interactions, max_tokens={args.max_tokens}, "
+        f"{args.count} /complete interactions, {flight} in flight, max_tokens={args.max_tokens}, "
         f"instant stub backend; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
     )
     results = []
@@ -258,6 +262,9 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--count", type=int, default=200, help="interactions fired at once")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="interactions in flight at once (0 = all)"
+    )
     parser.add_argument("--bots", default="floor,couplet", help="comma list of floor,couplet")
     parser.add_argument("--max-tokens", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait per answer")
