@@ -101,10 +101,11 @@ class Injection(MessageLifecycle):
             "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
             "channel_id": str(channel.id),
             "channel": channel.payload(),
-            "member": member.payload(with_permissions=True),
+            # Discord sends the member's and the bot's permissions in this channel.
+            "member": member.payload(with_permissions=True, channel=channel),
             "token": token,
             "version": 1,
-            "app_permissions": str(guild.app_permissions),
+            "app_permissions": str(guild.app_permissions_in(channel)),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],

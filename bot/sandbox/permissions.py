@@ -60,3 +60,27 @@ def effective_permissions(role_permissions: list[int], *, is_owner: bool = False
     if is_owner or value & ADMINISTRATOR:
         return ALL_PERMISSIONS
     return value
+
+
+def apply_overwrites(
+    base: int,
+    everyone: tuple[int, int] | None,
+    roles: list[tuple[int, int]],
+    member: tuple[int, int] | None,
+) -> int:
+    """Channel permissions from guild permissions and (allow, deny) overwrites, Discord's order:
+    @everyone, then all of the member's roles together, then the member's own overwrite.
+    """
+    if base & ADMINISTRATOR:
+        return ALL_PERMISSIONS
+    value = base
+    if everyone is not None:
+        value = (value & ~everyone[1]) | everyone[0]
+    deny = allow = 0
+    for role_allow, role_deny in roles:
+        allow |= role_allow
+        deny |= role_deny
+    value = (value & ~deny) | allow
+    if member is not None:
+        value = (value & ~member[1]) | member[0]
+    return value

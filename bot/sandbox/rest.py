@@ -367,7 +367,7 @@ class Rest:
         return msg
 
     def _require_bot_permission(self, channel: Any, bits: int) -> None:
-        if channel.guild.app_permissions & bits != bits:
+        if channel.guild.app_permissions_in(channel) & bits != bits:
             raise ApiError(403, 50013, "Missing Permissions")
 
     async def get_channel(self, request: web.Request) -> web.Response:

@@ -72,6 +72,12 @@ class Channel:
     type: int = 0
     nsfw: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # target id -> (allow, deny); the target is a role or a member, as in Discord.
+    overwrites: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def set_permissions(self, target: Role | Member, *, allow: int = 0, deny: int = 0) -> None:
+        """A permission overwrite for a role or a member in this channel."""
+        self.overwrites[target.id] = (allow, deny)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -80,7 +86,15 @@ class Channel:
             "name": self.name,
             "position": self.position,
             "guild_id": str(self.guild.id),
-            "permission_overwrites": [],
+            "permission_overwrites": [
+                {
+                    "id": str(target),
+                    "type": 0 if any(r.id == target for r in self.guild.roles) else 1,
+                    "allow": str(allow),
+                    "deny": str(deny),
+                }
+                for target, (allow, deny) in self.overwrites.items()
+            ],
             "nsfw": self.nsfw,
             "topic": None,
             "last_message_id": self.messages[-1]["id"] if self.messages else None,
@@ -126,7 +140,18 @@ class Member:
         """Whether every bit in `bits` is granted."""
         return self.permissions & bits == bits
 
-    def payload(self, *, with_permissions: bool = False) -> dict[str, Any]:
+    def permissions_in(self, channel: Channel) -> int:
+        """Permissions in one channel: guild permissions with the channel's overwrites."""
+        return perm.apply_overwrites(
+            self.permissions,
+            channel.overwrites.get(self.guild.everyone.id),
+            [channel.overwrites[r.id] for r in self.roles if r.id in channel.overwrites],
+            channel.overwrites.get(self.user.id),
+        )
+
+    def payload(
+        self, *, with_permissions: bool = False, channel: Channel | None = None
+    ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "user": self.user.payload(),
             "roles": [str(role.id) for role in self.roles],
@@ -141,7 +166,8 @@ class Member:
             "communication_disabled_until": None,
         }
         if with_permissions:
-            data["permissions"] = str(self.permissions)
+            value = self.permissions if channel is None else self.permissions_in(channel)
+            data["permissions"] = str(value)
         return data
 
 
@@ -225,10 +251,16 @@ class Guild:
 
     @property
     def app_permissions(self) -> int:
-        """What the bot may do here, from its roles."""
+        """What the bot may do in this guild, from its roles."""
         if self.bot_member is None:
             return 0
         return self.bot_member.permissions
+
+    def app_permissions_in(self, channel: Channel) -> int:
+        """What the bot may do in one channel, with the channel's overwrites."""
+        if self.bot_member is None:
+            return 0
+        return self.bot_member.permissions_in(channel)
 
     def payload(self) -> dict[str, Any]:
         """A GUILD_CREATE payload."""

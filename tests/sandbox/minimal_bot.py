@@ -213,6 +213,7 @@ class MiniBot(commands.Bot):
             p, a = interaction.permissions, interaction.app_permissions
             await interaction.response.send_message(
                 f"manage_guild={p.manage_guild} administrator={p.administrator} "
+                f"send={p.send_messages} "
                 f"app_send={a.send_messages} app_admin={a.administrator}"
             )
 

@@ -258,6 +258,21 @@ async def test_permissions_from_roles(fake: FakeDiscord, run: BotRun) -> None:
     assert answers["alice"].endswith("app_send=True app_admin=False")
 
 
+async def test_channel_overwrites(fake: FakeDiscord, run: BotRun) -> None:
+    """Channel overwrites change the member's and the bot's permissions in that channel only."""
+    guild = fake.guild
+    random = guild.channel("random")
+    random.set_permissions(guild.everyone, deny=perm.SEND_MESSAGES)
+    random.set_permissions(guild.member("alice"), allow=perm.SEND_MESSAGES)
+    answers = {}
+    for who, where in (("alice", "general"), ("alice", "random"), ("owner", "random")):
+        rec = await fake.slash("perms", member=who, channel=where)
+        answers[who, where] = (await rec.wait_final())["content"]
+    assert "send=True app_send=True" in answers["alice", "general"]
+    assert "send=True app_send=False" in answers["alice", "random"]
+    assert "administrator=True send=True app_send=False" in answers["owner", "random"]
+
+
 async def test_runtime_permission_check(fake: FakeDiscord, run: BotRun) -> None:
     """A has_permissions check refuses alice and allows admin; hiding is opt-in."""
     defn = next(c for c in fake.commands() if c["name"] == "admin_only")
