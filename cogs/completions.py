@@ -211,6 +211,8 @@ class Completions(commands.Cog):
         stream = self.bot.generation.stream(prepared)
         last_edit = 0.0
         async for text in stream:
+            if not text.strip():
+                continue  # leading newlines: nothing worth showing yet
             now = time.monotonic()
             if now - last_edit >= STREAM_EDIT_INTERVAL:
                 last_edit = now

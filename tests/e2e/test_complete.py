@@ -150,7 +150,9 @@ async def test_stream_fills_the_message_then_finishes(
     fake: FakeDiscord, couplet: BotRun, recorder: RecordingProxy
 ) -> None:
     """stream:true sends stream to the backend and ends with the full text, footer and buttons."""
-    rec = await fake.slash("complete", prompt="Count: 1, 2, 3,", max_tokens=24, stream=True)
+    rec = await fake.slash(
+        "complete", prompt="Count: 1, 2, 3,", max_tokens=24, stream=True, temperature=0
+    )
     message = await rec.wait_final(WAIT)
     await rec.wait_for(lambda r: "Regenerate" in labels(r.original or {}), WAIT)
     message = rec.original
