@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from bot.completions import (
+    GENERATION_PARAMS,
     BackendError,
     CompletionRequest,
     CompletionResult,
@@ -66,25 +67,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def build_request(args: argparse.Namespace) -> CompletionRequest:
     """A validated request from the parsed flags (raises ParameterError)."""
-    fields: dict[str, Any] = {
-        name: getattr(args, name)
-        for name in (
-            "prompt",
-            "suffix",
-            "max_tokens",
-            "temperature",
-            "top_p",
-            "n",
-            "best_of",
-            "logprobs",
-            "presence_penalty",
-            "frequency_penalty",
-            "seed",
-            "model",
-        )
-    }
-    fields["echo"] = args.echo
-    fields["stream"] = args.stream
+    fields: dict[str, Any] = {"prompt": args.prompt, "stream": args.stream}
+    # Every other parameter has a flag of its own name; stop and logit_bias
+    # are typed as text and parsed below.
+    for name in GENERATION_PARAMS:
+        if name not in ("stop", "logit_bias"):
+            fields[name] = getattr(args, name)
     if args.stop:
         fields["stop"] = [s for value in args.stop for s in parse_stop(value)]
     if args.logit_bias is not None:

@@ -14,12 +14,19 @@ from bot.completions.errors import (
 )
 from bot.completions.logit_bias import parse_logit_bias
 from bot.completions.profiles import PROFILES, BackendProfile, Support
-from bot.completions.request import CompletionRequest, ParameterError
+from bot.completions.request import (
+    GENERATION_PARAMS,
+    NUMERIC_PARAMS,
+    CompletionRequest,
+    ParameterError,
+)
 from bot.completions.result import Choice, CompletionResult, LogProbs, Usage
 from bot.completions.stops import parse_stop
 from bot.completions.streaming import CompletionStream
 
 __all__ = [
+    "GENERATION_PARAMS",
+    "NUMERIC_PARAMS",
     "PROFILES",
     "BackendError",
     "BackendProfile",

@@ -115,6 +115,28 @@ _NUMERIC: dict[str, tuple[bool, float | None, float | None]] = {
     "best_of": (True, 1, MAX_BEST_OF),
     "seed": (True, -(2**63), INT64_MAX),
 }
+# The parameters whose value is a number (checked against the ranges above).
+NUMERIC_PARAMS: tuple[str, ...] = tuple(_NUMERIC)
+# The parameters a person chooses for a generation (a preset, a server default,
+# an option): all of the request but `prompt` (the request itself), `stream`
+# (server behaviour) and `user` (set by the bot). The order is the one shown
+# in messages that list them.
+GENERATION_PARAMS: tuple[str, ...] = (
+    "model",
+    "suffix",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "best_of",
+    "stop",
+    "echo",
+    "logprobs",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "seed",
+)
 
 
 def validate_bias_map(param: str, value: object, *, ids: bool) -> dict[str, int] | None:

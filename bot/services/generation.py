@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from bot.completions import (
+    GENERATION_PARAMS,
     Choice,
     CompletionRequest,
     CompletionResult,
@@ -35,23 +36,7 @@ log = logging.getLogger(__name__)
 
 CleanMode = Literal["seed", "preserve"]
 # Option names the cog may pass (the API's parameters, plus `stream`).
-OPTION_NAMES = (
-    "suffix",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "n",
-    "best_of",
-    "stop",
-    "echo",
-    "logprobs",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "seed",
-    "model",
-    "stream",
-)
+OPTION_NAMES = (*GENERATION_PARAMS, "stream")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.completions import CompletionRequest, ParameterError, parse_logit_bias, parse_stop
+from bot.completions import (
+    GENERATION_PARAMS,
+    NUMERIC_PARAMS,
+    CompletionRequest,
+    ParameterError,
+    parse_logit_bias,
+    parse_stop,
+)
 
 if TYPE_CHECKING:
     from bot.services.presets import GuildPresets, Preset, PresetService
@@ -22,24 +29,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Parameters a preset or a server default may hold. `prompt` is the request
-# itself; `stream` and cleaning are server behaviour; `user` is set by the bot.
-PRESET_PARAMS: tuple[str, ...] = (
-    "model",
-    "suffix",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "n",
-    "best_of",
-    "stop",
-    "echo",
-    "logprobs",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "seed",
-)
+# Parameters a preset or a server default may hold: those a person chooses
+# for a generation (`prompt` is the request itself, `stream` and cleaning are
+# server behaviour, `user` is set by the bot).
+PRESET_PARAMS: tuple[str, ...] = GENERATION_PARAMS
 # logit_bias typed as `word=bias` pairs is kept apart from token ids; the two
 # always travel together (a layer that sets one replaces both).
 _BIAS_KEYS = ("logit_bias", "logit_bias_words")
@@ -51,19 +44,7 @@ BOT_DEFAULTS: dict[str, Any] = {"max_tokens": 256}
 
 # Parameters whose typed text is turned into a number before validation, so
 # messages show 3.5 rather than '3.5' (the ranges live in bot.completions).
-_NUMERIC_PARAMS = frozenset(
-    {
-        "max_tokens",
-        "temperature",
-        "top_p",
-        "n",
-        "best_of",
-        "logprobs",
-        "presence_penalty",
-        "frequency_penalty",
-        "seed",
-    }
-)
+_NUMERIC_PARAMS = frozenset(NUMERIC_PARAMS)
 
 # Options the resolver ignores: the prompt is the request, not a parameter.
 _NOT_PARAMETERS = frozenset({"prompt"})
