@@ -9,8 +9,7 @@ import signal
 import sys
 from typing import Any
 
-from pydantic import ValidationError
-
+from bot.cli.startup import EXIT_BAD_SETTING, load_settings
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,13 +33,9 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings()
-    except ValidationError as err:
-        first = err.errors()[0]
-        name = ".".join(str(part) for part in first.get("loc", ())).upper() or "a setting"
-        print(f"{name} is not valid: {first.get('msg')}.", file=sys.stderr)
-        return 2
+    settings = load_settings()
+    if settings is None:
+        return EXIT_BAD_SETTING
     logging.getLogger().setLevel(settings.log_level.upper())
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
     if not token:

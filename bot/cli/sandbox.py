@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 from typing import Any
 
-from pydantic import ValidationError
-
-from bot.settings import Settings
+from bot.cli.startup import EXIT_BAD_SETTING, load_settings
 
 
 def register(subparsers: Any) -> None:
@@ -39,13 +36,9 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings()
-    except ValidationError as err:
-        first = err.errors()[0]
-        name = ".".join(str(part) for part in first.get("loc", ())).upper() or "a setting"
-        print(f"{name} is not valid: {first.get('msg')}.", file=sys.stderr)
-        return 2
+    settings = load_settings()
+    if settings is None:
+        return EXIT_BAD_SETTING
     if not args.verbose:
         # Replies go to stdout; keep the logs to real problems.
         logging.getLogger().setLevel(logging.WARNING)
