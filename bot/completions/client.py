@@ -35,6 +35,17 @@ log = logging.getLogger(__name__)
 # Emulated n / best_of send this many requests at once; local servers queue
 # them anyway, remote ones get a bounded burst.
 EMULATION_CONCURRENCY = 4
+# The model list used to check `model`: refreshed on a miss when older than
+# MODELS_REFRESH s; after a failed listing, tried again after MODELS_RETRY s.
+# A refusal shows at most MODELS_SHOWN names.
+MODELS_REFRESH = 60.0
+MODELS_RETRY = 300.0
+MODELS_SHOWN = 10
+
+
+def _served(model: str, models: list[str]) -> bool:
+    """Whether `model` names one of `models` (Ollama's implicit `:latest` tag included)."""
+    return model in models or (":" not in model and f"{model}:latest" in models)
 
 
 class CompletionsClient:
@@ -69,6 +80,9 @@ class CompletionsClient:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._models: list[str] | None = None
         self._models_body: Any = None
+        # Monotonic times of the last model listing made for a check, and of the last failure.
+        self._models_listed_at = 0.0
+        self._models_failed_at = -MODELS_RETRY
         self._lock = asyncio.Lock()
         self._detect_lock = asyncio.Lock()
 
@@ -110,6 +124,7 @@ class CompletionsClient:
                 if not isinstance(data, list):
                     raise MalformedResponse("The backend's model list has no data array.")
                 self._models_body = body
+                self._models_listed_at = time.monotonic()
                 self._models = [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
             return list(self._models)
 
@@ -155,8 +170,11 @@ class CompletionsClient:
             return None
 
     async def _model(self, req: CompletionRequest, profile: BackendProfile) -> str | None:
-        if req.model or self.default_model:
-            return req.model or self.default_model
+        if req.model:
+            await self._check_model(req.model)
+            return req.model
+        if self.default_model:
+            return self.default_model
         if profile.name == "openai":
             raise ParameterError(
                 "model",
@@ -166,6 +184,49 @@ class CompletionsClient:
             )
         models = await self.list_models()
         return models[0] if models else None
+
+    async def _served_models(self, *, refresh: bool = False) -> list[str]:
+        """The backend's model list (cached), or [] when it cannot be had.
+
+        A failed listing is not retried for MODELS_RETRY seconds, so a server
+        without /v1/models costs one request per interval, not one per completion.
+        """
+        now = time.monotonic()
+        if self._models is not None and not refresh:
+            return list(self._models)
+        if self._models is None and now - self._models_failed_at < MODELS_RETRY:
+            return []
+        try:
+            models = await self.list_models(refresh=refresh)
+        except BackendError as err:
+            self._models_failed_at = now
+            log.info("cannot list models at %s (%s): model names go unchecked", self.base_url, err)
+            return []
+        return models
+
+    async def _check_model(self, model: str) -> None:
+        """Refuse a model the backend does not list: some servers answer with any model.
+
+        A miss refreshes an old list once (a model may have been loaded since);
+        Ollama's `name` also matches its `name:latest`.
+        """
+        models = await self._served_models()
+        if not models or _served(model, models):
+            return
+        if time.monotonic() - self._models_listed_at >= MODELS_REFRESH:
+            models = await self._served_models(refresh=True)
+            if not models or _served(model, models):
+                return
+        shown = ", ".join(models[:MODELS_SHOWN])
+        if len(models) > MODELS_SHOWN:
+            shown += f" and {len(models) - MODELS_SHOWN} more"
+        raise ParameterError(
+            "model",
+            model,
+            f"one of {shown}",
+            f"model {model[:80]!r} is not served by this backend: use one of {shown} "
+            "(see /models).",
+        )
 
     async def _prepare(
         self, req: CompletionRequest

@@ -50,6 +50,7 @@ def assert_one_ephemeral_sentence(rec: Any, message: dict[str, Any], *words: str
         ({"logprobs": 10}, ("logprobs 10", "llama-cpp-python", "0 to 5")),
         ({"preset": "nope"}, ("preset", "'nope'")),
         ({"prompt": "   "}, ("prompt is empty",)),
+        ({"model": "nope"}, ("model 'nope'", "not served", "gemma-3-270m")),
     ],
     ids=[
         "stop-count",
@@ -60,6 +61,7 @@ def assert_one_ephemeral_sentence(rec: Any, message: dict[str, Any], *words: str
         "logprobs",
         "preset",
         "prompt",
+        "model-not-served",
     ],
 )
 async def test_bad_value_gets_its_ephemeral_explanation(
