@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services.server_settings import format_value
+from cogs.common import manage_guild_check, reply
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot
@@ -25,13 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
 AUTOCOMPLETE_TIMEOUT = 2.0
-MESSAGE_LIMIT = 2000
-
-# Enforced at run time; MissingPermissions becomes an ephemeral sentence in
-# the tree's error handler (bot/tree.py).
-manage_guild_check = app_commands.checks.has_permissions(manage_guild=True)
 
 PARAM_DESCRIPTIONS = {
     "model": "Model to use",
@@ -53,16 +48,6 @@ PARAM_DESCRIPTIONS = {
 
 def _given(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
-
-
-async def reply(interaction: discord.Interaction, text: str) -> None:
-    """An ephemeral answer that pings nobody."""
-    if len(text) > MESSAGE_LIMIT:
-        text = text[: MESSAGE_LIMIT - 1] + "…"
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    else:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 @app_commands.guild_only()

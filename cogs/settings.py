@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.completions import ParameterError
 from bot.services.server_settings import SETTINGS, ServerConfig, format_value
+from cogs.common import manage_guild_check, reply
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot
@@ -25,27 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
 SETTING_CHOICES = [
     app_commands.Choice(name=f"{s.name} — {s.description}"[:100], value=s.name)
     for s in SETTINGS.values()
 ]
-MESSAGE_LIMIT = 2000
-
-
-# Enforced at run time; MissingPermissions becomes an ephemeral sentence in
-# the tree's error handler (bot/tree.py).
-manage_guild_check = app_commands.checks.has_permissions(manage_guild=True)
-
-
-async def reply(interaction: discord.Interaction, text: str) -> None:
-    """An ephemeral answer that pings nobody."""
-    if len(text) > MESSAGE_LIMIT:
-        text = text[: MESSAGE_LIMIT - 1] + "…"
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    else:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 @app_commands.guild_only()
