@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -220,6 +221,62 @@ def typed_options(
 # ------------------------------------------------------------------ rendering
 
 
+def _label_key(text: str) -> str:
+    """A label as typed: case-folded, symbols and emoji dropped, spaces collapsed.
+
+    "Next ▶" and "◀ Prev" become "next" and "prev"; letters, digits and
+    punctuation stay, so "1/3" is still "1/3".
+    """
+    kept = "".join(" " if _is_symbol(ch) else ch for ch in text)
+    return " ".join(kept.casefold().split())
+
+
+def _is_symbol(ch: str) -> bool:
+    """Symbols (emoji included), control and format characters, variation selectors."""
+    return unicodedata.category(ch)[0] in ("S", "C") or "\ufe00" <= ch <= "\ufe0f"
+
+
+def button_name(component: dict[str, Any]) -> str:
+    """What a button is called: its label, or its emoji's name when it has no label."""
+    return str(component.get("label") or (component.get("emoji") or {}).get("name") or "")
+
+
+def match_button(buttons: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
+    """The one button `wanted` names: exact label, then the same label ignoring case,
+    symbols and emoji, then a unique prefix of that. ComponentError otherwise."""
+    names = [button_name(b) for b in buttons]
+    exact = [b for b, name in zip(buttons, names, strict=True) if name == wanted]
+    if exact:
+        return exact[0]
+    key = _label_key(wanted)
+    listed = ", ".join(repr(n) for n in names) or "none"
+    if not key:
+        raise ComponentError(f"Say which button by its words: click LABEL (buttons: {listed}).")
+    keys = [_label_key(name) for name in names]
+    for prefix in (False, True):
+        found = [
+            b
+            for b, k in zip(buttons, keys, strict=True)
+            if (k.startswith(key) if prefix else k == key)
+        ]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            which = ", ".join(repr(button_name(b)) for b in found)
+            raise ComponentError(f"{wanted!r} could be any of {which}: type more of the label.")
+    raise ComponentError(f"No button {wanted!r} on the last bot message (buttons: {listed}).")
+
+
+def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message's buttons, row by row."""
+    return [
+        c
+        for row in message.get("components") or []
+        for c in row.get("components") or []
+        if c.get("type") == 2
+    ]
+
+
 def _button_text(component: dict[str, Any]) -> str:
     label = component.get("label") or (component.get("emoji") or {}).get("name") or "?"
     return f"[{label}]" if not component.get("disabled") else f"[{label} (disabled)]"
@@ -374,7 +431,14 @@ class Terminal:
             await self._slash(parsed)
         elif isinstance(parsed, ClickLine):
             message = self._last_with_components()
-            await self._show(await self.fake.click(message, label=parsed.label, member=self.member))
+            button = match_button(_buttons(message), parsed.label)
+            if button.get("custom_id"):
+                rec = await self.fake.click(
+                    message, custom_id=button["custom_id"], member=self.member
+                )
+            else:  # a link button: the emulator says why it cannot be clicked
+                rec = await self.fake.click(message, label=button.get("label"), member=self.member)
+            await self._show(rec)
         elif isinstance(parsed, SelectLine):
             message = self._last_with_components()
             await self._show(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from bot.sandbox.terminal import Terminal
+import pytest
+
+from bot.sandbox.emulator import ComponentError
+from bot.sandbox.terminal import Terminal, match_button
 from tests.sandbox.minimal_bot import MiniBot
 from tests.support.discord_env import running_bot, running_fake
 
@@ -24,7 +27,7 @@ async def test_scripted_session() -> None:
                 '/echo text:"hi there" times:2',
                 "/buttons",
                 "as admin",
-                "click Again",
+                "click ag",  # a unique prefix, any case
                 "/ask",
                 "modal Nope=1",
                 'modal prompt="a long prompt"',
@@ -53,7 +56,7 @@ async def test_scripted_session() -> None:
     assert "option 'times' needs an integer, not 'many'." in text
     assert "no slash command 'nope'" in text
     assert "has no channel 'nowhere'" in text
-    assert "no button 'Missing'" in text
+    assert "No button 'Missing' on the last bot message (buttons: 'Again', 'Later')." in text
     assert "never" not in text
 
 
@@ -65,3 +68,61 @@ async def test_refused_reply_is_reported() -> None:
         await terminal.execute("/long size:2500")
         await run.expect_errors(1)
     assert any("data.content: Must be 2000 or fewer in length." in line for line in out)
+
+
+PAGER = [
+    {"type": 2, "custom_id": "prev", "label": "◀ Prev", "disabled": True},
+    {"type": 2, "custom_id": "next", "label": "Next ▶"},
+    {"type": 2, "custom_id": "regen", "label": "Regenerate"},
+    {"type": 2, "custom_id": "cont", "label": "Continue"},
+    {"type": 2, "custom_id": "tokens", "label": "🔍 Tokens"},
+    {"type": 2, "custom_id": "star", "emoji": {"name": "⭐"}},
+]
+
+
+@pytest.mark.parametrize(
+    ("typed", "custom_id"),
+    [
+        ("Next ▶", "next"),
+        ("Next", "next"),
+        ("  next  ", "next"),
+        ("NEXT", "next"),
+        ("prev", "prev"),
+        ("◀ Prev", "prev"),
+        ("tokens", "tokens"),
+        ("re", "regen"),
+        ("Cont", "cont"),
+        ("⭐", "star"),
+    ],
+)
+def test_click_label_ignores_case_symbols_and_takes_a_unique_prefix(
+    typed: str, custom_id: str
+) -> None:
+    """A label matches ignoring case, emoji/symbols and surrounding spaces, or by unique prefix."""
+    assert match_button(PAGER, typed)["custom_id"] == custom_id
+
+
+def test_click_prefers_an_exact_match_to_a_prefix() -> None:
+    """'Re' names the button labelled exactly 'Re', not every button starting with it."""
+    buttons = [{"type": 2, "custom_id": "a", "label": "Re"}, *PAGER]
+    assert match_button(buttons, "re")["custom_id"] == "a"
+
+
+def test_click_reports_an_ambiguous_prefix() -> None:
+    """A prefix shared by several buttons names them and asks for more of the label."""
+    buttons = [*PAGER, {"type": 2, "custom_id": "redo", "label": "Redo"}]
+    with pytest.raises(ComponentError) as caught:
+        match_button(buttons, "re")
+    assert str(caught.value) == (
+        "'re' could be any of 'Regenerate', 'Redo': type more of the label."
+    )
+
+
+@pytest.mark.parametrize("typed", ["Nope", "▶", "Nextt"])
+def test_click_reports_no_match_with_the_labels(typed: str) -> None:
+    """Nothing matching (or only symbols typed) says so and lists the buttons."""
+    with pytest.raises(ComponentError) as caught:
+        match_button(PAGER, typed)
+    assert "(buttons: '◀ Prev', 'Next ▶', 'Regenerate', 'Continue', '🔍 Tokens', '⭐')" in str(
+        caught.value
+    )
