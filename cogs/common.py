@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import discord
 from discord import app_commands
 
@@ -22,3 +25,13 @@ async def reply(interaction: discord.Interaction, text: str) -> None:
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
     else:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def given_options(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The options among `names` that the user gave (not None), in `values`' order.
+
+    Commands pass `locals()`: discord.py needs every option as a parameter of
+    its own, and this keeps the list of names in one place.
+    """
+    wanted = set(names)
+    return {k: v for k, v in values.items() if k in wanted and v is not None}

@@ -23,11 +23,13 @@ from bot.render.completion import (
     token_message,
 )
 from bot.services.generation import (
+    OPTION_NAMES,
     GenerationOutcome,
     PreparedGeneration,
     Requester,
 )
 from bot.tree import PUBLIC_DEFER, reply_ephemeral, report_error
+from cogs.common import given_options
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot
@@ -123,24 +125,7 @@ class Completions(commands.Cog):
         private: bool = False,
         stream: bool | None = None,
     ) -> None:
-        options = {
-            "suffix": suffix,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "top_p": top_p,
-            "n": n,
-            "best_of": best_of,
-            "stop": stop,
-            "echo": echo,
-            "logprobs": logprobs,
-            "presence_penalty": presence_penalty,
-            "frequency_penalty": frequency_penalty,
-            "logit_bias": logit_bias,
-            "seed": seed,
-            "model": model,
-            "stream": stream,
-        }
-        options = {name: value for name, value in options.items() if value is not None}
+        options = given_options(locals(), OPTION_NAMES)
         if prompt is None:
             # A modal must be the first response, so it comes before any defer.
             await interaction.response.send_modal(PromptModal(self, options, preset, private))

@@ -17,8 +17,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.completions import GENERATION_PARAMS
 from bot.services.server_settings import format_value
-from cogs.common import manage_guild_check, reply
+from cogs.common import given_options, manage_guild_check, reply
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot
@@ -44,10 +45,6 @@ PARAM_DESCRIPTIONS = {
     "logit_bias": 'Token biases: {"50256": -100} or word=bias pairs',
     "seed": "Seed for repeatable samples",
 }
-
-
-def _given(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 @app_commands.guild_only()
@@ -113,24 +110,7 @@ class Presets(commands.GroupCog, group_name="preset"):
     ) -> None:
         """Save a set of /complete parameters under a name (needs Manage Server)."""
         assert interaction.guild_id is not None
-        params = _given(
-            {
-                "model": model,
-                "suffix": suffix,
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-                "top_p": top_p,
-                "n": n,
-                "best_of": best_of,
-                "stop": stop,
-                "echo": echo,
-                "logprobs": logprobs,
-                "presence_penalty": presence_penalty,
-                "frequency_penalty": frequency_penalty,
-                "logit_bias": logit_bias,
-                "seed": seed,
-            }
-        )
+        params = given_options(locals(), GENERATION_PARAMS)
         preset = await self.bot.presets.create(
             interaction.guild_id,
             name,
@@ -176,24 +156,7 @@ class Presets(commands.GroupCog, group_name="preset"):
     ) -> None:
         """Change some parameters of a preset; the others stay (needs Manage Server)."""
         assert interaction.guild_id is not None
-        params = _given(
-            {
-                "model": model,
-                "suffix": suffix,
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-                "top_p": top_p,
-                "n": n,
-                "best_of": best_of,
-                "stop": stop,
-                "echo": echo,
-                "logprobs": logprobs,
-                "presence_penalty": presence_penalty,
-                "frequency_penalty": frequency_penalty,
-                "logit_bias": logit_bias,
-                "seed": seed,
-            }
-        )
+        params = given_options(locals(), GENERATION_PARAMS)
         before = await self.bot.presets.get(interaction.guild_id, name)
         preset = await self.bot.presets.edit(
             interaction.guild_id,
