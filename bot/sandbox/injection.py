@@ -163,16 +163,7 @@ class Injection(MessageLifecycle):
         self._can_see(definition, m)
         values = {**(options or {}), **more_options}
         opts, resolved = build_options(definition, words[1:], values, self._resolver(g))
-        data: dict[str, Any] = {
-            "id": definition["id"],
-            "name": definition["name"],
-            "type": 1,
-            "options": opts,
-        }
-        if resolved:
-            data["resolved"] = resolved
-        if scoped:
-            data["guild_id"] = str(g.id)
+        data = _chat_input_data(definition, opts, resolved, g if scoped else None)
         rec = self._new_record(APPLICATION_COMMAND, g, ch, m, data)
         return await self._send(rec, g)
 
@@ -216,16 +207,7 @@ class Injection(MessageLifecycle):
         opts, resolved = build_options(
             definition, words[1:], values, self._resolver(g), focused=focused
         )
-        data: dict[str, Any] = {
-            "id": definition["id"],
-            "name": definition["name"],
-            "type": 1,
-            "options": opts,
-        }
-        if resolved:
-            data["resolved"] = resolved
-        if scoped:
-            data["guild_id"] = str(g.id)
+        data = _chat_input_data(definition, opts, resolved, g if scoped else None)
         rec = self._new_record(AUTOCOMPLETE, g, ch, m, data)
         return await self._send(rec, g)
 
@@ -447,3 +429,26 @@ class Injection(MessageLifecycle):
         _, ch, m = self._where(guild, channel, member)
         author = m.user.payload()
         return await self._create_message_async(ch, author, {"content": content}, [], member=m)
+
+
+def _chat_input_data(
+    definition: dict[str, Any],
+    options: list[dict[str, Any]],
+    resolved: dict[str, Any],
+    scope: Guild | None,
+) -> dict[str, Any]:
+    """The `data` of a slash-command interaction (or its autocomplete).
+
+    `scope` is the guild of a guild command; None for a global one.
+    """
+    data: dict[str, Any] = {
+        "id": definition["id"],
+        "name": definition["name"],
+        "type": 1,
+        "options": options,
+    }
+    if resolved:
+        data["resolved"] = resolved
+    if scope is not None:
+        data["guild_id"] = str(scope.id)
+    return data
