@@ -57,15 +57,23 @@ async def stdin_lines(
         yield line.rstrip("\n")
 
 
-async def _wait(task: asyncio.Task[Any], awaitable: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
+async def wait_while_running(awaitable: Any, task: asyncio.Task[Any], timeout: float) -> bool:  # noqa: ASYNC109
+    """Wait for `awaitable` while `task` (the bot) runs: True once it is done;
+    False, with `awaitable` cancelled, when `task` ends first or `timeout` passes."""
     waiter = asyncio.ensure_future(awaitable)
     done, _ = await asyncio.wait(
         {waiter, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
     )
     if waiter in done:
-        return
+        return True
     waiter.cancel()
-    if task in done and task.exception() is not None:
+    return False
+
+
+async def _wait(task: asyncio.Task[Any], awaitable: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
+    if await wait_while_running(awaitable, task, timeout):
+        return
+    if task.done() and task.exception() is not None:
         raise RuntimeError(
             f"the bot stopped before {what}: {task.exception()}"
         ) from task.exception()

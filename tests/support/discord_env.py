@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.sandbox import FakeDiscord, patch_discord_endpoints
+from bot.sandbox.session import wait_while_running
 
 BOT_TOKEN = "emulator-token"
 # Loggers whose ERROR records mean a bug in the bot (or a refused request).
@@ -99,14 +100,9 @@ async def running_fake(**kwargs: Any) -> AsyncIterator[FakeDiscord]:
 
 
 async def _wait_or_die(awaitable: Any, task: asyncio.Task[None], timeout: float, what: str) -> None:  # noqa: ASYNC109
-    waiter = asyncio.ensure_future(awaitable)
-    done, _ = await asyncio.wait(
-        {waiter, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-    )
-    if waiter in done:
+    if await wait_while_running(awaitable, task, timeout):
         return
-    waiter.cancel()
-    if task in done:
+    if task.done():
         exc = task.exception() if not task.cancelled() else None
         raise AssertionError(f"the bot stopped before {what}") from exc
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
