@@ -190,6 +190,37 @@ async def running_stub(stub: StubBackend) -> AsyncIterator[StubBackend]:
         yield stub
 
 
+@dataclass
+class StubbedCouplet:
+    """The real bot on a StubBackend, with what it was started with."""
+
+    fake: FakeDiscord
+    run: BotRun
+    backend: StubBackend
+    settings: Settings
+
+
+@contextlib.asynccontextmanager
+async def couplet_on_stub(
+    fake: FakeDiscord, db_path: Path, text: str = "stub reply"
+) -> AsyncIterator[StubbedCouplet]:
+    """The real bot (SQLite at `db_path`) on a StubBackend that answers `text`."""
+    async with running_stub(StubBackend(text=text)) as backend:
+        settings = make_settings(fake, db_path, backend.base_url)
+        async with start_couplet(fake, settings) as run:
+            yield StubbedCouplet(fake, run, backend, settings)
+
+
+EPHEMERAL = 1 << 6
+
+
+async def ephemeral_answer(rec: Any, timeout: float) -> str:  # noqa: ASYNC109
+    """The text of the interaction's final message, checked to be ephemeral."""
+    message = await rec.wait_final(timeout)
+    assert int(message.get("flags") or 0) & EPHEMERAL, message
+    return str(message["content"])
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     async with running_fake() as emulator:

@@ -12,16 +12,15 @@ import pytest
 from bot.sandbox import FakeDiscord
 from bot.sandbox.permissions import MANAGE_GUILD
 from tests.e2e.conftest import (
+    EPHEMERAL,
     RecordingProxy,
     StubBackend,
-    make_settings,
-    running_stub,
-    start_couplet,
+    couplet_on_stub,
+    ephemeral_answer,
 )
 from tests.support.discord_env import BotRun
 
 WAIT = 30.0
-EPHEMERAL = 1 << 6
 
 
 @dataclass
@@ -38,17 +37,13 @@ async def world(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[World]:
     other = fake.add_guild("Other Server")
     other.add_channel("chat")
     other.add_member("bob", permissions=MANAGE_GUILD)
-    async with running_stub(StubBackend(text="stub reply")) as backend:
-        settings = make_settings(fake, tmp_path / "couplet.db", backend.base_url)
-        async with start_couplet(fake, settings) as run:
-            yield World(fake, run, backend, other)
+    async with couplet_on_stub(fake, tmp_path / "couplet.db") as stubbed:
+        yield World(fake, stubbed.run, stubbed.backend, other)
 
 
 async def answer(rec: Any) -> str:
     """The text of the interaction's final message, checked to be ephemeral."""
-    message = await rec.wait_final(WAIT)
-    assert int(message.get("flags") or 0) & EPHEMERAL, message
-    return str(message["content"])
+    return await ephemeral_answer(rec, WAIT)
 
 
 async def test_admin_creates_a_preset_and_complete_sends_its_values(world: World) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,36 +10,28 @@ import pytest
 
 from bot.sandbox import FakeDiscord, OptionError
 from bot.sandbox.permissions import MANAGE_GUILD
-from tests.e2e.conftest import StubBackend, make_settings, running_stub, start_couplet
-from tests.support.discord_env import BotRun
+from tests.e2e.conftest import (
+    StubbedCouplet,
+    couplet_on_stub,
+    ephemeral_answer,
+    start_couplet,
+)
 
 WAIT = 30.0
-EPHEMERAL = 1 << 6
-
-
-@dataclass
-class World:
-    fake: FakeDiscord
-    run: BotRun
-    backend: StubBackend
-    settings: Any
+World = StubbedCouplet
 
 
 @pytest.fixture
 async def world(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[World]:
     """The real bot on a stub backend; `mod` has Manage Server only, alice nothing."""
     fake.guild.add_member("mod", permissions=MANAGE_GUILD)
-    async with running_stub(StubBackend(text="stub reply")) as backend:
-        settings = make_settings(fake, tmp_path / "couplet.db", backend.base_url)
-        async with start_couplet(fake, settings) as run:
-            yield World(fake, run, backend, settings)
+    async with couplet_on_stub(fake, tmp_path / "couplet.db") as stubbed:
+        yield stubbed
 
 
 async def answer(rec: Any) -> str:
     """The text of the interaction's final message, checked to be ephemeral."""
-    message = await rec.wait_final(WAIT)
-    assert int(message.get("flags") or 0) & EPHEMERAL, message
-    return str(message["content"])
+    return await ephemeral_answer(rec, WAIT)
 
 
 async def test_set_reaches_the_backend_and_show_names_the_source(world: World) -> None:
