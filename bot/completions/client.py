@@ -418,7 +418,7 @@ class CompletionsClient:
                 "best_of cannot be used with stream: the candidates are compared only once "
                 "they are complete.",
             )
-        profile, _model, body, warnings = await self._prepare(req)
+        profile, model, body, warnings = await self._prepare(req)
         body.pop("echo", None)
         if profile.stream_usage:
             body["stream_options"] = {"include_usage": True}
@@ -427,6 +427,7 @@ class CompletionsClient:
             stops=req.stop,
             lead=req.prompt if req.echo else "",
             warnings=warnings,
+            model=model,
         )
 
 
@@ -449,6 +450,7 @@ class _LazyStream(CompletionStream):
             self.finish_reason = self._inner.finish_reason
             self.usage = self._inner.usage
             self.warnings = self._inner.warnings
+            self.model = self._inner.model
         return out
 
     async def aclose(self) -> None:

@@ -46,7 +46,11 @@ def parse_stop(text: str) -> list[str]:
                 current.append(ch)
             i += 1
         stops.append("".join(current))
-    if not stops or any(s == "" for s in stops):
+    if not stops:
+        raise ParameterError(
+            "stop", text, _ALLOWED, f"stop {text[:40]!r} has no sequences: use {_ALLOWED}."
+        )
+    if any(s == "" for s in stops):
         raise ParameterError(
             "stop", text, _ALLOWED, f"stop {text[:40]!r} has an empty sequence: use {_ALLOWED}."
         )

@@ -39,6 +39,17 @@ def _error_in_event(backend: str, data: Any) -> BackendError:
     )
 
 
+def _cut_short(backend: str, delivered: bool) -> BackendError:
+    """The stream ended without [DONE] or a finish_reason."""
+    if delivered:
+        return BackendError(f"The {backend} backend stopped in the middle of the stream.")
+    return BackendError(
+        f"The {backend} backend ended the stream without any text or reason (it does this "
+        "when the prompt does not fit its context): try a shorter prompt, or stream off to "
+        "see its error."
+    )
+
+
 @dataclass
 class StreamChunk:
     """One streamed event's text, and its finish_reason / usage when it has them."""
@@ -56,6 +67,7 @@ async def stream_chunks(
     body = {**payload, "stream": True}
     attempt = 0
     delivered = False
+    finished = False  # a finish_reason arrived
     while True:
         try:
             async with aconnect_sse(http.client, "POST", url, json=body) as source:
@@ -92,7 +104,12 @@ async def stream_chunks(
                         reason = normalise_finish_reason(choice.get("finish_reason"))
                         if text or reason or usage:
                             delivered = delivered or bool(text)
+                            finished = finished or bool(reason)
                             yield StreamChunk(text, reason, usage)
+                if not finished:
+                    # llama-cpp-python answers 200 and then ends the stream with
+                    # nothing when generation fails (e.g. a prompt over its context).
+                    raise _cut_short(http.backend_label, delivered)
                 return
         except SSEError as err:
             raise MalformedResponse(
@@ -101,9 +118,7 @@ async def stream_chunks(
         except httpx.HTTPError as err:
             error = http.transport_error(err)
             if delivered:
-                raise BackendError(
-                    f"The {http.backend_label} backend stopped in the middle of the stream."
-                ) from err
+                raise _cut_short(http.backend_label, delivered) from err
             if attempt >= http.max_retries:
                 raise error from err
             await http.sleep_before_retry(backoff_delay(attempt), attempt, error.message)
@@ -125,8 +140,10 @@ class CompletionStream:
         stops: list[str] | None = None,
         lead: str = "",
         warnings: list[str] | None = None,
+        model: str | None = None,
     ) -> None:
         self._chunks = chunks
+        self.model = model  # the model asked for (the default one when none was given)
         self._scanner = StopScanner(stops)
         self._pending: list[str] = [lead] if lead else []
         self._done = False

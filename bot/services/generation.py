@@ -435,7 +435,7 @@ class GenerationStream:
         result = CompletionResult(
             id="stream",
             created=int(time.time()),
-            model=request.model or "",
+            model=getattr(deltas, "model", None) or request.model or "",
             choices=[
                 Choice(index=0, text=raw, finish_reason=getattr(deltas, "finish_reason", None))
             ],

@@ -356,6 +356,38 @@ async def test_stream_cut_off_midway_is_not_retried(fault: FaultServer) -> None:
     assert len(fault.requests()) == 1
 
 
+async def test_stream_ending_empty_without_done_raises(fault: FaultServer) -> None:
+    """A 200 event stream that ends with no chunk, reason or [DONE] is an error, not empty text."""
+    fault.script(COMPLETIONS, sse([]))
+    got: list[str] = []
+    async with client_for(fault) as client:
+        with pytest.raises(BackendError) as info:
+            await collect(client, REQ, got)
+    assert "ended the stream without any text" in info.value.message
+    assert got == []
+
+
+async def test_stream_ending_without_reason_or_done_raises_after_text(fault: FaultServer) -> None:
+    """Text followed by a clean end but no finish_reason or [DONE] is reported as cut short."""
+    fault.script(COMPLETIONS, sse([chunk("partial")]))
+    got: list[str] = []
+    async with client_for(fault) as client:
+        with pytest.raises(BackendError) as info:
+            await collect(client, REQ, got)
+    assert "middle of the stream" in info.value.message
+    assert got == ["partial"]
+
+
+async def test_stream_with_reason_but_no_done_ends_normally(fault: FaultServer) -> None:
+    """A finish_reason is enough: servers that omit [DONE] still stream fine."""
+    fault.script(COMPLETIONS, sse([chunk("all"), chunk(" done", "stop")]))
+    async with client_for(fault) as client:
+        stream = client.stream(REQ)
+        got = [d async for d in stream]
+    assert "".join(got) == "all done"
+    assert stream.finish_reason == "stop"
+
+
 async def test_stream_retried_before_first_chunk(fault: FaultServer) -> None:
     """A 503 before any chunk is retried like a normal request."""
     fault.script(COMPLETIONS, reply(503, {"error": {"message": "busy"}}))

@@ -10,7 +10,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.completions import CompletionRequest, CompletionsClient, UnsupportedParameter
+from bot.completions import (
+    BackendError,
+    CompletionRequest,
+    CompletionsClient,
+    UnsupportedParameter,
+)
 from bot.completions.logit_bias import Tokenizer
 
 CAPITAL = "Paris is the capital of"
@@ -224,3 +229,15 @@ async def test_suffix_refused_before_any_generation(client: CompletionsClient) -
     with pytest.raises(UnsupportedParameter) as info:
         await complete(client, prompt=CAPITAL, suffix=" and that is all.")
     assert "fill-in-the-middle" in str(info.value)
+
+
+async def test_stream_over_the_context_raises(client: CompletionsClient) -> None:
+    """A prompt over the 2048-token context, streamed, raises instead of ending as empty text.
+
+    llama-cpp-python answers 200 and closes the event stream without a word.
+    """
+    prompt = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(3000))
+    with pytest.raises(BackendError) as info:
+        async for _ in client.stream(CompletionRequest.build(prompt=prompt, max_tokens=4)):
+            pass
+    assert "ended the stream without any text" in info.value.message

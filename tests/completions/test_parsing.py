@@ -32,6 +32,7 @@ def test_parse_stop(text: str, expected: list[str]) -> None:
         ("a|b|c|d|e", "stop has 5 sequences: use 1 to 4."),
         ("a||b", "has an empty sequence"),
         ("", "has an empty sequence"),
+        ("[]", "stop '[]' has no sequences: use 1 to 4"),
         ("[1, 2]", "must be an array of text"),
         ('["a", ', "is not a valid JSON array"),
         ('["a","b","c","d","e"]', "stop has 5 sequences"),

@@ -161,6 +161,7 @@ async def test_stream_fills_the_message_then_finishes(
     text, footer = body_and_footer(message["content"])
     assert text.strip() and "▌" not in text
     assert footer and "stream" not in footer[0]
+    assert footer[0].startswith(f"{MODEL} · ")  # the default model, though none was asked for
     # Before the end the message showed partial text with a cursor.
     partial = [h.message["content"] for h in rec.history if h.action == "edit"]
     assert any(content.endswith("▌") for content in partial)
