@@ -9,15 +9,17 @@ concurrent edits never overwrite each other.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.completions import ParameterError
@@ -124,6 +126,15 @@ class PresetService:
         presets = {row.name: Preset.from_row(row) for row in rows}
         return GuildPresets(MappingProxyType(presets), MappingProxyType(channels))
 
+    @contextlib.asynccontextmanager
+    async def _locked_write(
+        self, guild_id: int
+    ) -> AsyncIterator[tuple[AsyncSession, PresetRepository]]:
+        """A write transaction holding the server's write lock (bot.storage.locks)."""
+        async with self.db.write() as session:
+            await lock_guild(session, guild_id)
+            yield session, PresetRepository(session)
+
     # -- reads (cached) ----------------------------------------------------
 
     async def snapshot(self, guild_id: int) -> GuildPresets:
@@ -181,9 +192,7 @@ class PresetService:
                 "A preset needs at least one parameter: give e.g. temperature or max_tokens.",
             )
         try:
-            async with self.db.write() as session:
-                await lock_guild(session, guild_id)
-                repo = PresetRepository(session)
+            async with self._locked_write(guild_id) as (session, repo):
                 if await repo.get(guild_id, key) is not None:
                     raise _exists(key)
                 if await repo.count(guild_id) >= self.max_presets:
@@ -262,12 +271,8 @@ class PresetService:
         description: str | None,
         actor_id: int,
     ) -> Preset:
-        async with self.db.write() as session:
-            await lock_guild(session, guild_id)
-            repo = PresetRepository(session)
-            row = await repo.get(guild_id, key, for_update=True)
-            if row is None:
-                raise _not_found(key)
+        async with self._locked_write(guild_id) as (session, repo):
+            row = await _existing(repo, guild_id, key, for_update=True)
             old_params = dict(row.params)
             new_params = {k: v for k, v in old_params.items() if k not in removed}
             if "logit_bias" in changes or "logit_bias_words" in changes:
@@ -302,12 +307,8 @@ class PresetService:
         """Delete a preset; returns the channels that had it as their default."""
         key = normalize_name(name)
         try:
-            async with self.db.write() as session:
-                await lock_guild(session, guild_id)
-                repo = PresetRepository(session)
-                row = await repo.get(guild_id, key, for_update=True)
-                if row is None:
-                    raise _not_found(key)
+            async with self._locked_write(guild_id) as (session, repo):
+                row = await _existing(repo, guild_id, key, for_update=True)
                 channels = await repo.channels_using(guild_id, row.id)
                 AuditRepository(session).record(
                     guild_id, actor_id, "preset.delete", key, _audit_view(row), None
@@ -324,9 +325,7 @@ class PresetService:
         """Make `name` the channel's default preset, or clear it with None."""
         key = normalize_name(name) if name is not None else None
         try:
-            async with self.db.write() as session:
-                await lock_guild(session, guild_id)
-                repo = PresetRepository(session)
+            async with self._locked_write(guild_id) as (session, repo):
                 current = await repo.get_channel(guild_id, channel_id)
                 old_name = None
                 if current is not None:
@@ -334,9 +333,7 @@ class PresetService:
                     old_name = old_names.get(channel_id)
                 row: PresetRow | None = None
                 if key is not None:
-                    row = await repo.get(guild_id, key)
-                    if row is None:
-                        raise _not_found(key)
+                    row = await _existing(repo, guild_id, key)
                 if old_name == key:
                     return Preset.from_row(row) if row is not None else None
                 if current is not None:
@@ -381,6 +378,16 @@ def _check_unset(names: Iterable[str]) -> builtins.list[str]:
 
 def _audit_view(row: PresetRow) -> dict[str, Any]:
     return {"description": row.description, **{k: row.params[k] for k in sorted(row.params)}}
+
+
+async def _existing(
+    repo: PresetRepository, guild_id: int, key: str, *, for_update: bool = False
+) -> PresetRow:
+    """The preset `key`, or a ParameterError saying there is none."""
+    row = await repo.get(guild_id, key, for_update=for_update)
+    if row is None:
+        raise _not_found(key)
+    return row
 
 
 def _not_found(name: str) -> ParameterError:
