@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from bot.completions.errors import MalformedResponse
@@ -17,6 +18,10 @@ log = logging.getLogger(__name__)
 _ALLOWED = (
     'a JSON object of token ids such as {"50256": -100}, or word=bias pairs such as hello=-100'
 )
+
+
+# "hello=5 world" (the word part of "hello=5 world=3"): a pair missing its comma.
+_MISSING_COMMA = re.compile(r"=\s*[+-]?\d+\s+\S")
 
 
 def parse_logit_bias(text: str) -> tuple[dict[str, int], dict[str, int]]:
@@ -55,9 +60,25 @@ def parse_logit_bias(text: str) -> tuple[dict[str, int], dict[str, int]]:
                     _ALLOWED,
                     f"logit_bias part {part.strip()[:40]!r} is not word=bias: use {_ALLOWED}.",
                 )
+            if _MISSING_COMMA.search(word):
+                raise ParameterError(
+                    "logit_bias",
+                    part.strip(),
+                    _ALLOWED,
+                    f"logit_bias part {part.strip()[:40]!r} holds several pairs: separate "
+                    "word=bias pairs with commas, such as hello=-100, world=5.",
+                )
+            if any(word.strip() == seen for seen, _ in pairs):
+                raise ParameterError(
+                    "logit_bias",
+                    word.strip(),
+                    "each word once",
+                    f"logit_bias gives {word.strip()[:40]!r} twice: give each word one bias.",
+                )
             pairs.append((word.strip(), bias.strip()))
-    ids = {str(k).strip(): v for k, v in pairs if str(k).strip().isdigit()}
-    words = {str(k): v for k, v in pairs if not str(k).strip().isdigit()}
+    # isdecimal, not isdigit: "²" is a digit that int() cannot read.
+    ids = {str(k).strip(): v for k, v in pairs if str(k).strip().isdecimal()}
+    words = {str(k): v for k, v in pairs if not str(k).strip().isdecimal()}
     return validate_bias_map("logit_bias", ids, ids=True) or {}, validate_bias_map(
         "logit_bias", words, ids=False
     ) or {}

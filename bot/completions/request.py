@@ -154,7 +154,7 @@ def validate_bias_map(param: str, value: object, *, ids: bool) -> dict[str, int]
     result: dict[str, int] = {}
     for key, bias in value.items():
         key_text = str(key).strip() if ids else str(key)
-        if ids and not key_text.isdigit():
+        if ids and not key_text.isdecimal():
             raise ParameterError(
                 "logit_bias",
                 key,

@@ -56,6 +56,9 @@ def test_parse_stop_errors(text: str, fragment: str) -> None:
         ("hello=-100, world=+5 ,  13=2", {"13": 2}, {"hello": -100, "world": 5}),
         ("New York=-20", {}, {"New York": -20}),
         ("a=b=3", {}, {"a=b": 3}),
+        ("==5", {}, {"=": 5}),
+        ('{"²": 5}', {}, {"²": 5}),  # a digit int() cannot read is a word, not a token id
+        ("²=5", {}, {"²": 5}),
     ],
 )
 def test_parse_logit_bias(text: str, ids: dict, words: dict) -> None:
@@ -77,6 +80,12 @@ def test_parse_logit_bias(text: str, ids: dict, words: dict) -> None:
         ('{"50256": -100', "is not valid JSON"),
         ('{"50256": 1000}', "logit_bias value 1000 for token 50256 is not allowed"),
         ("[1, 2]", "is not word=bias"),
+        (
+            "hello=5 world=3",
+            "logit_bias part 'hello=5 world=3' holds several pairs: separate word=bias pairs "
+            "with commas",
+        ),
+        ("hello=5, hello=-5", "logit_bias gives 'hello' twice: give each word one bias."),
     ],
 )
 def test_parse_logit_bias_errors(text: str, fragment: str) -> None:
