@@ -148,6 +148,16 @@ class BackendHTTP:
         )
         await asyncio.sleep(delay)
 
+    async def retry_or_raise(self, response: httpx.Response, attempt: int) -> None:
+        """After a failed response: wait before retry `attempt`, or raise the
+        backend's error (secrets redacted) when no retry is due."""
+        error = error_from_response(response, self.backend_label)
+        error.message = self.redact(error.message)
+        delay = self.retry_plan(response, error, attempt)
+        if delay is None:
+            raise error
+        await self.sleep_before_retry(delay, attempt, f"HTTP {response.status_code}")
+
     # -- requests ----------------------------------------------------------------------
 
     async def request_json(self, method: str, path: str, payload: Any = None) -> Any:
@@ -167,12 +177,7 @@ class BackendHTTP:
                 continue
             if response.is_success:
                 return self._decode(response)
-            error = error_from_response(response, self.backend_label)
-            error.message = self.redact(error.message)
-            delay = self.retry_plan(response, error, attempt)
-            if delay is None:
-                raise error
-            await self.sleep_before_retry(delay, attempt, f"HTTP {response.status_code}")
+            await self.retry_or_raise(response, attempt)
             attempt += 1
 
     def _decode(self, response: httpx.Response) -> Any:

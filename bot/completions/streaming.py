@@ -16,7 +16,7 @@ import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 from bot.completions.emulation import normalise_finish_reason
-from bot.completions.error_bodies import error_from_response, parse_error_body
+from bot.completions.error_bodies import parse_error_body
 from bot.completions.errors import BackendError, BackendStatusError, MalformedResponse
 from bot.completions.http import BackendHTTP, backoff_delay
 from bot.completions.stops import StopScanner
@@ -74,12 +74,7 @@ async def stream_chunks(
                 response = source.response
                 if not response.is_success:
                     await response.aread()
-                    error = error_from_response(response, http.backend_label)
-                    error.message = http.redact(error.message)
-                    delay = http.retry_plan(response, error, attempt)
-                    if delay is None:
-                        raise error
-                    await http.sleep_before_retry(delay, attempt, f"HTTP {response.status_code}")
+                    await http.retry_or_raise(response, attempt)
                     attempt += 1
                     continue
                 async for event in source.aiter_sse():
