@@ -83,15 +83,7 @@ def _validate_command(cmd: dict[str, Any], path: str) -> list[FieldError]:
                     f"Command name {name!r} is invalid",
                 )
             )
-        desc = cmd.get("description")
-        if not isinstance(desc, str) or not 1 <= len(desc) <= 100:
-            errors.append(
-                FieldError(
-                    f"{path}.description",
-                    "BASE_TYPE_BAD_LENGTH",
-                    "Must be between 1 and 100 in length.",
-                )
-            )
+        errors += _check_description(cmd.get("description"), path)
         errors += _validate_options(cmd.get("options") or [], f"{path}.options", depth=0)
     elif ctype in (2, 3):
         if not isinstance(name, str) or not 1 <= len(name) <= 32:
@@ -129,6 +121,17 @@ def _validate_command(cmd: dict[str, Any], path: str) -> list[FieldError]:
             )
         )
     return errors
+
+
+def _check_description(desc: object, path: str) -> list[FieldError]:
+    """Discord's rule for a command's or an option's description: 1 to 100 characters."""
+    if isinstance(desc, str) and 1 <= len(desc) <= 100:
+        return []
+    return [
+        FieldError(
+            f"{path}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+        )
+    ]
 
 
 def _validate_options(options: list[dict[str, Any]], path: str, depth: int) -> list[FieldError]:
@@ -176,15 +179,7 @@ def _validate_options(options: list[dict[str, Any]], path: str, depth: int) -> l
                 )
             )
         names.add(str(name))
-        desc = opt.get("description")
-        if not isinstance(desc, str) or not 1 <= len(desc) <= 100:
-            errors.append(
-                FieldError(
-                    f"{p}.description",
-                    "BASE_TYPE_BAD_LENGTH",
-                    "Must be between 1 and 100 in length.",
-                )
-            )
+        errors += _check_description(opt.get("description"), p)
         if otype in (SUBCOMMAND, SUBCOMMAND_GROUP):
             # Only one level of nesting: a group holds subcommands, a subcommand holds options.
             if depth >= 2 or (depth == 1 and otype == SUBCOMMAND_GROUP):
