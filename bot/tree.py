@@ -23,6 +23,7 @@ from bot.completions import (
     RateLimited,
     UnsupportedParameter,
 )
+from bot.render.text import MESSAGE_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
     followup.
     """
     mentions = discord.AllowedMentions.none()
+    if len(text) > MESSAGE_LIMIT:
+        text = text[: MESSAGE_LIMIT - 1] + "…"
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=mentions)

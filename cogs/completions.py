@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.command_helpers import given_options
 from bot.render.buttons import GONE
 from bot.render.completion import (
     MessagePlan,
@@ -29,7 +30,6 @@ from bot.services.generation import (
     Requester,
 )
 from bot.tree import PUBLIC_DEFER, reply_ephemeral, report_error
-from cogs.common import given_options
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot

@@ -17,9 +17,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.command_helpers import given_options, manage_guild_check
 from bot.completions import GENERATION_PARAMS
 from bot.services.server_settings import format_value
-from cogs.common import given_options, manage_guild_check, reply
+from bot.tree import reply_ephemeral as reply
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot

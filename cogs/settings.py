@@ -15,9 +15,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.command_helpers import manage_guild_check
 from bot.completions import ParameterError
 from bot.services.server_settings import SETTINGS, ServerConfig, format_value
-from cogs.common import manage_guild_check, reply
+from bot.tree import reply_ephemeral as reply
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot

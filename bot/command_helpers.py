@@ -1,30 +1,15 @@
-"""Helpers several cogs share. Not a cog itself: it has no `setup`."""
+"""Helpers the command cogs share: the Manage Server check and option collection."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import discord
 from discord import app_commands
-
-from bot.render.text import MESSAGE_LIMIT
-
-NO_MENTIONS = discord.AllowedMentions.none()
 
 # Enforced at run time; MissingPermissions becomes an ephemeral sentence in
 # the tree's error handler (bot/tree.py).
 manage_guild_check = app_commands.checks.has_permissions(manage_guild=True)
-
-
-async def reply(interaction: discord.Interaction, text: str) -> None:
-    """An ephemeral answer that pings nobody."""
-    if len(text) > MESSAGE_LIMIT:
-        text = text[: MESSAGE_LIMIT - 1] + "…"
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    else:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 def given_options(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
