@@ -18,8 +18,8 @@ NO_TOKEN = (
     "DISCORD_TOKEN is not set: create an application at "
     "https://discord.com/developers/applications, copy its bot token (Bot → Reset Token) "
     "and put DISCORD_TOKEN=… in .env or the environment.",
-    "To try Couplet offline first, run `couplet sandbox`: a local Discord, the bot and the "
-    "bundled model in your terminal.",
+    "To try Couplet offline first, run `couplet sandbox` (or `make sandbox`): a local Discord, "
+    "the bot and the bundled model in your terminal.",
 )
 
 
