@@ -34,13 +34,26 @@ def error_429(headers: dict[str, str] | None = None, code: str = "rate_limit_exc
     return reply(429, body, headers=headers)
 
 
-async def test_429_with_retry_after_is_retried_then_succeeds(fault: FaultServer) -> None:
+def retry_delays(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """The waits the client announced before each retry ("retrying … in 0.10 s …")."""
+    return [
+        float(r.args[1])  # type: ignore[index]
+        for r in caplog.records
+        if r.name == "bot.completions.http" and r.getMessage().startswith("retrying")
+    ]
+
+
+async def test_429_with_retry_after_is_retried_then_succeeds(
+    fault: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """A 429 with Retry-After is retried after that delay and the next answer is used."""
+    caplog.set_level(logging.INFO, logger="bot.completions.http")
     fault.script(COMPLETIONS, error_429({"Retry-After": "0.1"}))
     async with client_for(fault) as client:
         result = await client.complete(REQ)
     assert result.choices[0].text == " sample 0.0"
     assert len(fault.requests()) == 2
+    assert retry_delays(caplog) == [pytest.approx(0.1)]
 
 
 async def test_429_with_retry_after_exhausts_retries(fault: FaultServer) -> None:
@@ -54,22 +67,33 @@ async def test_429_with_retry_after_exhausts_retries(fault: FaultServer) -> None
     assert len(fault.requests()) == 3
 
 
-async def test_429_without_retry_after_uses_backoff(fault: FaultServer) -> None:
+async def test_429_without_retry_after_uses_backoff(
+    fault: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """A 429 without Retry-After is retried twice with backoff, then raised as RateLimited."""
+    caplog.set_level(logging.INFO, logger="bot.completions.http")
     fault.script(COMPLETIONS, *[error_429()] * 3)
     async with client_for(fault) as client:
         with pytest.raises(RateLimited) as info:
             await client.complete(REQ)
     assert info.value.retry_after is None
     assert len(fault.requests()) == 3
+    # openai-python's backoff: 0.5 s then 1 s, each shortened by at most 25 % jitter.
+    first, second = retry_delays(caplog)
+    assert 0.375 <= first <= 0.5
+    assert 0.75 <= second <= 1.0
 
 
-async def test_retry_after_ms_is_honoured(fault: FaultServer) -> None:
-    """retry-after-ms is read (before Retry-After) and the request retried."""
+async def test_retry_after_ms_is_honoured(
+    fault: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """retry-after-ms is read (before Retry-After) and the request retried after 30 ms."""
+    caplog.set_level(logging.INFO, logger="bot.completions.http")
     fault.script(COMPLETIONS, error_429({"retry-after-ms": "30", "Retry-After": "9999"}))
     async with client_for(fault) as client:
         await client.complete(REQ)
     assert len(fault.requests()) == 2
+    assert retry_delays(caplog) == [pytest.approx(0.03)]
 
 
 async def test_retry_after_above_cap_fails_fast(fault: FaultServer) -> None:

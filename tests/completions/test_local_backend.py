@@ -57,6 +57,8 @@ async def test_n_gives_three_choices(client: CompletionsClient) -> None:
     result = await complete(client, prompt=STORY, n=3, max_tokens=8, temperature=1, seed=3)
     assert [c.index for c in result.choices] == [0, 1, 2]
     assert all(c.text for c in result.choices)
+    # Each emulated request gets its own seed (3, 4, 5), so the samples are not one text thrice.
+    assert len({c.text for c in result.choices}) > 1
     assert result.emulated == ["n"]
     assert 3 <= result.usage.completion_tokens <= 24
 
@@ -172,12 +174,35 @@ async def test_best_of_returns_highest_mean_logprob(client: CompletionsClient) -
     assert "best_of" in result.emulated
 
 
-async def test_max_tokens_bounds_completion_tokens(client: CompletionsClient) -> None:
-    """max_tokens=5 bounds usage.completion_tokens (exactly 5 when cut for length)."""
-    result = await complete(client, prompt=STORY, max_tokens=5, temperature=0)
-    assert result.usage.completion_tokens <= 5
-    if result.choices[0].finish_reason == "length":
-        assert result.usage.completion_tokens == 5
+@pytest.mark.parametrize("max_tokens", [2, 5])
+async def test_max_tokens_bounds_completion_tokens(
+    client: CompletionsClient, max_tokens: int
+) -> None:
+    """A story cut by max_tokens stops for length with exactly that many completion tokens."""
+    result = await complete(client, prompt=STORY, max_tokens=max_tokens, temperature=0)
+    assert result.choices[0].finish_reason == "length"
+    assert result.usage.completion_tokens == max_tokens
+
+
+async def test_tiny_top_p_samples_only_the_most_likely_token(client: CompletionsClient) -> None:
+    """top_p=0.01 at temperature 1.5 keeps only the top token: every seed gives the greedy text."""
+    await warm(client, STORY)
+    greedy = (await complete(client, prompt=STORY, max_tokens=8, temperature=0)).choices[0].text
+    wide = [
+        (await complete(client, prompt=STORY, max_tokens=8, temperature=1.5, seed=s))
+        .choices[0]
+        .text
+        for s in (1, 2)
+    ]
+    narrow = [
+        (await complete(client, prompt=STORY, max_tokens=8, temperature=1.5, top_p=0.01, seed=s))
+        .choices[0]
+        .text
+        for s in (1, 2)
+    ]
+    assert narrow == [greedy, greedy]
+    # Without the nucleus cut, the same seeds and temperature do leave the greedy path.
+    assert greedy not in wide or wide[0] != wide[1]
 
 
 @pytest.mark.parametrize("penalty", ["frequency_penalty", "presence_penalty"])
