@@ -264,10 +264,11 @@ class CompletionsClient:
             emulated.append("best_of")
             # Candidates are ranked on the generated tokens alone.
             body["logprobs"] = max(req.logprobs or 0, 1)
-            body.pop("echo", None)
         elif req.wants_best_of:
             body["best_of"] = req.best_of
         if echo_emulated:
+            # Never both: a server echoing as well would show the prompt twice.
+            body.pop("echo", None)
             emulated.append("echo")
         # The prompt sits before the completion in the API's text_offset space.
         start_offset = len(req.prompt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,19 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.completions.fault_server import closed_port
+from tests.completions.fault_server import FaultServer, closed_port
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def couplet(args: list[str], base_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run `couplet ARGS` with only COMPLETIONS_BASE_URL configured."""
+def couplet(
+    args: list[str], base_url: str, cwd: Path, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `couplet ARGS` with only COMPLETIONS_BASE_URL (and `settings`) configured."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("COMPLETIONS_", "OPENAI_", "DISCORD_", "DATABASE_"))
     }
     env["COMPLETIONS_BASE_URL"] = base_url
+    env.update(settings)
     env["PYTHONPATH"] = str(REPO)
     script = Path(sys.executable).with_name("couplet")
     command = (
@@ -130,3 +134,57 @@ def test_unreachable_backend_exits_1(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "could not be reached" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_every_flag_reaches_the_backend(fault: FaultServer, tmp_path: Path) -> None:
+    """Each API flag arrives in the request body with its value (OpenAI profile: all native)."""
+    flags = [
+        "complete", "--prompt", "Tab\there", "--suffix", "END", "--max-tokens", "7",
+        "--temperature", "0.5", "--top-p", "0.25", "--n", "2", "--best-of", "3",
+        "--stop", "x|y", "--stop", "z", "--echo", "--logprobs", "2",
+        "--presence-penalty", "0.5", "--frequency-penalty", "-1", "--logit-bias", '{"42": -7}',
+        "--seed", "7", "--model", "fault-model", "--clean", "seed",
+    ]  # fmt: skip
+    proc = await asyncio.to_thread(
+        couplet, flags, fault.base_url, tmp_path, COMPLETIONS_BACKEND="openai"
+    )
+    assert proc.returncode == 0, proc.stderr
+    [seen] = fault.requests()
+    body = seen.body
+    assert body["prompt"] == "Tab\there"
+    expected = {
+        "suffix": "END",
+        "max_tokens": 7,
+        "temperature": 0.5,
+        "top_p": 0.25,
+        "n": 2,
+        "best_of": 3,
+        "stop": ["x", "y", "z"],
+        "logprobs": 2,
+        "presence_penalty": 0.5,
+        "frequency_penalty": -1.0,
+        "logit_bias": {"42": -7},
+        "seed": 7,
+        "model": "fault-model",
+    }
+    assert {k: body.get(k) for k in expected} == expected
+    # With best_of, echo is added by Couplet (after ranking), so the server is not asked to.
+    assert "echo" not in body
+    assert "emulated by Couplet: echo" in proc.stderr
+    # --clean seed: the echoed tab becomes a space and each choice is one line.
+    assert "Tab here sample 7.0" in proc.stdout.splitlines()
+    assert "Tab here sample 7.1" in proc.stdout.splitlines()
+
+
+async def test_stream_flag_streams_from_the_backend(fault: FaultServer, tmp_path: Path) -> None:
+    """--stream sends stream true and prints the streamed pieces as one text."""
+    proc = await asyncio.to_thread(
+        couplet,
+        ["complete", "--prompt", "Hi", "--stream", "--max-tokens", "3"],
+        fault.base_url,
+        tmp_path,
+        COMPLETIONS_BACKEND="vllm",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert fault.requests()[0].body["stream"] is True
+    assert proc.stdout == " sample text\n"

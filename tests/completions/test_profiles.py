@@ -45,6 +45,18 @@ async def test_openai_best_of_and_n_are_native(fault: FaultServer) -> None:
     assert len(result.choices) == 2
 
 
+async def test_openai_echo_is_native_alone_and_emulated_with_best_of(fault: FaultServer) -> None:
+    """echo goes to OpenAI as is; with best_of Couplet adds the prompt itself, exactly once."""
+    alone = await run(fault, "openai", echo=True, seed=1)
+    assert fault.requests()[0].body["echo"] is True
+    assert alone.emulated == []
+    assert alone.choices[0].text == "Once upon a time sample 1.0"
+    ranked = await run(fault, "openai", echo=True, n=1, best_of=3, seed=1)
+    assert "echo" not in fault.requests()[1].body
+    assert ranked.emulated == ["echo"]
+    assert ranked.choices[0].text == "Once upon a time sample 1.0"
+
+
 async def test_openai_refuses_words_for_logit_bias(fault: FaultServer) -> None:
     """Words in logit_bias on OpenAI are refused (cl100k_base is offline-only) before any "
     "request."""
