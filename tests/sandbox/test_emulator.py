@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.sandbox import FakeDiscord, OptionError, UnknownCommand, limits
 from bot.sandbox import permissions as perm
 from tests.sandbox.minimal_bot import MiniBot
-from tests.support.discord_env import BotRun, running_bot, running_fake
+from tests.support.discord_env import BotRun, running_bot, running_fake, wait_until
 
 
 @pytest.fixture
@@ -185,8 +185,7 @@ async def test_content_over_2000_is_refused(fake: FakeDiscord, run: BotRun) -> N
 async def test_three_second_rule(fake: FakeDiscord, run: BotRun) -> None:
     """A first response after the 3-second window gets 10062 Unknown interaction."""
     rec = await fake.slash("wait")
-    while not run.bot.seen:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: run.bot.seen, "the bot to receive the interaction")
     fake.clock.advance(3.5)
     run.bot.gate.set()
     await rec.wait_for(lambda r: bool(r.rejections))
@@ -293,10 +292,7 @@ async def test_pings_follow_allowed_mentions(fake: FakeDiscord, run: BotRun) -> 
     assert "@everyone" in msg["content"]
     assert msg["mentions"] == [] and msg["mention_everyone"] is False
     general = fake.guild.channel("general")
-    for _ in range(100):
-        if len(general.messages) >= 2:
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: len(general.messages) >= 2, "the bot's channel message")
     channel_msg = general.messages[-1]
     assert channel_msg["content"] == msg["content"] and channel_msg["mentions"] == []
 
@@ -393,10 +389,10 @@ async def test_member_chunking_with_members_intent() -> None:
 async def test_resume_after_dropped_connection(fake: FakeDiscord, run: BotRun) -> None:
     """A gateway close with 4000 makes discord.py RESUME; interactions keep working."""
     await fake.drop_connections(4000)
-    for _ in range(200):
-        if fake.resumes and fake.sessions and fake.sessions[-1].identified.is_set():
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(
+        lambda: fake.resumes and fake.sessions and fake.sessions[-1].identified.is_set(),
+        "discord.py to resume",
+    )
     assert fake.resumes == 1 and len(fake.identifies) == 1
     rec = await fake.slash("echo", text="still here")
     assert (await rec.wait_final())["content"] == "still here"
@@ -437,8 +433,5 @@ async def test_running_bot_fails_on_logged_errors() -> None:
         with pytest.raises(AssertionError, match="errors were logged"):
             async with running_bot(fake, MiniBot()) as run:
                 await fake.slash("long", size=2001)
-                for _ in range(500):
-                    if run.errors:
-                        break
-                    await asyncio.sleep(0.02)
+                await wait_until(lambda: run.errors, "the refused reply to be logged")
                 assert run.errors

@@ -78,6 +78,20 @@ class BotRun:
             raise AssertionError("the bot task died") from self.task.exception()
 
 
+async def wait_until(predicate: Any, what: str, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    """Poll `predicate()` until it is true; fail naming `what` after `timeout` s.
+
+    The deadline is generous on purpose: it only bounds a hang, so a loaded CI
+    machine makes the test slower, not red.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
 def format_errors(records: Sequence[logging.LogRecord]) -> str:
     lines = []
     for record in records:
