@@ -6,8 +6,11 @@ max_tokens stays small (≤ 16, ≤ 8 with logprobs).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
 
 from bot.completions import (
@@ -112,15 +115,37 @@ async def test_bias_against_most_likely_token_changes_it(client: CompletionsClie
     assert biased.choices[0].text != first
 
 
-async def test_word_logit_bias_through_real_tokenizer(client: CompletionsClient) -> None:
+class BodyRecorder(httpx.AsyncHTTPTransport):
+    """The ordinary transport, keeping (path, JSON body) of every request it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, Any]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.sent.append((request.url.path, body))
+        return await super().handle_async_request(request)
+
+
+async def test_word_logit_bias_through_real_tokenizer(local_model_url: str) -> None:
     """A word bias is tokenized by the server (bare and with a space) and bans the word."""
-    baseline = (await complete(client, prompt=CAPITAL, max_tokens=3, temperature=0)).choices[0]
-    assert "France" in baseline.text
-    result = await complete(
-        client, prompt=CAPITAL, max_tokens=3, temperature=0, logit_bias_words={"France": -100}
-    )
+    transport = BodyRecorder()
+    async with CompletionsClient(local_model_url, transport=transport) as client:
+        baseline = (await complete(client, prompt=CAPITAL, max_tokens=3, temperature=0)).choices[0]
+        assert "France" in baseline.text
+        result = await complete(
+            client, prompt=CAPITAL, max_tokens=3, temperature=0, logit_bias_words={"France": -100}
+        )
     assert "France" not in result.choices[0].text
     assert result.warnings == []
+    asked = [body["input"] for path, body in transport.sent if path == "/extras/tokenize"]
+    # "" first: what the server adds to any text (BOS) is learnt and dropped from the ids.
+    assert asked == ["", "France", " France"]
+    biased = [body for path, body in transport.sent if path == "/v1/completions"][-1]
+    # One id for each spelling (the two differ), each at -100.
+    assert len(biased["logit_bias"]) == 2
+    assert set(biased["logit_bias"].values()) == {-100}
 
 
 async def test_word_splitting_into_pieces_warns(client: CompletionsClient) -> None:
