@@ -6,6 +6,7 @@ generation is gone.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import text
@@ -97,8 +98,13 @@ async def test_tokens_view_shows_probabilities_within_limits(
     assert int(view.get("flags") or 0) & EPHEMERAL
     assert view["content"].startswith("```ansi\n\x1b[0;")
     assert "tokens 1–3 of 3" in view["content"]
-    assert "%" in view["content"]
     assert len(view["content"]) <= 2000
+    # One table row per generated token: position, quoted token, its chance, then the
+    # other top alternatives (at least one of the two the backend returned per position).
+    rows = [line for line in view["content"].split("\n") if re.match(r"^\s+\d+ \"", line)]
+    assert [int(row.split()[0]) for row in rows] == [1, 2, 3]
+    for row in rows:
+        assert re.search(r"\d+%\s+\".*\" \d+%", row), row
 
 
 async def test_buttons_work_after_a_restart(
