@@ -154,3 +154,18 @@ async def test_long_candidates_page_with_their_own_files(
     assert [a["filename"] for a in second["attachments"]] == ["completion-2.txt"]
     assert click.files[0].data.decode() == stub.text
     assert any(line.startswith("candidate 2/2") for line in body_and_footer(second["content"])[1])
+
+
+async def test_reply_is_cleaned_by_the_servers_clean_mode(
+    fake: FakeDiscord, stub: StubBackend, stub_bot: BotRun
+) -> None:
+    """Control characters, trailing spaces and blank runs are cleaned: preserve, then seed."""
+    stub.text = "上联：\t春风\x01送暖  \n\n\n\n\n下联：瑞雪\x1f迎春"
+    rec = await fake.slash("complete", prompt="对联", max_tokens=20)
+    text, _ = body_and_footer((await rec.wait_final(WAIT))["content"])
+    assert text == "上联：\t春风送暖\n\n下联：瑞雪迎春"
+
+    await stub_bot.bot.server_settings.set(fake.guild.id, "clean_mode", "seed", 1)
+    rec = await fake.slash("complete", prompt="对联", max_tokens=20)
+    text, _ = body_and_footer((await rec.wait_final(WAIT))["content"])
+    assert text == "上联： 春风 送暖 下联：瑞雪 迎春"
