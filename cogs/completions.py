@@ -15,7 +15,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.command_helpers import given_options
+from bot.command_helpers import (
+    AUTOCOMPLETE_TIMEOUT,
+    MAX_CHOICES,
+    given_options,
+    preset_choices,
+)
 from bot.render.buttons import GONE
 from bot.render.completion import (
     MessagePlan,
@@ -40,8 +45,6 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # Discord allows about five edits per five seconds per message; stay under it.
 STREAM_EDIT_INTERVAL = 1.2
 # Autocomplete must answer within 3 seconds, backend or not.
-AUTOCOMPLETE_TIMEOUT = 2.0
-MAX_CHOICES = 25
 MAX_MAX_TOKENS = 4096
 MAX_SEED = 2**32 - 1  # llama.cpp seeds are 32-bit; one range works everywhere
 PROMPT_MODAL_LIMIT = 4000
@@ -147,16 +150,7 @@ class Completions(commands.Cog):
     async def preset_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        try:
-            names = await asyncio.wait_for(
-                self.bot.presets.names(interaction.guild_id, current), AUTOCOMPLETE_TIMEOUT
-            )
-        except Exception:
-            log.warning("preset autocomplete failed", exc_info=True)
-            return []
-        return [app_commands.Choice(name=name, value=name) for name in names[:MAX_CHOICES]]
+        return await preset_choices(self.bot.presets, interaction, current)
 
     async def model_names(self, interaction: discord.Interaction) -> list[str]:
         """The backend's models, narrowed to the server's allowed list when it has one."""

@@ -8,7 +8,6 @@ top-level command, so they cannot hide only some /preset subcommands.)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.command_helpers import given_options, manage_guild_check
+from bot.command_helpers import given_options, manage_guild_check, preset_choices
 from bot.completions import GENERATION_PARAMS
 from bot.services.server_settings import format_value
 from bot.tree import reply_ephemeral as reply
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AUTOCOMPLETE_TIMEOUT = 2.0
 
 PARAM_DESCRIPTIONS = {
     "model": "Model to use",
@@ -60,16 +58,7 @@ class Presets(commands.GroupCog, group_name="preset"):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Autocomplete: this server's preset names matching what was typed."""
-        if interaction.guild_id is None:
-            return []
-        try:
-            names = await asyncio.wait_for(
-                self.bot.presets.names(interaction.guild_id, current), AUTOCOMPLETE_TIMEOUT
-            )
-        except Exception:
-            log.warning("preset autocomplete failed", exc_info=True)
-            return []
-        return [app_commands.Choice(name=n, value=n) for n in names]
+        return await preset_choices(self.bot.presets, interaction, current)
 
     async def model_note(self, guild_id: int, preset: Preset) -> str:
         """A warning line when the preset's model is not one the server allows."""
