@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,8 +283,40 @@ def _button_text(component: dict[str, Any]) -> str:
     return f"[{label}]" if not component.get("disabled") else f"[{label} (disabled)]"
 
 
-def render_message(message: dict[str, Any], *, bot_name: str = "bot") -> str:
-    """A message as plain text: content, embeds, buttons as [Label], files by name."""
+_MARKUP = re.compile(r"<(@!?|@&|#)(\d+)>|<t:(-?\d+)(?::([tTdDfFR]))?>")
+
+
+def show_markup(text: str, names: Mapping[int, str], now: float | None = None) -> str:
+    """Discord mention and timestamp markup as the client shows it: @alice, #general, 2 min ago."""
+    now = time.time() if now is None else now
+
+    def replace(match: re.Match[str]) -> str:
+        kind, ident, stamp, style = match.groups()
+        if stamp is None:
+            name = names.get(int(ident))
+            if name is None:
+                return match.group(0)
+            return ("#" if kind == "#" else "@") + name.lstrip("@")
+        seconds = int(stamp)
+        if style == "R":
+            ago = round(now - seconds)
+            if abs(ago) < 60:
+                return "just now"
+            minutes = abs(ago) // 60
+            amount = f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+            return f"{amount} ago" if ago > 0 else f"in {amount}"
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
+
+    return _MARKUP.sub(replace, text)
+
+
+def render_message(
+    message: dict[str, Any], *, bot_name: str = "bot", names: Mapping[int, str] | None = None
+) -> str:
+    """A message as plain text: content, embeds, buttons as [Label], files by name.
+
+    `names` maps member, role and channel ids to names, so mentions read as in Discord.
+    """
     flags = int(message.get("flags") or 0)
     author = (message.get("author") or {}).get("username") or bot_name
     header = f"{author}:"
@@ -293,7 +326,8 @@ def render_message(message: dict[str, Any], *, bot_name: str = "bot") -> str:
         header += " is thinking…"
     lines = [header]
     if message.get("content"):
-        lines += ["  " + line for line in str(message["content"]).split("\n")]
+        content = show_markup(str(message["content"]), names or {})
+        lines += ["  " + line for line in content.split("\n")]
     for embed in message.get("embeds") or []:
         if embed.get("author", {}).get("name"):
             lines.append(f"  | {embed['author']['name']}")
@@ -514,8 +548,16 @@ class Terminal:
         final = rec.final_message()
         if final is not None and all(m["id"] != final["id"] for m in shown):
             shown = [final, *shown]
+        names = self._names()
         for message in shown:
-            self.write(render_message(message))
+            self.write(render_message(message, names=names))
+
+    def _names(self) -> dict[int, str]:
+        """Ids of this server's members, roles and channels, to show mentions by name."""
+        names = {c.id: c.name for c in self.guild.channels}
+        names.update({r.id: r.name for r in self.guild.roles})
+        names.update({m.id: m.name for m in self.guild.members})
+        return names
 
     async def _settle(self, rec: InteractionRecord) -> None:
         """Wait until the bot has stopped editing for `settle` seconds (streamed replies)."""

@@ -18,6 +18,7 @@ from bot.sandbox.terminal import (
     SlashLine,
     parse_line,
     render_message,
+    show_markup,
     typed_options,
 )
 
@@ -171,3 +172,25 @@ def test_render_message() -> None:
         "  [Regenerate] [Continue (disabled)]",
         "  file: out.txt (12 bytes)",
     ]
+
+
+def test_mentions_and_timestamps_read_as_in_discord() -> None:
+    """User, role and channel mentions show by name and timestamps as times; unknown ids stay."""
+    names = {11: "alice", 22: "general", 33: "mods"}
+    text = show_markup(
+        "<@11> in <#22> told <@&33> and <@!11> <@99> <t:970:R> <t:0:f> <t:2000:R>",
+        names,
+        now=1000.0,
+    )
+    assert (
+        text
+        == "@alice in #general told @mods and @alice <@99> just now 1970-01-01 00:00 UTC in 16 min"
+    )
+
+
+def test_render_message_uses_names_for_mentions() -> None:
+    """render_message shows a mention in the content by the member's name."""
+    text = render_message(
+        {"author": {"username": "Couplet"}, "content": "by <@11>"}, names={11: "alice"}
+    )
+    assert text.splitlines() == ["Couplet:", "  by @alice"]
