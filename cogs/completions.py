@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -219,24 +220,25 @@ class Completions(commands.Cog):
 
     async def regenerate(self, interaction: discord.Interaction, gid: int) -> None:
         """Regenerate: the same request again, answered in a new message."""
-        private = is_ephemeral(interaction)
-        await defer(interaction, private)
-        prepared = await self.bot.generation.prepare_regenerate(
-            gid, requester_of(interaction, private)
+        await self.run_again(
+            interaction, lambda requester: self.bot.generation.prepare_regenerate(gid, requester)
         )
-        if prepared is None or not self.same_place(interaction, prepared.requester):
-            await reply_ephemeral(interaction, GONE)
-            return
-        outcome = await self.execute(interaction, prepared)
-        await send_outcome(interaction, outcome)
 
     async def continue_text(self, interaction: discord.Interaction, gid: int, k: int) -> None:
         """Continue: candidate k appended to the prompt, more generated, in a new message."""
+        await self.run_again(
+            interaction, lambda requester: self.bot.generation.prepare_continue(gid, k, requester)
+        )
+
+    async def run_again(
+        self,
+        interaction: discord.Interaction,
+        prepare: Callable[[Requester], Awaitable[PreparedGeneration | None]],
+    ) -> None:
+        """Defer, prepare from a stored generation, answer in a new message (or say it's gone)."""
         private = is_ephemeral(interaction)
         await defer(interaction, private)
-        prepared = await self.bot.generation.prepare_continue(
-            gid, k, requester_of(interaction, private)
-        )
+        prepared = await prepare(requester_of(interaction, private))
         if prepared is None or not self.same_place(interaction, prepared.requester):
             await reply_ephemeral(interaction, GONE)
             return
