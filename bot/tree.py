@@ -14,11 +14,12 @@ import math
 import discord
 from discord import app_commands
 
-from bot.completions import (
+from bot.errors import (
     BackendError,
     BackendStatusError,
     BackendTimeout,
     BackendUnavailable,
+    CoupletError,
     ParameterError,
     RateLimited,
     UnsupportedParameter,
@@ -85,6 +86,8 @@ def message_for(error: BaseException) -> str | None:
         return f"Slow down: try again in {math.ceil(error.retry_after)} seconds."
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here."
+    if isinstance(error, CoupletError):
+        return error.message
     return None
 
 

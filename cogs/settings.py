@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.command_helpers import manage_guild_check
-from bot.completions import ParameterError
+from bot.errors import ParameterError
 from bot.services.server_settings import SETTINGS, ServerConfig, format_value
 from bot.tree import reply_ephemeral as reply
 

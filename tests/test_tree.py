@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from bot.completions import (
+from bot.errors import (
     BackendStatusError,
     BackendTimeout,
     BackendUnavailable,

@@ -12,17 +12,15 @@ from typing import Any
 
 from bot.completions import (
     GENERATION_PARAMS,
-    BackendError,
     CompletionRequest,
     CompletionResult,
     CompletionsClient,
-    ParameterError,
     StreamCleaner,
-    UnsupportedParameter,
     clean_text,
     parse_logit_bias,
     parse_stop,
 )
+from bot.errors import BackendError, ParameterError, UnsupportedParameter
 from bot.settings import Settings
 
 EXIT_OK, EXIT_BACKEND, EXIT_USAGE = 0, 1, 2

@@ -3,22 +3,12 @@ streaming, text cleaning. No Discord code here."""
 
 from bot.completions.cleaning import CleanMode, StreamCleaner, clean_text
 from bot.completions.client import CompletionsClient
-from bot.completions.errors import (
-    BackendError,
-    BackendStatusError,
-    BackendTimeout,
-    BackendUnavailable,
-    MalformedResponse,
-    RateLimited,
-    UnsupportedParameter,
-)
 from bot.completions.logit_bias import parse_logit_bias
 from bot.completions.profiles import PROFILES, BackendProfile, Support
 from bot.completions.request import (
     GENERATION_PARAMS,
     NUMERIC_PARAMS,
     CompletionRequest,
-    ParameterError,
 )
 from bot.completions.result import Choice, CompletionResult, LogProbs, Usage
 from bot.completions.stops import parse_stop
@@ -28,11 +18,7 @@ __all__ = [
     "GENERATION_PARAMS",
     "NUMERIC_PARAMS",
     "PROFILES",
-    "BackendError",
     "BackendProfile",
-    "BackendStatusError",
-    "BackendTimeout",
-    "BackendUnavailable",
     "Choice",
     "CleanMode",
     "CompletionRequest",
@@ -40,12 +26,8 @@ __all__ = [
     "CompletionStream",
     "CompletionsClient",
     "LogProbs",
-    "MalformedResponse",
-    "ParameterError",
-    "RateLimited",
     "StreamCleaner",
     "Support",
-    "UnsupportedParameter",
     "Usage",
     "clean_text",
     "parse_logit_bias",

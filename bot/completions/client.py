@@ -13,7 +13,6 @@ import httpx
 from pydantic import SecretStr
 
 from bot.completions.emulation import enforce_stops, parse_choice, prepend_echo, rank_best_of
-from bot.completions.errors import BackendError, MalformedResponse
 from bot.completions.http import BackendHTTP
 from bot.completions.logit_bias import Tokenizer, resolve_words
 from bot.completions.profiles import (
@@ -23,9 +22,10 @@ from bot.completions.profiles import (
     detect_from_models,
     profile_for,
 )
-from bot.completions.request import CompletionRequest, ParameterError
+from bot.completions.request import CompletionRequest
 from bot.completions.result import Choice, CompletionResult, Usage
 from bot.completions.streaming import CompletionStream, stream_chunks
+from bot.errors import BackendError, MalformedResponse, ParameterError
 
 if TYPE_CHECKING:
     from bot.settings import Settings

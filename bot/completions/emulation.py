@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bot.completions.errors import MalformedResponse
 from bot.completions.result import Choice, LogProbs
 from bot.completions.stops import find_stop
+from bot.errors import MalformedResponse
 
 # TGI's finish reasons and a few other spellings, mapped to the API's values.
 _FINISH_REASONS = {

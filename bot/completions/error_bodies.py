@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from bot.completions.errors import (
+from bot.errors import (
     BackendError,
     BackendStatusError,
     BackendUnavailable,

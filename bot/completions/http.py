@@ -24,7 +24,7 @@ from bot.completions.error_bodies import (
     is_quota_exhausted,
     retry_after_seconds,
 )
-from bot.completions.errors import (
+from bot.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,

@@ -8,10 +8,10 @@ import logging
 import re
 from typing import Any
 
-from bot.completions.errors import MalformedResponse
 from bot.completions.http import BackendHTTP
 from bot.completions.profiles import BackendProfile
-from bot.completions.request import ParameterError, validate_bias_map
+from bot.completions.request import validate_bias_map
+from bot.errors import MalformedResponse, ParameterError
 
 log = logging.getLogger(__name__)
 

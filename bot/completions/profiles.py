@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from bot.completions.errors import UnsupportedParameter
-from bot.completions.request import CompletionRequest, ParameterError
+from bot.completions.request import CompletionRequest
+from bot.errors import ParameterError, UnsupportedParameter
 
 log = logging.getLogger(__name__)
 

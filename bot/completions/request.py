@@ -8,10 +8,12 @@ understands, naming the parameter, the value and what is allowed.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from bot.errors import ParameterError
+from bot.errors import show_value as _show
 
 # The widest logprobs any backend allows (vLLM's default --max-logprobs); each
 # backend profile narrows it (OpenAI 5).
@@ -20,37 +22,6 @@ MAX_STOPS = 4
 MAX_BEST_OF = 20
 MAX_N = 128
 INT64_MAX = 2**63 - 1
-
-
-class ParameterError(ValueError):
-    """A parameter has a value the API does not allow."""
-
-    def __init__(self, param: str, value: object, allowed: str, message: str | None = None) -> None:
-        self.param = param
-        self.value = value
-        self.allowed = allowed
-        self.message = message or f"{param} {_show(value)} is not allowed: use {allowed}."
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        return self.message
-
-
-_NUMERIC_TEXT = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-
-
-def _show(value: object) -> str:
-    """Render a value inside a sentence: numbers bare, text quoted and shortened."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value)
-    text = str(value)
-    if _NUMERIC_TEXT.fullmatch(text.strip()):
-        return text.strip()  # "3.5" typed on a command line reads as 3.5
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return repr(text)
 
 
 def _bound(limit: float) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot.completions.request import MAX_STOPS, ParameterError
+from bot.completions.request import MAX_STOPS
+from bot.errors import ParameterError
 
 _ESCAPES = {"n": "\n", "t": "\t", "|": "|", "\\": "\\"}
 _ALLOWED = r"1 to 4 sequences separated by | (escapes \n, \t, \|, \\) or a JSON array of text"

@@ -17,9 +17,9 @@ from httpx_sse import SSEError, aconnect_sse
 
 from bot.completions.emulation import normalise_finish_reason
 from bot.completions.error_bodies import parse_error_body
-from bot.completions.errors import BackendError, BackendStatusError, MalformedResponse
 from bot.completions.http import BackendHTTP, backoff_delay
 from bot.completions.stops import StopScanner
+from bot.errors import BackendError, BackendStatusError, MalformedResponse
 
 log = logging.getLogger(__name__)
 

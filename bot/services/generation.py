@@ -22,10 +22,10 @@ from bot.completions import (
     CompletionRequest,
     CompletionResult,
     LogProbs,
-    ParameterError,
     Usage,
     clean_text,
 )
+from bot.errors import ParameterError
 
 if TYPE_CHECKING:
     from bot.completions import CompletionsClient

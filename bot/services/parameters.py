@@ -18,10 +18,10 @@ from bot.completions import (
     GENERATION_PARAMS,
     NUMERIC_PARAMS,
     CompletionRequest,
-    ParameterError,
     parse_logit_bias,
     parse_stop,
 )
+from bot.errors import ParameterError
 
 if TYPE_CHECKING:
     from bot.services.presets import GuildPresets, Preset, PresetService

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.completions import ParameterError
+from bot.errors import ParameterError
 from bot.services.parameters import PRESET_PARAMS, STORED_PARAMS, check_together, parse_params
 from bot.storage.audit import AuditRepository
 from bot.storage.cache import GuildCache

@@ -7,13 +7,12 @@ import logging
 
 import pytest
 
-from bot.completions import (
+from bot.completions import CompletionRequest, CompletionsClient
+from bot.errors import (
     BackendError,
     BackendStatusError,
     BackendTimeout,
     BackendUnavailable,
-    CompletionRequest,
-    CompletionsClient,
     MalformedResponse,
     ParameterError,
     RateLimited,

@@ -13,13 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.completions import (
-    BackendError,
-    CompletionRequest,
-    CompletionsClient,
-    UnsupportedParameter,
-)
+from bot.completions import CompletionRequest, CompletionsClient
 from bot.completions.logit_bias import Tokenizer
+from bot.errors import BackendError, UnsupportedParameter
 
 CAPITAL = "Paris is the capital of"
 DAYS = "Monday, Tuesday, Wednesday,"

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 import bot.completions.client as client_module
-from bot.completions import CompletionRequest, CompletionsClient, ParameterError
+from bot.completions import CompletionRequest, CompletionsClient
+from bot.errors import ParameterError
 from tests.completions.fault_server import FaultServer, reply
 
 COMPLETIONS = "/v1/completions"

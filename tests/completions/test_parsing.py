@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.completions import ParameterError, parse_logit_bias, parse_stop
+from bot.completions import parse_logit_bias, parse_stop
+from bot.errors import ParameterError
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.completions import (
-    BackendError,
-    CompletionRequest,
-    CompletionsClient,
-    ParameterError,
-    UnsupportedParameter,
-)
+from bot.completions import CompletionRequest, CompletionsClient
+from bot.errors import BackendError, ParameterError, UnsupportedParameter
 from tests.completions.fault_server import FaultServer, reply
 
 COMPLETIONS = "/v1/completions"

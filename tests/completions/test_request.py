@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.completions import CompletionRequest, ParameterError
+from bot.completions import CompletionRequest
+from bot.errors import ParameterError
 
 
 @pytest.mark.parametrize(

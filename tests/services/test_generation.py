@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.completions import CompletionsClient, ParameterError
+from bot.completions import CompletionsClient
+from bot.errors import ParameterError
 from bot.services.generation import GenerationService, Requester
 from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService

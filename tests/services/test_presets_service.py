@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.completions import ParameterError
+from bot.errors import ParameterError
 from bot.services.presets import MAX_PRESETS, PresetService
 from bot.storage import ChannelPreset, Database, PresetRow
 from tests.storage.statements import count_statements

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.completions import CompletionRequest, ParameterError
+from bot.completions import CompletionRequest
+from bot.errors import ParameterError
 from bot.services.parameters import BOT_DEFAULTS, ParameterResolver
 from bot.services.presets import PresetService
 from bot.services.server_settings import ServerSettingsService

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.completions import ParameterError
+from bot.errors import ParameterError
 from bot.services.server_settings import SETTINGS, ServerSettingsService
 from bot.storage import Database
 from tests.storage.statements import count_statements

@@ -1,14 +1,16 @@
-"""Typed errors raised at the backend boundary.
+"""Domain errors every layer raises; the command tree turns each into one sentence.
 
 Every error carries `.message`: one sentence that is safe to show a chat user
-(no secrets, no stack traces).
+(no secrets, no stack traces). Nothing here imports another part of Couplet.
 """
 
 from __future__ import annotations
 
+import re
 
-class BackendError(Exception):
-    """Base class: the backend could not give a completion."""
+
+class CoupletError(Exception):
+    """Base class: something the user can be told in one sentence."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -16,6 +18,49 @@ class BackendError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ParameterError(CoupletError, ValueError):
+    """A parameter has a value that is not allowed (a ValueError, so pydantic validators
+    can raise it)."""
+
+    def __init__(self, param: str, value: object, allowed: str, message: str | None = None) -> None:
+        self.param = param
+        self.value = value
+        self.allowed = allowed
+        super().__init__(message or f"{param} {show_value(value)} is not allowed: use {allowed}.")
+
+
+_NUMERIC_TEXT = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def show_value(value: object) -> str:
+    """Render a value inside a sentence: numbers bare, text quoted and shortened."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    text = str(value)
+    if _NUMERIC_TEXT.fullmatch(text.strip()):
+        return text.strip()  # "3.5" typed on a command line reads as 3.5
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return repr(text)
+
+
+class NotFound(CoupletError):
+    """A named thing (a preset, a stored generation, ...) does not exist."""
+
+
+class AlreadyExists(CoupletError):
+    """A thing with that name exists already."""
+
+
+# -- the model backend -----------------------------------------------------------
+
+
+class BackendError(CoupletError):
+    """Base class: the backend could not give a completion."""
 
 
 class BackendStatusError(BackendError):
