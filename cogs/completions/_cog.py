@@ -1,12 +1,14 @@
 """/complete: every Completions parameter as an option; the buttons' handlers.
 
 Thin adapter: parse options, defer within Discord's 3 seconds, hand over to
-`bot.generation`, render with `bot.render`. Errors go to the tree's handler.
+`bot.generation`, render with `bot.render`, send with the buttons of
+`_views`. Errors go to the tree's handler.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +24,6 @@ from bot.command_helpers import (
     given_options,
     preset_choices,
 )
-from bot.render.buttons import GONE
 from bot.render.completion import (
     MessagePlan,
     completion_messages,
@@ -36,6 +37,7 @@ from bot.services.generation import (
     Requester,
 )
 from bot.tree import PUBLIC_DEFER, reply_ephemeral, report_error
+from cogs.completions._views import COG_NAME, view_for
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot
@@ -49,6 +51,7 @@ STREAM_EDIT_INTERVAL = 1.2
 MAX_MAX_TOKENS = 4096
 MAX_SEED = 2**32 - 1  # llama.cpp seeds are 32-bit; one range works everywhere
 PROMPT_MODAL_LIMIT = 4000
+GONE = "That completion is no longer available; run /complete again."
 
 
 class PromptModal(discord.ui.Modal, title="Prompt for /complete"):
@@ -78,7 +81,7 @@ class PromptModal(discord.ui.Modal, title="Prompt for /complete"):
         await report_error(interaction, error)
 
 
-class Completions(commands.Cog):
+class Completions(commands.Cog, name=COG_NAME):
     """/complete and the buttons on its replies."""
 
     def __init__(self, bot: CoupletBot) -> None:
@@ -202,7 +205,7 @@ class Completions(commands.Cog):
         assert stream.outcome is not None
         return stream.outcome
 
-    # -- buttons (see bot.render.buttons) -------------------------------------
+    # -- button clicks (the items are in _views) --------------------------------
 
     async def show_candidate(self, interaction: discord.Interaction, gid: int, k: int) -> None:
         """Prev/Next: show candidate k in place."""
@@ -213,8 +216,8 @@ class Completions(commands.Cog):
         plan = completion_messages(outcome, k)[-1]
         await interaction.response.edit_message(
             content=plan.content,
-            view=plan.view,
-            attachments=plan.files(),
+            view=view_for(plan.buttons),
+            attachments=files_of(plan),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -257,13 +260,13 @@ class Completions(commands.Cog):
         if new:
             await interaction.response.send_message(
                 plan.content,
-                view=plan.view or discord.utils.MISSING,
+                view=view_for(plan.buttons) or discord.utils.MISSING,
                 ephemeral=True,
                 allowed_mentions=NO_MENTIONS,
             )
         else:
             await interaction.response.edit_message(
-                content=plan.content, view=plan.view, allowed_mentions=NO_MENTIONS
+                content=plan.content, view=view_for(plan.buttons), allowed_mentions=NO_MENTIONS
             )
 
     async def load(self, interaction: discord.Interaction, gid: int) -> GenerationOutcome | None:
@@ -316,8 +319,8 @@ async def send_outcome(interaction: discord.Interaction, outcome: GenerationOutc
     for plan in rest:
         await interaction.followup.send(
             plan.content,
-            view=plan.view or discord.utils.MISSING,
-            files=plan.files() or discord.utils.MISSING,
+            view=view_for(plan.buttons) or discord.utils.MISSING,
+            files=files_of(plan) or discord.utils.MISSING,
             ephemeral=private,
             allowed_mentions=NO_MENTIONS,
         )
@@ -326,10 +329,18 @@ async def send_outcome(interaction: discord.Interaction, outcome: GenerationOutc
 async def edit_original(interaction: discord.Interaction, plan: MessagePlan) -> None:
     await interaction.edit_original_response(
         content=plan.content,
-        view=plan.view,
-        attachments=plan.files(),
+        view=view_for(plan.buttons),
+        attachments=files_of(plan),
         allowed_mentions=NO_MENTIONS,
     )
+
+
+def files_of(plan: MessagePlan) -> list[discord.File]:
+    """The plan's text attachment as a file to upload (none when it has none)."""
+    if plan.attachment is None:
+        return []
+    name, text = plan.attachment
+    return [discord.File(io.BytesIO(text.encode("utf-8")), filename=name)]
 
 
 def _choices(names: list[str], current: str) -> list[app_commands.Choice[str]]:
@@ -341,7 +352,3 @@ def _choices(names: list[str], current: str) -> list[app_commands.Choice[str]]:
         app_commands.Choice(name=name[:100], value=name[:100])
         for name in (starts + contains)[:MAX_CHOICES]
     ]
-
-
-async def setup(bot: CoupletBot) -> None:
-    await bot.add_cog(Completions(bot))
