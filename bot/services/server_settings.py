@@ -22,7 +22,7 @@ from bot.storage.audit import AuditRepository
 from bot.storage.cache import GuildCache
 from bot.storage.database import Database
 from bot.storage.guild_settings import GuildSettingsRepository
-from bot.storage.locks import lock_guild
+from bot.storage.locks import guild_write
 
 log = logging.getLogger(__name__)
 
@@ -376,16 +376,11 @@ class ServerSettingsService:
                 f"{setting.name} needs a value: use {setting.allowed}, "
                 f"or /settings reset {setting.name} to go back to the default.",
             )
-        async with self.db.write() as session:
-            await lock_guild(session, guild_id)
-            repo = GuildSettingsRepository(session)
-            row = await repo.get(guild_id, setting.name)
-            old = row.value if row is not None else None
-            if row is None or old != parsed:
-                await repo.put(guild_id, setting.name, parsed, actor_id)
-                AuditRepository(session).record(
-                    guild_id, actor_id, "setting.set", setting.name, old, parsed
-                )
+        async with guild_write(self.db, guild_id) as tx:
+            old = await tx.settings.value(guild_id, setting.name)
+            if old != parsed:
+                await tx.settings.put(guild_id, setting.name, parsed, actor_id)
+                tx.audit.record(guild_id, actor_id, "setting.set", setting.name, old, parsed)
         self.cache.invalidate(guild_id)
         log.info("guild %s: %s set %s", guild_id, actor_id, setting.name)
         return await self.get(guild_id)
@@ -396,16 +391,13 @@ class ServerSettingsService:
         Returns the names that were reset (those the server had set).
         """
         names = [find_setting(name).name] if name is not None else None
-        async with self.db.write() as session:
-            await lock_guild(session, guild_id)
-            repo = GuildSettingsRepository(session)
-            current = await repo.all(guild_id)
+        async with guild_write(self.db, guild_id) as tx:
+            current = await tx.settings.all(guild_id)
             removed = [n for n in (names or list(current)) if n in current]
             if removed:
-                await repo.remove(guild_id, removed)
-                audit = AuditRepository(session)
+                await tx.settings.remove(guild_id, removed)
                 for n in removed:
-                    audit.record(guild_id, actor_id, "setting.reset", n, current[n], None)
+                    tx.audit.record(guild_id, actor_id, "setting.reset", n, current[n], None)
         self.cache.invalidate(guild_id)
         return removed
 
