@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
-from bot.completions.emulation import normalise_finish_reason
 from bot.completions.error_bodies import parse_error_body
 from bot.completions.http import BackendHTTP, backoff_delay
+from bot.completions.result import Usage
 from bot.completions.stops import StopScanner
+from bot.completions.wire import StreamEvent, WireChoice, read
 from bot.errors import BackendError, BackendStatusError, MalformedResponse
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class StreamChunk:
 
     text: str
     finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
 
 
 async def stream_chunks(
@@ -91,12 +92,11 @@ async def stream_chunks(
                         raise _error_in_event(http.backend_label, data)
                     if not isinstance(data, dict):
                         continue
-                    usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
-                    for choice in data.get("choices") or [{}]:
-                        if not isinstance(choice, dict):
-                            continue
-                        text = choice.get("text") or ""
-                        reason = normalise_finish_reason(choice.get("finish_reason"))
+                    parsed = read(StreamEvent, data, "a stream event")
+                    usage = parsed.usage.to_usage() if parsed.usage else None
+                    # The last event may carry usage and no choice.
+                    for choice in parsed.choices or [WireChoice()]:
+                        text, reason = choice.text, choice.finish_reason
                         if text or reason or usage:
                             delivered = delivered or bool(text)
                             finished = finished or bool(reason)
@@ -144,7 +144,7 @@ class CompletionStream:
         self._done = False
         self.text = ""
         self.finish_reason: str | None = None
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
         self.warnings = list(warnings or [])
 
     def __aiter__(self) -> CompletionStream:

@@ -493,7 +493,7 @@ class GenerationStream:
             choices=[
                 Choice(index=0, text=raw, finish_reason=getattr(deltas, "finish_reason", None))
             ],
-            usage=Usage.model_validate(usage) if isinstance(usage, dict) else Usage(),
+            usage=usage if isinstance(usage, Usage) else Usage(),
             warnings=list(getattr(deltas, "warnings", None) or []),
             elapsed=elapsed,
         )

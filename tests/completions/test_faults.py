@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.completions import CompletionRequest, CompletionsClient
+from bot.completions import CompletionRequest, CompletionsClient, Usage
 from bot.errors import (
     BackendError,
     BackendStatusError,
@@ -431,7 +431,7 @@ async def test_stream_reports_finish_reason_and_usage(fault: FaultServer) -> Non
         got = [d async for d in stream]
     assert "".join(got) == stream.text == "Hi there"
     assert stream.finish_reason == "stop"  # TGI's eos_token, normalised
-    assert stream.usage == usage
+    assert stream.usage == Usage(**usage)
 
 
 async def test_stream_refuses_what_it_cannot_show(fault: FaultServer) -> None:
