@@ -13,7 +13,7 @@ import httpx
 from pydantic import SecretStr
 
 from bot.completions.emulation import enforce_stops, prepend_echo, rank_best_of
-from bot.completions.http import BackendHTTP
+from bot.completions.http import BackendHTTP, Sleep
 from bot.completions.logit_bias import Tokenizer, resolve_words
 from bot.completions.profiles import (
     PROFILES,
@@ -64,6 +64,7 @@ class CompletionsClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_retry_after: float = 60.0,
         concurrency: int = EMULATION_CONCURRENCY,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.backend = backend
@@ -77,6 +78,7 @@ class CompletionsClient:
             max_retries=max_retries,
             max_retry_after=max_retry_after,
             transport=transport,
+            sleep=sleep,
         )
         self._semaphore = asyncio.Semaphore(concurrency)
         self._models: list[str] | None = None
