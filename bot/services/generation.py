@@ -483,18 +483,14 @@ class GenerationStream:
             shown = _strip_echo(raw, request) if request.echo else raw
             yield clean_text(prepared.display.prefix + shown, prepared.clean_mode)
         elapsed = time.monotonic() - started
-        # The client's stream object knows, once done, how it ended (when the
-        # backend said so); a plain iterator of text does not.
-        usage = getattr(deltas, "usage", None)
+        # Once done, the client's stream knows how it ended (when the backend said so).
         result = CompletionResult(
             id="stream",
             created=int(time.time()),
-            model=getattr(deltas, "model", None) or request.model or "",
-            choices=[
-                Choice(index=0, text=raw, finish_reason=getattr(deltas, "finish_reason", None))
-            ],
-            usage=usage if isinstance(usage, Usage) else Usage(),
-            warnings=list(getattr(deltas, "warnings", None) or []),
+            model=deltas.model or request.model or "",
+            choices=[Choice(index=0, text=raw, finish_reason=deltas.finish_reason)],
+            usage=deltas.usage or Usage(),
+            warnings=list(deltas.warnings),
             elapsed=elapsed,
         )
         self.outcome = await self.service._finish(prepared, result, elapsed, streamed=True)
