@@ -4,12 +4,14 @@ streaming, text cleaning. No Discord code here."""
 from bot.completions.cleaning import CleanMode, StreamCleaner, clean_text
 from bot.completions.client import CompletionsClient
 from bot.completions.logit_bias import parse_logit_bias
-from bot.completions.profiles import PROFILES, BackendProfile, Support
-from bot.completions.request import (
+from bot.completions.parameters import (
     GENERATION_PARAMS,
     NUMERIC_PARAMS,
-    CompletionRequest,
+    PARAMETERS,
+    ParamSpec,
 )
+from bot.completions.profiles import PROFILES, BackendProfile, Support
+from bot.completions.request import CompletionRequest
 from bot.completions.result import Choice, CompletionResult, LogProbs, Usage
 from bot.completions.stops import parse_stop
 from bot.completions.streaming import CompletionStream
@@ -17,6 +19,7 @@ from bot.completions.streaming import CompletionStream
 __all__ = [
     "GENERATION_PARAMS",
     "NUMERIC_PARAMS",
+    "PARAMETERS",
     "PROFILES",
     "BackendProfile",
     "Choice",
@@ -26,6 +29,7 @@ __all__ = [
     "CompletionStream",
     "CompletionsClient",
     "LogProbs",
+    "ParamSpec",
     "StreamCleaner",
     "Support",
     "Usage",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.completions.request import MAX_STOPS
+from bot.completions.parameters import MAX_STOPS
 from bot.errors import ParameterError
 
 _ESCAPES = {"n": "\n", "t": "\t", "|": "|", "\\": "\\"}
