@@ -5,9 +5,13 @@ from bot.completions.cleaning import CleanMode, StreamCleaner, clean_text
 from bot.completions.client import CompletionsClient
 from bot.completions.logit_bias import parse_logit_bias
 from bot.completions.parameters import (
+    BOT_DEFAULTS,
     GENERATION_PARAMS,
     NUMERIC_PARAMS,
     PARAMETERS,
+    PRESET_PARAMS,
+    SERVER_DEFAULT_PARAMS,
+    STORED_PARAMS,
     ParamSpec,
 )
 from bot.completions.profiles import PROFILES, BackendProfile, Support
@@ -15,12 +19,17 @@ from bot.completions.request import CompletionRequest
 from bot.completions.result import Choice, CompletionResult, LogProbs, Usage
 from bot.completions.stops import parse_stop
 from bot.completions.streaming import CompletionStream
+from bot.completions.user_input import check_together, parse_param, parse_params
 
 __all__ = [
+    "BOT_DEFAULTS",
     "GENERATION_PARAMS",
     "NUMERIC_PARAMS",
     "PARAMETERS",
+    "PRESET_PARAMS",
     "PROFILES",
+    "SERVER_DEFAULT_PARAMS",
+    "STORED_PARAMS",
     "BackendProfile",
     "Choice",
     "CleanMode",
@@ -33,7 +42,10 @@ __all__ = [
     "StreamCleaner",
     "Support",
     "Usage",
+    "check_together",
     "clean_text",
     "parse_logit_bias",
+    "parse_param",
+    "parse_params",
     "parse_stop",
 ]

@@ -2,111 +2,36 @@
 
 option > chosen preset > channel's preset > server defaults > bot defaults,
 then clamped to the server's limits; every clamp is reported as a sentence.
-Values typed by people (setting values, preset options) are parsed here by
-delegating to `bot.completions` validation, so the ranges live in one place.
+Typed values are parsed by `bot.completions.user_input`, against the
+parameter table's ranges.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.completions import (
-    GENERATION_PARAMS,
-    NUMERIC_PARAMS,
+    BOT_DEFAULTS,
+    PRESET_PARAMS,
     CompletionRequest,
-    parse_logit_bias,
-    parse_stop,
+    check_together,
+    parse_param,
 )
 from bot.errors import ParameterError
-
-if TYPE_CHECKING:
-    from bot.services.presets import GuildPresets, Preset, PresetService
-    from bot.services.server_settings import ServerConfig, ServerSettingsService
+from bot.services.presets import GuildPresets, Preset, PresetService
+from bot.services.server_settings import ServerConfig, ServerSettingsService
 
 log = logging.getLogger(__name__)
 
-# Parameters a preset or a server default may hold: those a person chooses
-# for a generation (`prompt` is the request itself, `stream` and cleaning are
-# server behaviour, `user` is set by the bot).
-PRESET_PARAMS: tuple[str, ...] = GENERATION_PARAMS
 # logit_bias typed as `word=bias` pairs is kept apart from token ids; the two
 # always travel together (a layer that sets one replaces both).
 _BIAS_KEYS = ("logit_bias", "logit_bias_words")
-STORED_PARAMS: tuple[str, ...] = (*PRESET_PARAMS, "logit_bias_words")
-
-# What the bot uses when neither the server nor a preset says otherwise.
-# max_tokens: the API's default of 16 is a sentence fragment in a chat.
-BOT_DEFAULTS: dict[str, Any] = {"max_tokens": 256}
-
-# Parameters whose typed text is turned into a number before validation, so
-# messages show 3.5 rather than '3.5' (the ranges live in bot.completions).
-_NUMERIC_PARAMS = frozenset(NUMERIC_PARAMS)
 
 # Options the resolver ignores: the prompt is the request, not a parameter.
 _NOT_PARAMETERS = frozenset({"prompt"})
-
-
-def parse_param(name: str, raw: object) -> dict[str, Any]:
-    """Parse one parameter typed by a person into stored values.
-
-    Returns a dict because `logit_bias` yields two entries (token ids and
-    words). Raises ParameterError with a one-sentence message.
-    """
-    if name not in PRESET_PARAMS:
-        raise ParameterError(
-            name,
-            raw,
-            ", ".join(PRESET_PARAMS),
-            f"{name} is not a parameter a preset or default can hold: "
-            f"use one of {', '.join(PRESET_PARAMS)}.",
-        )
-    if name == "stop" and isinstance(raw, str):
-        return {"stop": parse_stop(raw)}
-    if name == "logit_bias" and isinstance(raw, str):
-        ids, words = parse_logit_bias(raw)
-        return {"logit_bias": ids or None, "logit_bias_words": words or None}
-    if name in _NUMERIC_PARAMS and isinstance(raw, str):
-        raw = _as_number(raw)
-    if name == "best_of":
-        # Checked on its own, best_of must not trip over the default n of 1.
-        request = CompletionRequest.build(prompt="", best_of=raw, n=1)
-    else:
-        request = CompletionRequest.build(prompt="", **{name: raw})
-    return {name: getattr(request, name)}
-
-
-def _as_number(text: str) -> object:
-    """`text` as an int or a finite float when it reads as one; else unchanged."""
-    stripped = text.strip()
-    try:
-        return int(stripped)
-    except ValueError:
-        pass
-    try:
-        number = float(stripped)
-    except ValueError:
-        return text
-    return number if math.isfinite(number) else text
-
-
-def parse_params(values: Mapping[str, object]) -> dict[str, Any]:
-    """Parse several parameters and check them together (e.g. best_of ≥ n)."""
-    parsed: dict[str, Any] = {}
-    for name, raw in values.items():
-        if raw is None:
-            continue
-        parsed.update(parse_param(name, raw))
-    check_together(parsed)
-    return parsed
-
-
-def check_together(params: Mapping[str, Any]) -> None:
-    """Raise ParameterError when parameters that are each valid clash."""
-    CompletionRequest.build(prompt="", **{k: v for k, v in params.items() if v is not None})
 
 
 @dataclass(frozen=True)

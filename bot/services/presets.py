@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot.completions import PRESET_PARAMS, check_together, parse_params
 from bot.errors import ParameterError
-from bot.services.parameters import PRESET_PARAMS, STORED_PARAMS, check_together, parse_params
 from bot.storage.audit import AuditRepository
 from bot.storage.cache import GuildCache
 from bot.storage.database import Database
@@ -410,7 +410,6 @@ def _exists(name: str) -> ParameterError:
 
 __all__ = [
     "MAX_PRESETS",
-    "STORED_PARAMS",
     "GuildPresets",
     "Preset",
     "PresetService",

@@ -15,9 +15,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from bot.completions import CompletionRequest
+from bot.completions import CompletionRequest, parse_param
 from bot.errors import ParameterError
-from bot.services.parameters import parse_param
 from bot.storage.audit import AuditRepository
 from bot.storage.cache import GuildCache
 from bot.storage.database import Database
