@@ -57,6 +57,8 @@ class ParamSpec:
     """`couplet complete` has a flag for it."""
     hint: str | None = None
     """What is allowed, where the kind alone says too little."""
+    cli_note: str | None = None
+    """The flag's help, where the Discord description does not fit a command line."""
 
     @property
     def is_numeric(self) -> bool:
@@ -107,6 +109,18 @@ class ParamSpec:
         """Its `couplet complete` flag."""
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def cli_help(self) -> str:
+        """The flag's help text."""
+        return self.cli_note or self.description
+
+    @property
+    def metavar(self) -> str | None:
+        """How the flag's value is shown in usage: the range for numbers."""
+        if self.is_numeric and self.low is not None and self.high is not None:
+            return f"{self.low}..{self.high}"
+        return {"bias": "JSON|word=bias,...", "stop": "S", "text": "TEXT"}.get(self.kind)
+
 
 def _spec(name: str, kind: Kind, about: str, **facts: Any) -> ParamSpec:
     return ParamSpec(name, kind, about, **facts)
@@ -122,6 +136,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 "text",
                 "The text the model continues (leave it out to type a long prompt in a form)",
                 chosen=False,
+                cli_note="The text the model continues",
             ),
             _spec("model", "text", "The model to use", server_default=True, hint="a model name"),
             _spec("suffix", "text", "Text that comes after the completion (only some backends)"),
@@ -175,6 +190,8 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 "stop",
                 rf"Up to {MAX_STOPS} stop sequences: a|b|c (escapes \n \t \|) or a JSON array",
                 server_default=True,
+                cli_note=rf"Up to {MAX_STOPS} stop sequences in all; each value a|b|c "
+                r"(escapes \n \t \| \\) or a JSON array",
             ),
             _spec(
                 "echo",
