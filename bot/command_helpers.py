@@ -1,4 +1,5 @@
-"""Helpers the command cogs share: the Manage Server check, options, preset autocomplete."""
+"""Helpers the command cogs share: the Manage Server check, options, preset autocomplete,
+and the option types of the parameter table's numbers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bot.completions import PARAMETERS as _P
+
 if TYPE_CHECKING:
     from bot.services.presets import PresetService
 
@@ -18,6 +21,21 @@ log = logging.getLogger(__name__)
 # Discord drops an autocomplete answer that comes after 3 seconds.
 AUTOCOMPLETE_TIMEOUT = 2.0
 MAX_CHOICES = 25
+
+# Slash-command option types with the parameter table's ranges, so Discord
+# refuses a number out of range before the bot sees it. (discord.py needs each
+# option as a parameter of the callback: these keep the ranges in the table.)
+MaxTokens = app_commands.Range[int, _P["max_tokens"].low, _P["max_tokens"].high]
+Temperature = app_commands.Range[float, _P["temperature"].low, _P["temperature"].high]
+TopP = app_commands.Range[float, _P["top_p"].low, _P["top_p"].high]
+N = app_commands.Range[int, _P["n"].low, _P["n"].high]
+BestOf = app_commands.Range[int, _P["best_of"].low, _P["best_of"].high]
+Logprobs = app_commands.Range[int, _P["logprobs"].low, _P["logprobs"].high]
+PresencePenalty = app_commands.Range[float, _P["presence_penalty"].low, _P["presence_penalty"].high]
+FrequencyPenalty = app_commands.Range[
+    float, _P["frequency_penalty"].low, _P["frequency_penalty"].high
+]
+Seed = app_commands.Range[int, _P["seed"].low, _P["seed"].high]
 
 # Enforced at run time; MissingPermissions becomes an ephemeral sentence in
 # the tree's error handler (bot/tree.py).

@@ -16,8 +16,22 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.command_helpers import given_options, manage_guild_check, preset_choices
+from bot.command_helpers import (
+    BestOf,
+    FrequencyPenalty,
+    Logprobs,
+    MaxTokens,
+    N,
+    PresencePenalty,
+    Seed,
+    Temperature,
+    TopP,
+    given_options,
+    manage_guild_check,
+    preset_choices,
+)
 from bot.completions import GENERATION_PARAMS
+from bot.completions.parameters import descriptions
 from bot.services.server_settings import format_value
 from bot.tree import reply_ephemeral as reply
 
@@ -28,22 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-PARAM_DESCRIPTIONS = {
-    "model": "Model to use",
-    "suffix": "Text that comes after the completion",
-    "max_tokens": "Most tokens to generate",
-    "temperature": "Randomness, 0 to 2",
-    "top_p": "Nucleus sampling mass, 0 to 1",
-    "n": "How many completions",
-    "best_of": "Candidates generated to pick the best n from",
-    "stop": r"Up to 4 stop sequences separated by | (escapes \n \t \|)",
-    "echo": "Show the prompt before the completion",
-    "logprobs": "Top alternatives to show per token",
-    "presence_penalty": "Penalty for tokens already present, -2 to 2",
-    "frequency_penalty": "Penalty by how often a token appeared, -2 to 2",
-    "logit_bias": 'Token biases: {"50256": -100} or word=bias pairs',
-    "seed": "Seed for repeatable samples",
-}
+# The preset options' descriptions, from the parameter table.
+PARAM_DESCRIPTIONS = descriptions(GENERATION_PARAMS)
 
 
 @app_commands.guild_only()
@@ -85,18 +85,18 @@ class Presets(commands.GroupCog, group_name="preset"):
         description: str = "",
         model: str | None = None,
         suffix: str | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        n: int | None = None,
-        best_of: int | None = None,
+        max_tokens: MaxTokens | None = None,
+        temperature: Temperature | None = None,
+        top_p: TopP | None = None,
+        n: N | None = None,
+        best_of: BestOf | None = None,
         stop: str | None = None,
         echo: bool | None = None,
-        logprobs: int | None = None,
-        presence_penalty: float | None = None,
-        frequency_penalty: float | None = None,
+        logprobs: Logprobs | None = None,
+        presence_penalty: PresencePenalty | None = None,
+        frequency_penalty: FrequencyPenalty | None = None,
         logit_bias: str | None = None,
-        seed: int | None = None,
+        seed: Seed | None = None,
     ) -> None:
         """Save a set of /complete parameters under a name (needs Manage Server)."""
         assert interaction.guild_id is not None
@@ -131,18 +131,18 @@ class Presets(commands.GroupCog, group_name="preset"):
         clear: str | None = None,
         model: str | None = None,
         suffix: str | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        n: int | None = None,
-        best_of: int | None = None,
+        max_tokens: MaxTokens | None = None,
+        temperature: Temperature | None = None,
+        top_p: TopP | None = None,
+        n: N | None = None,
+        best_of: BestOf | None = None,
         stop: str | None = None,
         echo: bool | None = None,
-        logprobs: int | None = None,
-        presence_penalty: float | None = None,
-        frequency_penalty: float | None = None,
+        logprobs: Logprobs | None = None,
+        presence_penalty: PresencePenalty | None = None,
+        frequency_penalty: FrequencyPenalty | None = None,
         logit_bias: str | None = None,
-        seed: int | None = None,
+        seed: Seed | None = None,
     ) -> None:
         """Change some parameters of a preset; the others stay (needs Manage Server)."""
         assert interaction.guild_id is not None
