@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.completions import (
     BOT_DEFAULTS,
+    PARAMETERS,
     PRESET_PARAMS,
+    SERVER_DEFAULT_PARAMS,
     CompletionRequest,
     check_together,
     parse_param,
@@ -48,6 +50,47 @@ class ResolvedParameters:
     stream: bool = False
     preset: str | None = None
     """The preset in use (chosen, or the channel's), if any."""
+    problem: str | None = None
+    """Why /complete would refuse these (only from `effective`, which does not raise)."""
+
+
+API_DEFAULT = "API default"
+
+
+@dataclass(frozen=True)
+class ShownValue:
+    """One parameter as /settings show lists it."""
+
+    name: str
+    value: Any
+    """None: nothing is sent, so the backend's own default applies."""
+    source: str
+    """"API default" | "bot default" | "server" | "channel preset:NAME"."""
+
+
+def shown_defaults(resolved: ResolvedParameters, default_model: str | None) -> list[ShownValue]:
+    """Every default a server can set, then whatever else the channel's preset sets.
+
+    In table order, each with its effective value and where it comes from;
+    `default_model` is the bot's (COMPLETIONS_MODEL), used when nobody set one.
+    """
+    params, sources = dict(resolved.params), dict(resolved.sources)
+    words = params.pop("logit_bias_words", None)
+    if words:
+        # Token ids and words travel together: show them as one logit_bias.
+        params["logit_bias"] = {**(params.get("logit_bias") or {}), **words}
+        sources["logit_bias"] = sources.pop("logit_bias_words")
+    names = [*SERVER_DEFAULT_PARAMS, *(n for n in PARAMETERS if n in params)]
+    shown: list[ShownValue] = []
+    for name in dict.fromkeys(names):
+        if name in params:
+            shown.append(ShownValue(name, params[name], sources.get(name, "")))
+        elif name == "model":
+            # The client asks the backend for its first model when none is given.
+            shown.append(ShownValue(name, default_model, "bot default"))
+        else:
+            shown.append(ShownValue(name, PARAMETERS[name].api_default, API_DEFAULT))
+    return shown
 
 
 class ParameterResolver:
@@ -71,12 +114,15 @@ class ParameterResolver:
         channel_id: int | None,
         options: Mapping[str, Any] | None = None,
         preset_name: str | None = None,
+        *,
+        check: bool = True,
     ) -> ResolvedParameters:
         """The effective parameters for a /complete in this channel.
 
         `options` are what the member typed (None values mean "not given";
         `stop` and `logit_bias` may be the raw text). Raises ParameterError
-        for a bad option, an unknown preset or a model the server does not allow.
+        for a bad option, an unknown preset or (unless `check` is false) a
+        model the server does not allow or values that clash.
         Reads come from the services' caches: no database round trip when
         nothing changed.
         """
@@ -114,14 +160,16 @@ class ParameterResolver:
                     sources[key] = label
 
         clamped = self._clamp(params, config)
-        self._check_model(params, sources, config)
+        if check:
+            self._check_model(params, sources, config)
 
         stream = config.stream if stream_option is None else stream_option
         if stream and (params.get("best_of") or 1) > 1:
             # A ranked best_of cannot be shown before every candidate is done.
             stream = False
             clamped.append("stream was turned off: best_of compares complete candidates.")
-        check_together(params)
+        if check:
+            check_together(params)
         return ResolvedParameters(
             params=params,
             sources=sources,
@@ -132,8 +180,17 @@ class ParameterResolver:
         )
 
     async def effective(self, guild_id: int, channel_id: int | None = None) -> ResolvedParameters:
-        """What a /complete with no options would use here (for /settings show)."""
-        return await self.resolve(guild_id, channel_id, {}, None)
+        """What a /complete with no options would use here (for /settings show).
+
+        Never refuses: when /complete would (e.g. the channel's preset names a
+        model the server no longer allows), `problem` says why, so an admin
+        still sees everything and can fix it.
+        """
+        try:
+            return await self.resolve(guild_id, channel_id, {}, None)
+        except ParameterError as err:
+            resolved = await self.resolve(guild_id, channel_id, {}, None, check=False)
+            return replace(resolved, problem=str(err))
 
     @staticmethod
     def _chosen_preset(presets: GuildPresets | None, name: str) -> Preset:
