@@ -217,7 +217,10 @@ class CompletionRequest(BaseModel):
             value = [value]
         if not isinstance(value, list | tuple) or not all(isinstance(s, str) for s in value):
             raise ParameterError(
-                "stop", value, "1 to 4 text sequences", "stop must be text: use 1 to 4 sequences."
+                "stop",
+                value,
+                f"1 to {MAX_STOPS} text sequences",
+                f"stop must be text: use 1 to {MAX_STOPS} sequences.",
             )
         return list(value) or None
 
