@@ -17,17 +17,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.command_helpers import (
-    BestOf,
-    FrequencyPenalty,
-    Logprobs,
-    MaxTokens,
-    N,
-    PresencePenalty,
-    Seed,
-    Temperature,
-    TopP,
     given_options,
     manage_guild_check,
+    parameter_options,
     preset_choices,
 )
 from bot.completions import GENERATION_PARAMS
@@ -78,29 +70,17 @@ class Presets(commands.GroupCog, group_name="preset"):
         **PARAM_DESCRIPTIONS,
     )
     @manage_guild_check
+    @parameter_options(GENERATION_PARAMS)
     async def create(
         self,
         interaction: discord.Interaction,
         name: str,
         description: str = "",
-        model: str | None = None,
-        suffix: str | None = None,
-        max_tokens: MaxTokens | None = None,
-        temperature: Temperature | None = None,
-        top_p: TopP | None = None,
-        n: N | None = None,
-        best_of: BestOf | None = None,
-        stop: str | None = None,
-        echo: bool | None = None,
-        logprobs: Logprobs | None = None,
-        presence_penalty: PresencePenalty | None = None,
-        frequency_penalty: FrequencyPenalty | None = None,
-        logit_bias: str | None = None,
-        seed: Seed | None = None,
+        **params: Any,
     ) -> None:
         """Save a set of /complete parameters under a name (needs Manage Server)."""
         assert interaction.guild_id is not None
-        params = given_options(locals(), GENERATION_PARAMS)
+        params = given_options(params, GENERATION_PARAMS)
         preset = await self.bot.presets.create(
             interaction.guild_id,
             name,
@@ -123,30 +103,18 @@ class Presets(commands.GroupCog, group_name="preset"):
     )
     @app_commands.autocomplete(name=preset_names)
     @manage_guild_check
+    @parameter_options(GENERATION_PARAMS)
     async def edit(
         self,
         interaction: discord.Interaction,
         name: str,
         description: str | None = None,
         clear: str | None = None,
-        model: str | None = None,
-        suffix: str | None = None,
-        max_tokens: MaxTokens | None = None,
-        temperature: Temperature | None = None,
-        top_p: TopP | None = None,
-        n: N | None = None,
-        best_of: BestOf | None = None,
-        stop: str | None = None,
-        echo: bool | None = None,
-        logprobs: Logprobs | None = None,
-        presence_penalty: PresencePenalty | None = None,
-        frequency_penalty: FrequencyPenalty | None = None,
-        logit_bias: str | None = None,
-        seed: Seed | None = None,
+        **params: Any,
     ) -> None:
         """Change some parameters of a preset; the others stay (needs Manage Server)."""
         assert interaction.guild_id is not None
-        params = given_options(locals(), GENERATION_PARAMS)
+        params = given_options(params, GENERATION_PARAMS)
         before = await self.bot.presets.get(interaction.guild_id, name)
         preset = await self.bot.presets.edit(
             interaction.guild_id,
