@@ -11,7 +11,6 @@ from bot.completions.parameters import (
     PARAMETERS,
     PRESET_PARAMS,
     SERVER_DEFAULT_PARAMS,
-    STORED_PARAMS,
     ParamSpec,
 )
 from bot.completions.profiles import PROFILES, BackendProfile, Support
@@ -29,7 +28,6 @@ __all__ = [
     "PRESET_PARAMS",
     "PROFILES",
     "SERVER_DEFAULT_PARAMS",
-    "STORED_PARAMS",
     "BackendProfile",
     "Choice",
     "CleanMode",

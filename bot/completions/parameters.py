@@ -15,9 +15,6 @@ from typing import Any, Literal
 
 Kind = Literal["text", "whole", "number", "flag", "stop", "bias"]
 
-# Discord allows 100 characters for a command or option description.
-DESCRIPTION_LIMIT = 100
-
 MAX_STOPS = 4
 # The widest logprobs any backend allows (vLLM's default --max-logprobs); each
 # backend profile narrows it (OpenAI 5).
@@ -86,11 +83,7 @@ class ParamSpec:
         if self.kind == "text":
             return "text"
         noun = "a whole number" if self.kind == "whole" else "a number"
-        if self.low is not None and self.high is not None:
-            return f"{noun} from {self.low} to {self.high}"
-        if self.low is not None:
-            return f"{noun} of {self.low} or more"
-        return noun
+        return f"{noun} from {self.low} to {self.high}"
 
     @property
     def description(self) -> str:
@@ -122,25 +115,25 @@ class ParamSpec:
         return {"bias": "JSON|word=bias,...", "stop": "S", "text": "TEXT"}.get(self.kind)
 
 
-def _spec(name: str, kind: Kind, about: str, **facts: Any) -> ParamSpec:
-    return ParamSpec(name, kind, about, **facts)
-
-
 # Table order is the order in which messages list parameters.
 PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
     {
         spec.name: spec
         for spec in (
-            _spec(
+            ParamSpec(
                 "prompt",
                 "text",
                 "The text the model continues (leave it out to type a long prompt in a form)",
                 chosen=False,
                 cli_note="The text the model continues",
             ),
-            _spec("model", "text", "The model to use", server_default=True, hint="a model name"),
-            _spec("suffix", "text", "Text that comes after the completion (only some backends)"),
-            _spec(
+            ParamSpec(
+                "model", "text", "The model to use", server_default=True, hint="a model name"
+            ),
+            ParamSpec(
+                "suffix", "text", "Text that comes after the completion (only some backends)"
+            ),
+            ParamSpec(
                 "max_tokens",
                 "whole",
                 "Most tokens to generate",
@@ -151,7 +144,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 bot_default=256,
                 server_default=True,
             ),
-            _spec(
+            ParamSpec(
                 "temperature",
                 "number",
                 "Randomness: 0 always picks the likeliest token",
@@ -160,7 +153,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 api_default=1,
                 server_default=True,
             ),
-            _spec(
+            ParamSpec(
                 "top_p",
                 "number",
                 "Sample only from the likeliest tokens adding up to this",
@@ -169,7 +162,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 api_default=1,
                 server_default=True,
             ),
-            _spec(
+            ParamSpec(
                 "n",
                 "whole",
                 "How many completions to generate, to page through",
@@ -177,7 +170,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 high=MAX_N,
                 api_default=1,
             ),
-            _spec(
+            ParamSpec(
                 "best_of",
                 "whole",
                 "Generate this many, keep the n with the best mean logprob",
@@ -185,7 +178,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 high=MAX_BEST_OF,
                 api_default=1,
             ),
-            _spec(
+            ParamSpec(
                 "stop",
                 "stop",
                 rf"Up to {MAX_STOPS} stop sequences: a|b|c (escapes \n \t \|) or a JSON array",
@@ -193,14 +186,14 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 cli_note=rf"Up to {MAX_STOPS} stop sequences in all; each value a|b|c "
                 r"(escapes \n \t \| \\) or a JSON array",
             ),
-            _spec(
+            ParamSpec(
                 "echo",
                 "flag",
                 "Show the prompt before the completion",
                 api_default=False,
                 server_default=True,
             ),
-            _spec(
+            ParamSpec(
                 "logprobs",
                 "whole",
                 "Alternatives per token for a Tokens view; most backends allow up to 5",
@@ -208,7 +201,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 high=MAX_LOGPROBS_ANY_BACKEND,
                 server_default=True,
             ),
-            _spec(
+            ParamSpec(
                 "presence_penalty",
                 "number",
                 "Positive values push toward new topics",
@@ -217,7 +210,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 api_default=0,
                 server_default=True,
             ),
-            _spec(
+            ParamSpec(
                 "frequency_penalty",
                 "number",
                 "Positive values reduce repetition",
@@ -226,13 +219,13 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
                 api_default=0,
                 server_default=True,
             ),
-            _spec(
+            ParamSpec(
                 "logit_bias",
                 "bias",
                 f'Token biases {BIAS_LOW}..{BIAS_HIGH}: {{"50256": -100}} (token ids) '
                 "or word=bias, word2=bias",
             ),
-            _spec(
+            ParamSpec(
                 "seed",
                 "whole",
                 "Same seed and parameters give the same sample where the backend can",
@@ -241,11 +234,11 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ),
             # Server behaviour rather than a choice of text: /settings keeps it
             # as the `stream` behaviour setting, and presets do not hold it.
-            _spec(
+            ParamSpec(
                 "stream", "flag", "Show the text as it is written", api_default=False, chosen=False
             ),
             # Set by the bot for abuse monitoring, never by a person.
-            _spec("user", "text", "Who asked (set by the bot)", chosen=False, cli=False),
+            ParamSpec("user", "text", "Who asked (set by the bot)", chosen=False, cli=False),
         )
     }
 )
@@ -254,10 +247,9 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
 # preset or a CLI flag each (not `prompt`, the request itself; not `stream`,
 # server behaviour; not `user`, set by the bot).
 GENERATION_PARAMS: tuple[str, ...] = tuple(n for n, s in PARAMETERS.items() if s.chosen)
-# What a preset may hold; logit_bias typed as `word=bias` is stored apart from
-# token ids as `logit_bias_words` (the two always travel together).
+# What a preset may hold (logit_bias typed as `word=bias` is stored apart from
+# token ids, as `logit_bias_words`; the two always travel together).
 PRESET_PARAMS: tuple[str, ...] = GENERATION_PARAMS
-STORED_PARAMS: tuple[str, ...] = (*PRESET_PARAMS, "logit_bias_words")
 # The parameters a server can keep a default for with /settings set.
 SERVER_DEFAULT_PARAMS: tuple[str, ...] = tuple(n for n, s in PARAMETERS.items() if s.server_default)
 # Parameters whose value is a number (checked against the table's ranges).
@@ -266,11 +258,6 @@ NUMERIC_PARAMS: tuple[str, ...] = tuple(n for n, s in PARAMETERS.items() if s.is
 BOT_DEFAULTS: MappingProxyType[str, Any] = MappingProxyType(
     {n: s.bot_default for n, s in PARAMETERS.items() if s.bot_default is not None}
 )
-
-
-def spec(name: str) -> ParamSpec:
-    """The table's row for `name` (KeyError for a name that is not a parameter)."""
-    return PARAMETERS[name]
 
 
 def descriptions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
