@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from bot.completions import PRESET_PARAMS, check_together, parse_params
 from bot.errors import Conflict, ParameterError
-from bot.services.parameters import PRESET_PARAMS, STORED_PARAMS, check_together, parse_params
 from bot.storage.cache import GuildCache
 from bot.storage.database import Database
 from bot.storage.locks import guild_write
@@ -303,7 +303,6 @@ def _audit_view(preset: Preset) -> dict[str, Any]:
 
 __all__ = [
     "MAX_PRESETS",
-    "STORED_PARAMS",
     "GuildPresets",
     "Preset",
     "PresetService",

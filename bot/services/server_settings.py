@@ -15,9 +15,14 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from bot.completions import CompletionRequest
+from bot.completions import (
+    PARAMETERS,
+    SERVER_DEFAULT_PARAMS,
+    CompletionRequest,
+    ParamSpec,
+    parse_param,
+)
 from bot.errors import ParameterError
-from bot.services.parameters import parse_param
 from bot.storage.audit import AuditRepository
 from bot.storage.cache import GuildCache
 from bot.storage.database import Database
@@ -26,7 +31,6 @@ from bot.storage.locks import guild_write
 
 log = logging.getLogger(__name__)
 
-MAX_TOKENS_CEILING = 65_536
 MAX_ALLOWED_MODELS = 25  # what one autocomplete answer can offer
 MODEL_NAME_LENGTH = 100
 
@@ -70,8 +74,7 @@ def _check_allowed_model(model: str | None, config: ServerConfig) -> None:
         )
 
 
-def _limit_parser(name: str, high: int) -> Callable[[str, ServerConfig], int]:
-    allowed = f"a whole number from 1 to {high}"
+def _limit_parser(name: str, high: int, allowed: str) -> Callable[[str, ServerConfig], int]:
 
     def parse(raw: str, config: ServerConfig) -> int:
         text = raw.strip()
@@ -146,23 +149,26 @@ def _parse_models(raw: str, config: ServerConfig) -> builtins.list[str]:
     return names
 
 
-def _param(name: str, description: str, allowed: str) -> Setting:
-    return Setting(name, "default", description, allowed, None, _param_parser(name))
+def _param(spec: ParamSpec) -> Setting:
+    """A server default for a Completions parameter, as the parameter table defines it."""
+    return Setting(
+        spec.name, "default", spec.description, spec.allowed, None, _param_parser(spec.name)
+    )
+
+
+def _limit(name: str, description: str, default: int) -> Setting:
+    """A cap on a parameter (max_tokens_limit caps max_tokens): 1 up to the parameter's top."""
+    high = PARAMETERS[name.removesuffix("_limit")].high
+    assert high is not None
+    allowed = f"a whole number from 1 to {high}"
+    return Setting(name, "limit", description, allowed, default, _limit_parser(name, high, allowed))
 
 
 SETTINGS: Mapping[str, Setting] = MappingProxyType(
     {
         s.name: s
         for s in (
-            _param("model", "Model used when nobody picks one", "a model name"),
-            _param("temperature", "Sampling temperature", "a number from 0 to 2"),
-            _param("top_p", "Nucleus sampling mass", "a number from 0 to 1"),
-            _param("presence_penalty", "Penalty for tokens already present", "-2 to 2"),
-            _param("frequency_penalty", "Penalty by how often a token appeared", "-2 to 2"),
-            _param("max_tokens", "Tokens to generate", "a whole number of 0 or more"),
-            _param("stop", "Stop sequences", r"up to 4 sequences separated by | or a JSON array"),
-            _param("logprobs", "Top alternatives shown per token", "a whole number from 0 to 20"),
-            _param("echo", "Show the prompt before the completion", "true or false"),
+            *(_param(PARAMETERS[name]) for name in SERVER_DEFAULT_PARAMS),
             Setting(
                 "clean_mode",
                 "behaviour",
@@ -179,30 +185,9 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 False,
                 _parse_stream,
             ),
-            Setting(
-                "max_tokens_limit",
-                "limit",
-                "The most max_tokens a member may ask for",
-                f"a whole number from 1 to {MAX_TOKENS_CEILING}",
-                1024,
-                _limit_parser("max_tokens_limit", MAX_TOKENS_CEILING),
-            ),
-            Setting(
-                "n_limit",
-                "limit",
-                "The most completions (n) per request",
-                "a whole number from 1 to 128",
-                4,
-                _limit_parser("n_limit", 128),
-            ),
-            Setting(
-                "best_of_limit",
-                "limit",
-                "The most best_of candidates per request",
-                "a whole number from 1 to 20",
-                8,
-                _limit_parser("best_of_limit", 20),
-            ),
+            _limit("max_tokens_limit", "The most max_tokens a member may ask for", 1024),
+            _limit("n_limit", "The most completions (n) per request", 4),
+            _limit("best_of_limit", "The most best_of candidates per request", 8),
             Setting(
                 "allowed_models",
                 "limit",

@@ -21,9 +21,20 @@ from discord.ext import commands
 from bot.command_helpers import (
     AUTOCOMPLETE_TIMEOUT,
     MAX_CHOICES,
+    BestOf,
+    FrequencyPenalty,
+    Logprobs,
+    MaxTokens,
+    N,
+    PresencePenalty,
+    Seed,
+    Temperature,
+    TopP,
     given_options,
     preset_choices,
 )
+from bot.completions import GENERATION_PARAMS
+from bot.completions.parameters import descriptions
 from bot.render.completion import (
     MessagePlan,
     completion_messages,
@@ -47,9 +58,6 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 # Discord allows about five edits per five seconds per message; stay under it.
 STREAM_EDIT_INTERVAL = 1.2
-# Autocomplete must answer within 3 seconds, backend or not.
-MAX_MAX_TOKENS = 4096
-MAX_SEED = 2**32 - 1  # llama.cpp seeds are 32-bit; one range works everywhere
 PROMPT_MODAL_LIMIT = 4000
 GONE = "That completion is no longer available; run /complete again."
 
@@ -91,42 +99,27 @@ class Completions(commands.Cog, name=COG_NAME):
 
     @app_commands.command(name="complete", description="Continue a prompt with the language model.")
     @app_commands.describe(
-        prompt="The text the model continues (leave it out to type a long prompt in a form)",
-        suffix="Text that comes after the completion (only some backends)",
-        max_tokens="Most tokens to generate",
-        temperature="Randomness from 0 to 2: 0 picks the likeliest tokens (default 1)",
-        top_p="Nucleus sampling from 0 to 1: sample only from the top tokens adding up to this",
-        n="How many completions to generate (page through them)",
-        best_of="Generate this many and keep the n with the highest mean token logprob",
-        stop=r"Up to 4 stop sequences: a|b|c (escapes \n \t \|) or a JSON array",
-        echo="Show the prompt before the completion",
-        logprobs="Alternatives per token to return (0–5 on most backends); adds a Tokens view",
-        presence_penalty="From -2 to 2: positive values push toward new topics",
-        frequency_penalty="From -2 to 2: positive values reduce repetition",
-        logit_bias='Token biases -100..100: {"50256": -100} (token ids) or word=bias, word2=bias',
-        seed="Same seed and parameters give the same sample (where the backend supports it)",
-        model="The model to use (type to search)",
+        **descriptions(("prompt", *GENERATION_PARAMS, "stream")),
         preset="One of this server's presets (type to search)",
         private="Only you see the reply",
-        stream="Show the text as it is written",
     )
     async def complete(
         self,
         interaction: discord.Interaction,
         prompt: str | None = None,
         suffix: str | None = None,
-        max_tokens: app_commands.Range[int, 1, MAX_MAX_TOKENS] | None = None,
-        temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
-        top_p: app_commands.Range[float, 0.0, 1.0] | None = None,
-        n: app_commands.Range[int, 1, 128] | None = None,
-        best_of: app_commands.Range[int, 1, 20] | None = None,
+        max_tokens: MaxTokens | None = None,
+        temperature: Temperature | None = None,
+        top_p: TopP | None = None,
+        n: N | None = None,
+        best_of: BestOf | None = None,
         stop: str | None = None,
         echo: bool | None = None,
-        logprobs: app_commands.Range[int, 0, 20] | None = None,
-        presence_penalty: app_commands.Range[float, -2.0, 2.0] | None = None,
-        frequency_penalty: app_commands.Range[float, -2.0, 2.0] | None = None,
+        logprobs: Logprobs | None = None,
+        presence_penalty: PresencePenalty | None = None,
+        frequency_penalty: FrequencyPenalty | None = None,
         logit_bias: str | None = None,
-        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        seed: Seed | None = None,
         model: str | None = None,
         preset: str | None = None,
         private: bool = False,

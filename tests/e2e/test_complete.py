@@ -197,8 +197,9 @@ async def test_out_of_range_numbers_are_refused_by_discord(
     assert ranges["best_of"] == (1, 20)
     assert ranges["presence_penalty"] == (-2, 2)
     assert ranges["frequency_penalty"] == (-2, 2)
-    assert ranges["logprobs"][0] == 0
-    assert ranges["max_tokens"][0] == 1
+    assert ranges["logprobs"] == (0, 20)
+    assert ranges["max_tokens"] == (0, 65536)
+    assert ranges["seed"] == (0, 2**32 - 2)
     with pytest.raises(OptionError):
         await fake.slash("complete", prompt="x", temperature=3.5)
     assert all(len(o["description"]) <= 100 for o in definition["options"])
