@@ -20,8 +20,8 @@ from discord.ext import commands
 
 import cogs
 from bot.completions import CompletionsClient
+from bot.discord_endpoints import patch_discord_endpoints
 from bot.render.buttons import DYNAMIC_ITEMS
-from bot.sandbox.patching import patch_discord_endpoints
 from bot.services.generation import GenerationService
 from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService

@@ -8,7 +8,6 @@ from bot.sandbox.clock import FakeClock
 from bot.sandbox.emulator import ComponentError, FakeDiscord, RateLimitInjection, UnknownCommand
 from bot.sandbox.interactions import InteractionRecord, InteractionTimeout, Upload
 from bot.sandbox.options import OptionError
-from bot.sandbox.patching import patch_discord_endpoints
 from bot.sandbox.world import Channel, Guild, Member, Role, User
 
 __all__ = [
@@ -26,5 +25,4 @@ __all__ = [
     "UnknownCommand",
     "Upload",
     "User",
-    "patch_discord_endpoints",
 ]

@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox import FakeDiscord, patch_discord_endpoints
+from bot.discord_endpoints import patch_discord_endpoints
+from bot.sandbox import FakeDiscord
 from bot.sandbox.session import wait_while_running
 
 BOT_TOKEN = "emulator-token"
