@@ -14,7 +14,7 @@ from bot.sandbox import limits
 from bot.sandbox import permissions as perm
 from bot.sandbox.http_util import ApiError, json_response, no_content, read_body
 from bot.sandbox.lifecycle import MessageLifecycle
-from bot.sandbox.rest_common import body_errors, check_files, path_int, refuse, require_bot_auth
+from bot.sandbox.rest_common import check_files, message_errors, path_int, refuse, require_bot_auth
 from bot.sandbox.state import EmulatorState
 from bot.sandbox.world import Channel
 
@@ -85,14 +85,11 @@ class ChannelRoutes:
         if files:
             self._require_bot_permission(channel, perm.ATTACH_FILES)
         check_files(files)
-        errors = body_errors(
+        errors = message_errors(
             "create_message",
             body,
-            lambda: limits.validate_message(
-                body,
-                allowed_flags=limits.SUPPRESS_EMBEDS | limits.SUPPRESS_NOTIFICATIONS,
-                require_content=True,
-            ),
+            allowed_flags=limits.SUPPRESS_EMBEDS | limits.SUPPRESS_NOTIFICATIONS,
+            require_content=True,
         )
         if errors:
             refuse(self.state, None, errors, route=request.path)
@@ -109,12 +106,8 @@ class ChannelRoutes:
         if msg["author"]["id"] != self.state.bot_author()["id"]:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         body, files = await read_body(request)
-        errors = body_errors(
-            "edit_message",
-            body,
-            lambda: limits.validate_message(
-                body, allowed_flags=limits.SUPPRESS_EMBEDS, require_content=False
-            ),
+        errors = message_errors(
+            "edit_message", body, allowed_flags=limits.SUPPRESS_EMBEDS, require_content=False
         )
         if errors:
             refuse(self.state, None, errors, route=request.path)

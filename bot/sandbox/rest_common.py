@@ -56,6 +56,19 @@ def body_errors(
     return list(dict.fromkeys(found))
 
 
+def message_errors(
+    request: str, body: dict[str, Any], *, allowed_flags: int, require_content: bool
+) -> list[limits.FieldError]:
+    """`body_errors` for a message create or edit body outside a callback."""
+    return body_errors(
+        request,
+        body,
+        lambda: limits.validate_message(
+            body, allowed_flags=allowed_flags, require_content=require_content
+        ),
+    )
+
+
 def refuse(
     state: EmulatorState,
     rec: InteractionRecord | None,

@@ -20,6 +20,7 @@ from bot.sandbox.rest_common import (
     TRUE_WORDS,
     body_errors,
     check_files,
+    message_errors,
     path_int,
     refuse,
 )
@@ -149,12 +150,8 @@ class InteractionRoutes:
             raise ApiError(404, limits.UNKNOWN_WEBHOOK, "Unknown Webhook")
         body, files = await read_body(request)
         check_files(files)
-        errors = body_errors(
-            "execute_webhook",
-            body,
-            lambda: limits.validate_message(
-                body, allowed_flags=MESSAGE_FLAGS, require_content=True
-            ),
+        errors = message_errors(
+            "execute_webhook", body, allowed_flags=MESSAGE_FLAGS, require_content=True
         )
         if errors:
             refuse(self.state, rec, errors, route="followup")
@@ -174,12 +171,11 @@ class InteractionRoutes:
         msg = self._webhook_message(rec, request)
         body, files = await read_body(request)
         check_files(files)
-        errors = body_errors(
+        errors = message_errors(
             "edit_webhook_message",
             body,
-            lambda: limits.validate_message(
-                body, allowed_flags=limits.SUPPRESS_EMBEDS, require_content=False
-            ),
+            allowed_flags=limits.SUPPRESS_EMBEDS,
+            require_content=False,
         )
         if errors:
             refuse(self.state, rec, errors, route="edit")
