@@ -57,7 +57,7 @@ class FakeDiscord:
     `slash`, `click`, `select`, `submit_modal`, `autocomplete`, `context_menu`
     and `post_message`, and read the bot's answers from the returned records.
     The state's world and records are readable here too (`world`, `messages`,
-    `rejections`, …). Constructor options are `EmulatorState`'s, plus where to listen.
+    `rejections`, …). The constructor takes `EmulatorState`'s options and where to listen.
     """
 
     world = _Shared[World]()
@@ -79,8 +79,24 @@ class FakeDiscord:
     resumes = _Shared[int]()
     connected = _Shared[asyncio.Event]()
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
-        self.state = EmulatorState(**options)
+    def __init__(
+        self,
+        *,
+        bot_name: str = "Couplet",
+        default_world: bool = True,
+        response_window: float = 3.0,
+        token_lifetime: float = 15 * 60.0,
+        recommended_shards: int = 1,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.state = EmulatorState(
+            bot_name=bot_name,
+            default_world=default_world,
+            response_window=response_window,
+            token_lifetime=token_lifetime,
+            recommended_shards=recommended_shards,
+        )
         self.host, self._port = host, port
         self.gateway = Gateway(self.state)
         self.lifecycle = MessageLifecycle(self.state, self.gateway)
