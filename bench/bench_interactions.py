@@ -233,7 +233,7 @@ def serve_floor_bot() -> int:
     import discord
     from discord import app_commands
 
-    from bot.sandbox.patching import patch_discord_endpoints
+    from bot.discord_endpoints import patch_discord_endpoints
 
     patch_discord_endpoints(os.environ["DISCORD_API_BASE"], os.environ["DISCORD_GATEWAY_URL"])
 

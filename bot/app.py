@@ -20,7 +20,7 @@ from discord.ext import commands
 
 import cogs
 from bot.completions import CompletionsClient
-from bot.sandbox.patching import patch_discord_endpoints
+from bot.discord_endpoints import patch_discord_endpoints
 from bot.services.generation import GenerationService
 from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService
@@ -30,7 +30,6 @@ from bot.storage import Database
 from bot.storage.command_sync import CommandSyncStore
 from bot.storage.generations import GenerationStore
 from bot.tree import CoupletTree
-from cogs.completions import DYNAMIC_ITEMS
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,6 @@ class CoupletBot(commands.AutoShardedBot):
             await self.generations.prune(GENERATION_RETENTION)
         except Exception:
             log.exception("could not prune old generations; continuing")
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
         for name in cog_modules():
             await self.load_extension(name)
             log.info("loaded %s", name)

@@ -1,11 +1,14 @@
-"""Discord's rules for application command definitions (bulk overwrite bodies)."""
+"""Discord's documented rules for application command definitions (bulk overwrite bodies),
+including their localized names and descriptions."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from bot.sandbox.limits import FieldError, validate_choice
+from bot.sandbox.openapi import locales
 
 COMMAND_NAME_RE = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
 COMMAND_SIZE_MAX = 8000
@@ -75,7 +78,7 @@ def _validate_command(cmd: dict[str, Any], path: str) -> list[FieldError]:
     ctype = int(cmd.get("type", 1))
     name = cmd.get("name")
     if ctype == 1:
-        if not isinstance(name, str) or not COMMAND_NAME_RE.match(name) or name != name.lower():
+        if not is_slash_name(name):
             errors.append(
                 FieldError(
                     f"{path}.name",
@@ -84,14 +87,16 @@ def _validate_command(cmd: dict[str, Any], path: str) -> list[FieldError]:
                 )
             )
         errors += _check_description(cmd.get("description"), path)
+        errors += _check_localizations(cmd, path, is_slash_name)
         errors += _validate_options(cmd.get("options") or [], f"{path}.options", depth=0)
     elif ctype in (2, 3):
-        if not isinstance(name, str) or not 1 <= len(name) <= 32:
+        if not is_menu_name(name):
             errors.append(
                 FieldError(
                     f"{path}.name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length."
                 )
             )
+        errors += _check_localizations(cmd, path, is_menu_name)
         if cmd.get("description"):
             errors.append(
                 FieldError(
@@ -123,15 +128,52 @@ def _validate_command(cmd: dict[str, Any], path: str) -> list[FieldError]:
     return errors
 
 
-def _check_description(desc: object, path: str) -> list[FieldError]:
+def is_slash_name(name: object) -> bool:
+    """A slash command's or an option's name: 1–32 letters, digits, - _ ', lower case if any."""
+    return isinstance(name, str) and bool(COMMAND_NAME_RE.match(name)) and name == name.lower()
+
+
+def is_menu_name(name: object) -> bool:
+    """A context menu command's name: any 1–32 characters."""
+    return isinstance(name, str) and 1 <= len(name) <= 32
+
+
+def _check_description(desc: object, path: str, field: str = "description") -> list[FieldError]:
     """Discord's rule for a command's or an option's description: 1 to 100 characters."""
     if isinstance(desc, str) and 1 <= len(desc) <= 100:
         return []
-    return [
-        FieldError(
-            f"{path}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
-        )
-    ]
+    why = "Must be between 1 and 100 in length."
+    return [FieldError(f"{path}.{field}", "BASE_TYPE_BAD_LENGTH", why)]
+
+
+def _check_localizations(
+    item: dict[str, Any], path: str, name_ok: Callable[[object], bool]
+) -> list[FieldError]:
+    """`name_localizations` and `description_localizations`: keys are Discord locales
+    (en-US, zh-CN, …), each name follows the name rule, each description 1–100 characters."""
+    errors: list[FieldError] = []
+    for key in ("name_localizations", "description_localizations"):
+        for locale, text in (item.get(key) or {}).items():
+            where = f"{key}.{locale}"
+            if locale not in locales():
+                errors.append(
+                    FieldError(
+                        f"{path}.{where}",
+                        "BASE_TYPE_CHOICES",
+                        f"{locale!r} is not a Discord locale (such as en-US or zh-CN).",
+                    )
+                )
+            elif key == "description_localizations":
+                errors += _check_description(text, path, where)
+            elif not name_ok(text):
+                errors.append(
+                    FieldError(
+                        f"{path}.{where}",
+                        "APPLICATION_COMMAND_INVALID_NAME",
+                        f"Localized name {text!r} is invalid",
+                    )
+                )
+    return errors
 
 
 def _validate_options(options: list[dict[str, Any]], path: str, depth: int) -> list[FieldError]:
@@ -162,7 +204,7 @@ def _validate_options(options: list[dict[str, Any]], path: str, depth: int) -> l
                 )
             )
             continue
-        if not isinstance(name, str) or not COMMAND_NAME_RE.match(name) or name != name.lower():
+        if not is_slash_name(name):
             errors.append(
                 FieldError(
                     f"{p}.name",
@@ -180,6 +222,7 @@ def _validate_options(options: list[dict[str, Any]], path: str, depth: int) -> l
             )
         names.add(str(name))
         errors += _check_description(opt.get("description"), p)
+        errors += _check_localizations(opt, p, is_slash_name)
         if otype in (SUBCOMMAND, SUBCOMMAND_GROUP):
             # Only one level of nesting: a group holds subcommands, a subcommand holds options.
             if depth >= 2 or (depth == 1 and otype == SUBCOMMAND_GROUP):

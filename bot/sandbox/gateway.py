@@ -10,13 +10,12 @@ import asyncio
 import json
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
-if TYPE_CHECKING:
-    from bot.sandbox.emulator import FakeDiscord
-    from bot.sandbox.world import Guild
+from bot.sandbox.state import EmulatorState
+from bot.sandbox.world import Channel, Guild
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +28,7 @@ HEARTBEAT_INTERVAL_MS = 41250
 class GatewaySession:
     """One identified gateway connection (one shard)."""
 
-    def __init__(self, fake: FakeDiscord, ws: web.WebSocketResponse) -> None:
-        self.fake = fake
+    def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.session_id = secrets.token_hex(16)
         self.seq = 0
@@ -39,6 +37,10 @@ class GatewaySession:
         self.intents = 0
         self.identified = asyncio.Event()
         self._lock = asyncio.Lock()
+
+    @property
+    def live(self) -> bool:
+        return self.identified.is_set() and not self.ws.closed
 
     def owns(self, guild: Guild) -> bool:
         """Discord's shard formula: (guild_id >> 22) % num_shards."""
@@ -58,103 +60,162 @@ class GatewaySession:
         await self.send(DISPATCH, d, t)
 
 
-async def gateway_handler(fake: FakeDiscord, request: web.Request) -> web.WebSocketResponse:
-    """Serve one gateway connection until either side closes it."""
-    ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
-    await ws.prepare(request)
-    session = GatewaySession(fake, ws)
-    await session.send(HELLO, {"heartbeat_interval": HEARTBEAT_INTERVAL_MS})
-    try:
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
-            await _handle(fake, session, data.get("op"), data.get("d"))
-    finally:
-        if session in fake.sessions:
-            fake.sessions.remove(session)
-    return ws
+class Gateway:
+    """Serves gateway connections and sends events to the shard that owns a guild."""
 
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+        self._tasks: set[asyncio.Future[Any]] = set()
 
-async def _handle(fake: FakeDiscord, session: GatewaySession, op: int, d: Any) -> None:
-    if op == HEARTBEAT:
-        await session.send(HEARTBEAT_ACK)
-    elif op == IDENTIFY:
-        await _identify(fake, session, d)
-    elif op == RESUME:
-        previous = next((s for s in fake.all_sessions if s.session_id == d.get("session_id")), None)
+    async def serve(self, request: web.Request) -> web.WebSocketResponse:
+        """Serve one gateway connection until either side closes it."""
+        ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
+        await ws.prepare(request)
+        session = GatewaySession(ws)
+        await session.send(HELLO, {"heartbeat_interval": HEARTBEAT_INTERVAL_MS})
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                data = json.loads(msg.data)
+                await self._handle(session, data.get("op"), data.get("d"))
+        finally:
+            if session in self.state.sessions:
+                self.state.sessions.remove(session)
+        return ws
+
+    # ------------------------------------------------------------ sending
+    def session_for(self, guild: Guild | None) -> GatewaySession:
+        """The live session that receives `guild`'s events (any live one for None)."""
+        live = [s for s in self.state.sessions if s.live]
+        if guild is not None:
+            live = [s for s in live if s.owns(guild)]
+        if not live:
+            raise RuntimeError("no bot is connected to the emulator's gateway for that guild")
+        return live[-1]
+
+    async def dispatch(self, t: str, d: Any, *, guild: Guild | None = None) -> None:
+        """Send a gateway event to the shard that owns `guild` (or every shard)."""
+        if guild is None:
+            for session in list(self.state.sessions):
+                if session.identified.is_set():
+                    await session.dispatch(t, d)
+            return
+        await self.session_for(guild).dispatch(t, d)
+
+    def announce(self, channel: Channel, message: dict[str, Any]) -> None:
+        """MESSAGE_CREATE to the shard owning the guild, if it asked for guild messages.
+
+        Sent in the background: the REST reply that created the message must not wait on it.
+        """
+        for session in self.state.sessions:
+            if (
+                session.identified.is_set()
+                and session.owns(channel.guild)
+                and session.intents & INTENT_GUILD_MESSAGES
+            ):
+                event = dict(message, guild_id=str(channel.guild.id))
+                task = asyncio.ensure_future(session.dispatch("MESSAGE_CREATE", event))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def drop_connections(self, code: int = 4000) -> None:
+        """Close every gateway connection with `code` (4000 makes discord.py resume)."""
+        for session in list(self.state.sessions):
+            session.identified.clear()
+            await session.ws.close(code=code, message=b"emulator closed the connection")
+            if session in self.state.sessions:
+                self.state.sessions.remove(session)
+
+    async def close(self) -> None:
+        """Close every connection as a server going away (1001)."""
+        for session in list(self.state.sessions):
+            if not session.ws.closed:
+                await session.ws.close(code=1001)
+
+    # ----------------------------------------------------------- receiving
+    async def _handle(self, session: GatewaySession, op: int, d: Any) -> None:
+        if op == HEARTBEAT:
+            await session.send(HEARTBEAT_ACK)
+        elif op == IDENTIFY:
+            await self._identify(session, d)
+        elif op == RESUME:
+            await self._resume(session, d)
+        elif op == REQUEST_MEMBERS:
+            await self._members_chunk(session, d)
+        else:
+            log.debug("gateway op %s ignored", op)
+
+    async def _identify(self, session: GatewaySession, d: dict[str, Any]) -> None:
+        state = self.state
+        token = d.get("token")
+        if state.bot_token is not None and token != state.bot_token:
+            await session.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        shard = d.get("shard") or [0, 1]
+        session.shard_id, session.shard_count = int(shard[0]), int(shard[1])
+        session.intents = int(d.get("intents") or 0)
+        state.identifies.append(dict(d, token="<redacted>"))
+        state.sessions.append(session)
+        state.all_sessions.append(session)
+        guilds = [g for g in state.world.guilds if session.owns(g)]
+        ready = {
+            "v": 10,
+            "user": {**state.bot_author(), "verified": True, "mfa_enabled": False, "flags": 0},
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
+            "session_id": session.session_id,
+            "resume_gateway_url": state.gateway_url,
+            "shard": [session.shard_id, session.shard_count],
+            "application": {"id": str(state.application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "user_settings": {},
+            "presences": [],
+            "guild_join_requests": [],
+        }
+        await session.dispatch("READY", ready)
+        for guild in guilds:
+            await session.dispatch("GUILD_CREATE", guild.payload())
+        session.identified.set()
+        state.connected.set()
+
+    async def _resume(self, session: GatewaySession, d: dict[str, Any]) -> None:
+        state = self.state
+        previous = next(
+            (s for s in state.all_sessions if s.session_id == d.get("session_id")), None
+        )
         if previous is None:
             await session.send(INVALID_SESSION, False)
             return
         session.session_id = previous.session_id
         session.shard_id, session.shard_count = previous.shard_id, previous.shard_count
         session.intents, session.seq = previous.intents, int(d.get("seq") or previous.seq)
-        fake.sessions.append(session)
-        fake.resumes += 1
+        state.sessions.append(session)
+        state.resumes += 1
         session.identified.set()
         await session.dispatch("RESUMED", {})
-    elif op == REQUEST_MEMBERS:
-        await _members_chunk(fake, session, d)
-    else:
-        log.debug("gateway op %s ignored", op)
 
-
-async def _identify(fake: FakeDiscord, session: GatewaySession, d: dict[str, Any]) -> None:
-    token = d.get("token")
-    if fake.bot_token is not None and token != fake.bot_token:
-        await session.ws.close(code=4004, message=b"Authentication failed.")
-        return
-    shard = d.get("shard") or [0, 1]
-    session.shard_id, session.shard_count = int(shard[0]), int(shard[1])
-    session.intents = int(d.get("intents") or 0)
-    fake.identifies.append(dict(d, token="<redacted>"))
-    fake.sessions.append(session)
-    fake.all_sessions.append(session)
-    guilds = [g for g in fake.world.guilds if session.owns(g)]
-    bot_user = fake.world.bot_user
-    assert bot_user is not None
-    ready = {
-        "v": 10,
-        "user": {**bot_user.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
-        "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
-        "session_id": session.session_id,
-        "resume_gateway_url": fake.gateway_url,
-        "shard": [session.shard_id, session.shard_count],
-        "application": {"id": str(fake.application_id), "flags": 0},
-        "private_channels": [],
-        "relationships": [],
-        "user_settings": {},
-        "presences": [],
-        "guild_join_requests": [],
-    }
-    await session.dispatch("READY", ready)
-    for guild in guilds:
-        await session.dispatch("GUILD_CREATE", guild.payload())
-    session.identified.set()
-    fake._on_identified()
-
-
-async def _members_chunk(fake: FakeDiscord, session: GatewaySession, d: dict[str, Any]) -> None:
-    """Answer op 8 with one GUILD_MEMBERS_CHUNK, honouring query, limit and user_ids."""
-    guild_id = int(d["guild_id"]) if not isinstance(d["guild_id"], list) else int(d["guild_id"][0])
-    guild = fake.world.guild(guild_id)
-    members = guild.members
-    query = d.get("query")
-    if d.get("user_ids"):
-        wanted = {int(u) for u in d["user_ids"]}
-        members = [m for m in members if m.id in wanted]
-    elif query:
-        members = [m for m in members if m.name.lower().startswith(query.lower())]
-    limit = int(d.get("limit") or 0)
-    if limit:
-        members = members[:limit]
-    chunk = {
-        "guild_id": str(guild.id),
-        "members": [m.payload() for m in members],
-        "chunk_index": 0,
-        "chunk_count": 1,
-        "not_found": [],
-    }
-    if d.get("nonce") is not None:
-        chunk["nonce"] = d["nonce"]
-    await session.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+    async def _members_chunk(self, session: GatewaySession, d: dict[str, Any]) -> None:
+        """Answer op 8 with one GUILD_MEMBERS_CHUNK, honouring query, limit and user_ids."""
+        raw = d["guild_id"]
+        guild = self.state.world.guild(int(raw[0] if isinstance(raw, list) else raw))
+        members = guild.members
+        query = d.get("query")
+        if d.get("user_ids"):
+            wanted = {int(u) for u in d["user_ids"]}
+            members = [m for m in members if m.id in wanted]
+        elif query:
+            members = [m for m in members if m.name.lower().startswith(query.lower())]
+        limit = int(d.get("limit") or 0)
+        if limit:
+            members = members[:limit]
+        chunk = {
+            "guild_id": str(guild.id),
+            "members": [m.payload() for m in members],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+        }
+        if d.get("nonce") is not None:
+            chunk["nonce"] = d["nonce"]
+        await session.dispatch("GUILD_MEMBERS_CHUNK", chunk)

@@ -6,12 +6,9 @@ import asyncio
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.sandbox.limits import EPHEMERAL, LOADING
-
-if TYPE_CHECKING:
-    from bot.sandbox.state import EmulatorState
 
 APPLICATION_COMMAND, COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 
@@ -45,7 +42,8 @@ class InteractionRecord:
     followups; `history` keeps every create, edit and delete in order.
     """
 
-    fake: EmulatorState = field(repr=False)
+    # The emulator's messages by id, where the current versions are looked up.
+    store: dict[int, dict[str, Any]] = field(repr=False)
     id: int
     token: str
     type: int
@@ -82,11 +80,11 @@ class InteractionRecord:
         """The current original response message, if any."""
         if self.original_id is None:
             return None
-        return self.fake.messages.get(self.original_id)
+        return self.store.get(self.original_id)
 
     @property
     def followups(self) -> list[dict[str, Any]]:
-        return [self.fake.messages[i] for i in self.followup_ids if i in self.fake.messages]
+        return [self.store[i] for i in self.followup_ids if i in self.store]
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -132,7 +130,7 @@ class InteractionRecord:
         """The message a user now sees as the answer."""
         kind = self.response_type
         if kind in (6, 7) and self.source_message_id is not None:
-            edited = self.fake.messages.get(self.source_message_id)
+            edited = self.store.get(self.source_message_id)
             if kind == 7 or any(h.action == "edit" for h in self.history):
                 return edited
         if self.original is not None:
@@ -141,8 +139,14 @@ class InteractionRecord:
         return followups[-1] if followups else None
 
     # ------------------------------------------------------------- waiting
-    def _notify(self) -> None:
+    def notify(self) -> None:
+        """Wake whoever waits on this record: something changed."""
         self._changed.set()
+
+    def refuse(self, entry: dict[str, Any]) -> None:
+        """Record a refused request (code, errors, route) and wake the waiters."""
+        self.rejections.append(entry)
+        self.notify()
 
     async def wait_for(
         self,

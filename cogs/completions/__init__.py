@@ -1,5 +1,5 @@
 """/complete and the buttons on its replies: the commands and click handlers in `_cog`,
-the persistent button items in `_views` (registered by the bot at start-up)."""
+the persistent button items in `_views` (registered here, so they work after a restart)."""
 
 from __future__ import annotations
 
@@ -15,4 +15,9 @@ __all__ = ["DYNAMIC_ITEMS", "setup"]
 
 
 async def setup(bot: CoupletBot) -> None:
+    bot.add_dynamic_items(*DYNAMIC_ITEMS)
     await bot.add_cog(Completions(bot))
+
+
+async def teardown(bot: CoupletBot) -> None:
+    bot.remove_dynamic_items(*DYNAMIC_ITEMS)

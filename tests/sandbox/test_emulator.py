@@ -147,6 +147,7 @@ async def test_autocomplete_over_25_choices_is_refused(fake: FakeDiscord, run: B
     assert rec.choices is None
     assert rec.rejections[0]["errors"][0].path == "data.choices"
     assert await run.expect_errors(1), "discord.py should log the failed autocomplete"
+    assert run.take_rejections()
 
 
 async def test_message_context_menu(fake: FakeDiscord, run: BotRun) -> None:
@@ -180,6 +181,7 @@ async def test_content_over_2000_is_refused(fake: FakeDiscord, run: BotRun) -> N
     assert rec.rejections[0]["errors"][0].path == "data.content"
     errors = await run.expect_errors(1)
     assert "50035" in str(errors[0].exc_info[1])
+    assert run.take_rejections()
 
 
 async def test_three_second_rule(fake: FakeDiscord, run: BotRun) -> None:
@@ -360,10 +362,11 @@ async def test_invalid_command_definition_fails_sync() -> None:
 
     async with running_fake() as fake:
         bot = BadBot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1)
-        async with running_bot(fake, bot, wait_sync=False):
+        async with running_bot(fake, bot, wait_sync=False) as run:
             with pytest.raises(app_commands.CommandSyncFailure):
                 await bot.tree.sync()
-        assert fake.commands() == [] and fake.rejections
+            assert run.take_rejections()
+        assert fake.commands() == []
 
 
 async def test_unknown_routes_are_recorded(fake: FakeDiscord, run: BotRun) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
 from bot.sandbox import FakeDiscord, InteractionRecord, limits
-from tests.support.discord_env import running_fake
 
 RATE_HEADERS = (
     "X-RateLimit-Limit",
@@ -19,18 +17,6 @@ RATE_HEADERS = (
     "X-RateLimit-Reset-After",
     "X-RateLimit-Bucket",
 )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with running_fake() as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def callback(

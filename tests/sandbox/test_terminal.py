@@ -67,6 +67,7 @@ async def test_refused_reply_is_reported() -> None:
         terminal = Terminal(fake, out.append, settle=0.2, reply_timeout=2)
         await terminal.execute("/long size:2500")
         await run.expect_errors(1)
+        assert run.take_rejections()
     assert any("data.content: Must be 2000 or fewer in length." in line for line in out)
 
 

@@ -4,9 +4,11 @@
         rec = await fake.slash("echo", text="hi")
         msg = await rec.wait_final()
 
-`running_bot` fails the test if the bot task dies or anything logs an ERROR
+`running_bot` fails the test if the bot task dies, if anything logs an ERROR
 (app-command errors, view errors, event errors) that the test did not take
-with `run.take_errors()`.
+with `run.take_errors()`, or if the emulator refused a body the bot sent (400:
+Discord's limits or its OpenAPI schema) that the test did not take with
+`run.take_rejections()` — a refusal the bot swallows must still fail the test.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox import FakeDiscord, patch_discord_endpoints
+from bot.discord_endpoints import patch_discord_endpoints
+from bot.sandbox import FakeDiscord
 from bot.sandbox.session import wait_while_running
 
 BOT_TOKEN = "emulator-token"
@@ -49,6 +52,8 @@ class BotRun:
     bot: Any
     task: asyncio.Task[None]
     collector: ErrorCollector = field(repr=False)
+    # Refusals before this index in fake.rejections are not this run's concern.
+    rejections_seen: int = 0
 
     @property
     def errors(self) -> list[logging.LogRecord]:
@@ -71,6 +76,15 @@ class BotRun:
                 )
             await asyncio.sleep(0.02)
         return self.take_errors()
+
+    def take_rejections(self) -> list[dict[str, Any]]:
+        """Return and accept the bodies the emulator refused so far (for tests that expect one)."""
+        found = self.fake.rejections[self.rejections_seen :]
+        self.rejections_seen = len(self.fake.rejections)
+        return found
+
+    def untaken_rejections(self) -> list[dict[str, Any]]:
+        return self.fake.rejections[self.rejections_seen :]
 
     def check(self) -> None:
         """Raise if the bot task died."""
@@ -99,6 +113,14 @@ def format_errors(records: Sequence[logging.LogRecord]) -> str:
         if record.exc_info and record.exc_info[1] is not None:
             text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
         lines.append(text)
+    return "\n".join(lines)
+
+
+def format_rejections(rejections: Sequence[dict[str, Any]]) -> str:
+    lines = []
+    for entry in rejections:
+        errors = "; ".join(f"{e.path}: {e.message}" for e in entry.get("errors") or [])
+        lines.append(f"{entry.get('route', '?')} {entry['code']}: {errors or '(no field errors)'}")
     return "\n".join(lines)
 
 
@@ -147,7 +169,7 @@ async def running_bot(
     for logger in loggers:
         logger.addHandler(collector)
     task = asyncio.create_task(bot.start(token), name="bot under test")
-    run = BotRun(fake, bot, task, collector)
+    run = BotRun(fake, bot, task, collector, rejections_seen=len(fake.rejections))
     test_task = asyncio.current_task()
     died: list[BaseException] = []
 
@@ -186,10 +208,18 @@ async def running_bot(
             logger.removeHandler(collector)
         # Leave discord.py pointing where it pointed before (the next test has its own port).
         discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
-        if not failed and collector.records:
-            raise AssertionError(
-                "errors were logged while the bot ran:\n" + format_errors(collector.records)
-            )
+        refused = run.untaken_rejections()
+        if not failed and (collector.records or refused):
+            problems = []
+            if collector.records:
+                problems.append(
+                    "errors were logged while the bot ran:\n" + format_errors(collector.records)
+                )
+            if refused:
+                problems.append(
+                    "the emulator refused what the bot sent:\n" + format_rejections(refused)
+                )
+            raise AssertionError("\n".join(problems))
 
 
 # ---------------------------------------------------------------- processes
@@ -236,13 +266,14 @@ async def running_process(
     """Run `command` (default `python -m bot`, i.e. `couplet run`) until the bot has synced.
 
     Output goes to `log_path`; the process is terminated (SIGTERM, then SIGKILL)
-    at exit, and a traceback in its output fails the test.
+    at exit; a traceback in its output, or a body the emulator refused, fails the test.
     """
     cmd = list(command or [sys.executable, "-m", "bot"])
     full_env = emulator_env(fake, env)
     with open(log_path, "wb") as log_file:  # noqa: ASYNC230
         process = subprocess.Popen(cmd, env=full_env, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: ASYNC220
     handle = BotProcess(process, fake, log_path)
+    refused_before = len(fake.rejections)
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -270,3 +301,6 @@ async def running_process(
                 await asyncio.to_thread(process.wait)
     if "Traceback (most recent call last)" in handle.output():
         raise AssertionError(f"{cmd} logged a traceback:\n{handle.output()[-4000:]}")
+    refused = fake.rejections[refused_before:]
+    if refused:
+        raise AssertionError(f"the emulator refused what {cmd} sent:\n{format_rejections(refused)}")

@@ -1,4 +1,5 @@
-"""Point discord.py at another REST base and gateway (the emulator, or a proxy)."""
+"""Point discord.py at the configured REST base and gateway (`DISCORD_API_BASE`,
+`DISCORD_GATEWAY_URL`): a REST proxy, a self-hosted gateway, or the local emulator."""
 
 from __future__ import annotations
 
