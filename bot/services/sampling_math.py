@@ -191,3 +191,17 @@ def renormalise(distribution: Distribution, nucleus: Nucleus) -> Distribution:
         # Only possible when every kept probability underflowed: greedy.
         return Distribution((1.0,) + (0.0,) * (len(kept) - 1), 0.0)
     return Distribution(tuple(p / total for p in kept), other / total)
+
+
+def count_samples(tokens: Sequence[str], samples: Sequence[str]) -> tuple[list[int], int]:
+    """How many `samples` came out as each listed token, and how many as an unlisted one."""
+    index = {token: i for i, token in enumerate(tokens)}
+    counts = [0] * len(tokens)
+    other = 0
+    for sample in samples:
+        position = index.get(sample)
+        if position is None:
+            other += 1
+        else:
+            counts[position] += 1
+    return counts, other

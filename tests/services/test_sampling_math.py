@@ -34,7 +34,7 @@ def random_next_token(rng: random.Random) -> NextToken:
 
 
 def test_other_is_the_unlisted_mass() -> None:
-    """"other" is 1 minus what the backend listed."""
+    """ "other" is 1 minus what the backend listed."""
     assert SAMPLE.other == pytest.approx(0.15)
     assert SAMPLE.tokens == (" Paris", " the", " a", " Lyon")
 
@@ -73,7 +73,7 @@ def test_reshaping_matches_softmax_of_logits_over_t() -> None:
 
 
 def test_unlisted_mass_is_reshaped_as_tokens_as_likely_as_the_least_listed() -> None:
-    """"other" at T has the weight r·p_min^(1/T−1) next to the listed tokens' p^(1/T)."""
+    """ "other" at T has the weight r·p_min^(1/T−1) next to the listed tokens' p^(1/T)."""
     t = 0.5
     weights = [p ** (1 / t) for p in (0.5, 0.2, 0.1, 0.05)] + [0.15 * 0.05 ** (1 / t - 1)]
     reshaped = at_temperature(SAMPLE, t)
@@ -135,7 +135,7 @@ def test_sampling_distribution_is_the_kept_set_renormalised() -> None:
 
 
 def test_from_top_logprobs_keeps_the_likeliest_and_sorts() -> None:
-    """Extra entries (a server's sampled token) beyond the limit are dropped; order is by logprob."""
+    """Entries beyond the limit (a server's sampled token) are dropped; sorted by logprob."""
     top = {"b": -2.0, "a": -0.5, "z": -9.0, "c": -1.0, "dead": -math.inf}
     listed = NextToken.from_top_logprobs(top, limit=3)
     assert listed.tokens == ("a", "c", "b")
@@ -151,9 +151,7 @@ def test_properties_hold_for_random_top_lists(seed: int) -> None:
     next_token = random_next_token(rng)
     temperature = rng.choice([0.0, 1e-3, rng.uniform(0.05, 2.0), 1.0, 2.0])
     top_p = rng.choice([0.0, rng.random(), 1.0])
-    result = picture(
-        next_token, temperature, top_p, top_p_before_temperature=rng.random() < 0.5
-    )
+    result = picture(next_token, temperature, top_p, top_p_before_temperature=rng.random() < 0.5)
     for dist in (result.base, result.reshaped, result.sampling):
         assert math.fsum(dist.listed) + dist.other == pytest.approx(1.0, abs=1e-9)
         assert all(p >= 0 for p in dist.listed) and dist.other >= 0
