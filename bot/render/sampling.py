@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from bot.render.logprobs import shown_token
 from bot.render.reply import quote
 from bot.render.text import MESSAGE_LIMIT, cut_units, ulen
-from bot.services.sampling_math import count_samples
 
 if TYPE_CHECKING:
     from bot.services.sampling import SamplingOutcome
@@ -109,7 +108,7 @@ def samples_sentence(outcome: SamplingOutcome) -> str | None:
     if outcome.samples is None:
         return None
     pic = outcome.picture
-    counts, other = count_samples(pic.tokens, outcome.samples)
+    counts, other = outcome.sample_counts()
     total = len(outcome.samples)
     drawn = [f"{shown_token(t)} ×{c}" for t, c in zip(pic.tokens, counts, strict=True) if c]
     if other:
@@ -119,6 +118,9 @@ def samples_sentence(outcome: SamplingOutcome) -> str | None:
         for t, p in zip(pic.tokens, pic.sampling.listed, strict=True)
         if p * total >= 0.05
     ]
+    if pic.sampling.other * total >= 0.05:
+        # An upper bound: top_p keeps only the likelier part of the unlisted tokens.
+        expected.append(f"unlisted ≤{pic.sampling.other * total:.1f}")
     return (
         f"Sample it: {total} samples at temperature {number(pic.temperature)}, top_p "
         f"{number(pic.top_p)}: {', '.join(drawn) or 'none'} (expected: {', '.join(expected)})."
@@ -128,9 +130,7 @@ def samples_sentence(outcome: SamplingOutcome) -> str | None:
 def table(outcome: SamplingOutcome) -> str:
     """The text fallback: one row per token, T=1 and T side by side, kept, samples."""
     pic = outcome.picture
-    counts, other_count = (
-        count_samples(pic.tokens, outcome.samples) if outcome.samples is not None else ([], 0)
-    )
+    counts, other_count = outcome.sample_counts()
     heading = ["token", "T=1", f"T={number(pic.temperature)}", "top_p"]
     if outcome.samples is not None:
         heading.append("sampled")

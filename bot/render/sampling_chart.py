@@ -19,7 +19,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from bot.render.sampling import OTHER_LABEL, number, percent
-from bot.services.sampling_math import count_samples
 
 if TYPE_CHECKING:
     from bot.services.sampling import SamplingOutcome
@@ -114,9 +113,7 @@ def chart_png(outcome: SamplingOutcome) -> bytes:
     base = list(pic.base.listed)
     reshaped = list(pic.reshaped.listed)
     kept = [pic.nucleus.kept(i) for i in range(len(labels))]
-    counts: list[int] = []
-    if outcome.samples is not None:
-        counts, other_count = count_samples(pic.tokens, outcome.samples)
+    counts, other_count = outcome.sample_counts()
     if pic.base.other > 0 or (outcome.samples is not None and other_count):
         labels.append(OTHER_LABEL)
         base.append(pic.base.other)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.completions import BackendProfile, CompletionRequest, Support
 from bot.errors import BackendError, CoupletError
-from bot.services.sampling_math import NextToken, SamplingPicture, picture
+from bot.services.sampling_math import NextToken, SamplingPicture, count_samples, picture
 
 if TYPE_CHECKING:
     from bot.completions import CompletionsClient
@@ -51,6 +51,10 @@ class SamplingOutcome:
     notes: list[str] = field(default_factory=list)
     # The tokens Sample it drew, when it was clicked.
     samples: tuple[str, ...] | None = None
+
+    def sample_counts(self) -> tuple[list[int], int]:
+        """How many samples came out as each listed token, and as an unlisted one."""
+        return count_samples(self.picture.tokens, self.samples or ())
 
 
 def _source_note(name: str, value: float, source: str | None) -> str | None:
@@ -102,6 +106,13 @@ class SamplingService:
         a bad value.
         """
         await self.profile()
+        temperature, top_p, model, notes = await self._settings(requester, prompt, options)
+        return await self._chart_at(requester, prompt, temperature, top_p, model, notes)
+
+    async def _settings(
+        self, requester: Requester, prompt: str, options: Mapping[str, Any] | None
+    ) -> tuple[float, float, str | None, list[str]]:
+        """temperature, top_p and model as /complete would resolve them here, and notes."""
         given = {k: v for k, v in (options or {}).items() if k in OPTION_NAMES and v is not None}
         prepared = await self.generation.prepare(requester, prompt, given)
         request = prepared.request
@@ -114,7 +125,12 @@ class SamplingService:
             for name, value in (("temperature", temperature), ("top_p", top_p))
             if (note := _source_note(name, value, prepared.sources.get(name)))
         ]
-        return await self._chart_at(requester, prompt, temperature, top_p, request.model, notes)
+        return temperature, top_p, request.model, notes
+
+    async def _recheck(self, chart: SamplingChart, requester: Requester) -> None:
+        """A button runs the chart's settings again: they must still be allowed here."""
+        options = {"temperature": chart.temperature, "top_p": chart.top_p, "model": chart.model}
+        await self._settings(requester, chart.prompt, options)
 
     async def load(self, chart_id: int) -> SamplingChart | None:
         """A stored chart, or None when it is gone (or nothing is stored)."""
@@ -139,8 +155,11 @@ class SamplingService:
             ),
         )
 
-    async def sample(self, chart: SamplingChart, count: int = SAMPLE_COUNT) -> SamplingOutcome:
+    async def sample(
+        self, chart: SamplingChart, requester: Requester, count: int = SAMPLE_COUNT
+    ) -> SamplingOutcome:
         """Draw `count` one-token samples at the chart's settings (theory against practice)."""
+        await self._recheck(chart, requester)
         outcome = await self.show(chart)
         request = CompletionRequest.build(
             prompt=chart.prompt,
@@ -152,10 +171,12 @@ class SamplingService:
         )
         result = await self.completions.complete(request)
         outcome.samples = tuple(choice.text for choice in result.choices)
+        outcome.model = result.model or chart.model
         return outcome
 
     async def next_token(self, chart: SamplingChart, requester: Requester) -> SamplingOutcome:
         """Append the likeliest token to the prompt and chart the position after it."""
+        await self._recheck(chart, requester)
         likeliest = NextToken.from_top_logprobs(chart.top_logprobs).tokens[0]
         if not likeliest:
             raise SamplingUnavailable(
