@@ -11,11 +11,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text, delete
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.database import Database
 from bot.storage.models import Base, UTCDateTime, utcnow
+from bot.storage.retention import prune_older_than
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,4 @@ class SamplingStore:
 
     async def prune(self, older_than: timedelta) -> int:
         """Delete charts created more than `older_than` ago; returns how many."""
-        cutoff = utcnow() - older_than
-        async with self.db.write() as session:
-            result = await session.execute(
-                delete(SamplingChartRow).where(SamplingChartRow.created_at < cutoff)
-            )
-        count = int(getattr(result, "rowcount", 0) or 0)
-        if count:
-            log.info("pruned %d stored sampling charts older than %s", count, older_than)
-        return count
+        return await prune_older_than(self.db, SamplingChartRow, older_than, "sampling charts")

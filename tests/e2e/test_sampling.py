@@ -201,3 +201,11 @@ async def test_a_backend_without_logprobs_gets_one_sentence(
     assert "returns no logprobs." in answer
     assert "\n" not in answer
     assert stub.requests == []
+
+
+async def test_model_option_autocompletes_like_complete(fake: FakeDiscord, couplet: BotRun) -> None:
+    """/sampling's model option offers the same names as /complete's."""
+    mine = await fake.autocomplete("sampling", focused="model", value="gem")
+    theirs = await fake.autocomplete("complete", focused="model", value="gem")
+    assert [c["value"] for c in mine] == [c["value"] for c in theirs] == ["gemma-3-270m"]
+    assert await fake.autocomplete("sampling", focused="model", value="zzz") == []

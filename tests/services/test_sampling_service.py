@@ -60,10 +60,16 @@ def expected_numbers(top: dict[str, float], temperature: float, top_p: float) ->
     return pairs[0][0], probs[0], top_share, kept, other
 
 
-def listed(outcome: SamplingOutcome) -> list[tuple[str, float]]:
-    """The outcome's listed tokens and logprobs, as a stored chart keeps them."""
+def stored(outcome: SamplingOutcome, temperature: float, top_p: float) -> SamplingChart:
+    """The outcome as the database keeps it for the buttons."""
     next_token = outcome.picture.next_token
-    return list(zip(next_token.tokens, next_token.logprobs, strict=True))
+    return SamplingChart(
+        user_id=1,
+        prompt=outcome.prompt,
+        temperature=temperature,
+        top_p=top_p,
+        top_logprobs=list(zip(next_token.tokens, next_token.logprobs, strict=True)),
+    )
 
 
 def percent_value(text: str) -> float:
@@ -119,14 +125,7 @@ async def test_sample_it_at_temperature_0_always_gives_the_likeliest(
     """Ten samples at temperature 0 all come out as the chart's likeliest token."""
     service = service_for(client)
     outcome = await service.chart(ASKER, "Monday, Tuesday, Wednesday,", {"temperature": 0})
-    chart = SamplingChart(
-        user_id=1,
-        prompt=outcome.prompt,
-        temperature=0,
-        top_p=1,
-        top_logprobs=listed(outcome),
-    )
-    sampled = await service.sample(chart, ASKER)
+    sampled = await service.sample(stored(outcome, 0, 1), ASKER)
     assert sampled.samples == (outcome.picture.tokens[0],) * 10
     counts, unlisted = sampled.sample_counts()
     assert counts[0] == 10 and unlisted == 0
@@ -138,14 +137,7 @@ async def test_next_token_appends_the_likeliest_and_charts_the_next_position(
     """Next token charts the prompt plus the likeliest token, with the same settings."""
     service = service_for(client)
     first = await service.chart(ASKER, PROMPT, {"temperature": 0.8, "top_p": 0.5})
-    chart = SamplingChart(
-        user_id=1,
-        prompt=first.prompt,
-        temperature=0.8,
-        top_p=0.5,
-        top_logprobs=listed(first),
-    )
-    second = await service.next_token(chart, ASKER)
+    second = await service.next_token(stored(first, 0.8, 0.5), ASKER)
     assert second.prompt == PROMPT + first.picture.tokens[0]
     assert (second.picture.temperature, second.picture.top_p) == (0.8, 0.5)
     assert second.picture.tokens != first.picture.tokens
