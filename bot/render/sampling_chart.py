@@ -30,7 +30,10 @@ WIDTH_IN = 9.0
 ROW_IN = 0.55  # height per row of bars
 FRAME_IN = 2.2  # title, axis, legend and note
 LEGEND_IN = 0.55  # the legend and the note under the axes
-LABEL_CHARS = 18
+# Fixed margins (inches): measuring the text for tight_layout would cost a
+# second drawing pass. Labels are at most LABEL_CHARS characters.
+LEFT_IN, RIGHT_IN, TOP_IN, AXIS_IN = 2.0, 0.25, 0.45, 0.6
+LABEL_CHARS = 14  # W×13 and "…" still fit LEFT_IN
 # Fonts tried after DejaVu Sans (bundled with matplotlib) for tokens it has no
 # glyphs for; whichever of these is installed is used. Characters no font
 # has are shown as [U+XXXX] rather than as empty boxes.
@@ -173,7 +176,7 @@ def chart_png(outcome: SamplingOutcome) -> bytes:
                 sample_bars, [f"{c}/{total}" if c else "" for c in counts], padding=3, fontsize=8
             )
             legend.append(Patch(color=SAMPLE_COLOUR, label=f"sampled ({total} draws)"))
-        axes.set_yticks(positions, labels)
+        axes.set_yticks(positions, labels, fontsize=9)
         axes.invert_yaxis()  # likeliest on top
         axes.set_xlim(0, 1.12)
         axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])
@@ -200,7 +203,13 @@ def chart_png(outcome: SamplingOutcome) -> bytes:
             fontsize=7,
             color="#6b7280",
         )
-        figure.tight_layout(rect=(0, LEGEND_IN / figure.get_figheight(), 1, 1))
+        height_in = figure.get_figheight()
+        figure.subplots_adjust(
+            left=LEFT_IN / WIDTH_IN,
+            right=1 - RIGHT_IN / WIDTH_IN,
+            top=1 - TOP_IN / height_in,
+            bottom=(LEGEND_IN + AXIS_IN) / height_in,
+        )
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()

@@ -11,7 +11,13 @@ import pytest
 from PIL import Image
 
 from bot.render.sampling import caption, percent, sampling_content, table
-from bot.render.sampling_chart import SAMPLE_COLOUR, chart_label, chart_png, chart_title
+from bot.render.sampling_chart import (
+    LABEL_CHARS,
+    SAMPLE_COLOUR,
+    chart_label,
+    chart_png,
+    chart_title,
+)
 from bot.render.text import ulen
 from bot.services.sampling import SamplingOutcome
 from bot.services.sampling_math import NextToken, picture
@@ -110,7 +116,7 @@ def test_chart_labels_make_whitespace_and_unknown_glyphs_visible() -> None:
     assert chart_label("") == "(empty)"
     assert chart_label("\x07") == "\\x07"
     assert chart_label("\U0001f9ea").startswith(("[U+1F9EA]", "\U0001f9ea"))
-    assert len(chart_label("x" * 50)) == 18
+    assert len(chart_label("x" * 50)) == LABEL_CHARS
     assert chart_title("line one\nline two") == "Next token after “line one↵line two”"
 
 
