@@ -165,3 +165,14 @@ async def test_bad_values_get_the_request_models_sentence(client: CompletionsCli
         await service.chart(ASKER, PROMPT, {"top_p": "lots"})
     with pytest.raises(ParameterError, match="prompt is empty"):
         await service.chart(ASKER, "  ")
+
+
+async def test_next_token_refuses_a_likeliest_token_without_text() -> None:
+    """A likeliest token with no text (a byte piece, the end) cannot be appended: one sentence."""
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    async with CompletionsClient(url, backend="llama-cpp-python") as client:
+        chart = SamplingChart(
+            user_id=1, prompt="x", temperature=1, top_p=1, top_logprobs=[("", -0.1), ("a", -3)]
+        )
+        with pytest.raises(SamplingUnavailable, match="Next token can't append it"):
+            await service_for(client).next_token(chart, ASKER)
