@@ -20,7 +20,6 @@ from discord.ext import commands
 
 import cogs
 from bot.completions import CompletionsClient
-from bot.render.buttons import DYNAMIC_ITEMS
 from bot.sandbox.patching import patch_discord_endpoints
 from bot.services.generation import GenerationService
 from bot.services.parameters import ParameterResolver
@@ -31,6 +30,7 @@ from bot.storage import Database
 from bot.storage.command_sync import CommandSyncStore
 from bot.storage.generations import GenerationStore
 from bot.tree import CoupletTree
+from cogs.completions import DYNAMIC_ITEMS
 
 log = logging.getLogger(__name__)
 

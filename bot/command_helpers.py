@@ -1,14 +1,19 @@
-"""Helpers the command cogs share: the Manage Server check, options, preset autocomplete."""
+"""Helpers the command cogs share: the Manage Server check, options, preset autocomplete,
+and the option types of the parameter table's numbers."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
+
+from bot.completions import PARAMETERS as _P
+from bot.completions import ParamSpec
 
 if TYPE_CHECKING:
     from bot.services.presets import PresetService
@@ -18,6 +23,54 @@ log = logging.getLogger(__name__)
 # Discord drops an autocomplete answer that comes after 3 seconds.
 AUTOCOMPLETE_TIMEOUT = 2.0
 MAX_CHOICES = 25
+
+# Slash-command option types with the parameter table's ranges, so Discord
+# refuses a number out of range before the bot sees it. (discord.py needs each
+# option as a parameter of the callback: these keep the ranges in the table.)
+MaxTokens = app_commands.Range[int, _P["max_tokens"].low, _P["max_tokens"].high]
+Temperature = app_commands.Range[float, _P["temperature"].low, _P["temperature"].high]
+TopP = app_commands.Range[float, _P["top_p"].low, _P["top_p"].high]
+N = app_commands.Range[int, _P["n"].low, _P["n"].high]
+BestOf = app_commands.Range[int, _P["best_of"].low, _P["best_of"].high]
+Logprobs = app_commands.Range[int, _P["logprobs"].low, _P["logprobs"].high]
+PresencePenalty = app_commands.Range[float, _P["presence_penalty"].low, _P["presence_penalty"].high]
+FrequencyPenalty = app_commands.Range[
+    float, _P["frequency_penalty"].low, _P["frequency_penalty"].high
+]
+Seed = app_commands.Range[int, _P["seed"].low, _P["seed"].high]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def option_type(spec: ParamSpec) -> Any:
+    """A parameter's slash-command option type: optional, with the table's range."""
+    if spec.is_numeric:
+        return app_commands.Range[spec.python_type, spec.low, spec.high] | None
+    return spec.python_type | None
+
+
+def parameter_options(names: Iterable[str]) -> Callable[[F], F]:
+    """Give a command callback that takes `**params` one option per parameter in `names`.
+
+    discord.py reads a command's options from its callback's signature; this
+    writes them into the signature from the table (type and range), in order,
+    each optional. Apply it below `app_commands.command`.
+    """
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func)
+        fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option_type(_P[name])
+            )
+            for name in names
+        ]
+        func.__signature__ = signature.replace(parameters=[*fixed, *added])  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
 
 # Enforced at run time; MissingPermissions becomes an ephemeral sentence in
 # the tree's error handler (bot/tree.py).

@@ -48,12 +48,25 @@ def show_value(value: object) -> str:
     return repr(text)
 
 
-class NotFound(CoupletError):
+class _NamedThingError(CoupletError):
+    """An error about one named thing: `kind` ("preset", ...) and `name` say which."""
+
+    def __init__(self, message: str, *, kind: str | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.name = name
+
+
+class NotFound(_NamedThingError):
     """A named thing (a preset, a stored generation, ...) does not exist."""
 
 
-class AlreadyExists(CoupletError):
+class AlreadyExists(_NamedThingError):
     """A thing with that name exists already."""
+
+
+class Conflict(_NamedThingError):
+    """A write lost a race with another write to the same thing; trying again may work."""
 
 
 # -- the model backend -----------------------------------------------------------

@@ -16,8 +16,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.command_helpers import given_options, manage_guild_check, preset_choices
+from bot.command_helpers import (
+    given_options,
+    manage_guild_check,
+    parameter_options,
+    preset_choices,
+)
 from bot.completions import GENERATION_PARAMS
+from bot.completions.parameters import descriptions
 from bot.services.server_settings import format_value
 from bot.tree import reply_ephemeral as reply
 
@@ -28,22 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-PARAM_DESCRIPTIONS = {
-    "model": "Model to use",
-    "suffix": "Text that comes after the completion",
-    "max_tokens": "Most tokens to generate",
-    "temperature": "Randomness, 0 to 2",
-    "top_p": "Nucleus sampling mass, 0 to 1",
-    "n": "How many completions",
-    "best_of": "Candidates generated to pick the best n from",
-    "stop": r"Up to 4 stop sequences separated by | (escapes \n \t \|)",
-    "echo": "Show the prompt before the completion",
-    "logprobs": "Top alternatives to show per token",
-    "presence_penalty": "Penalty for tokens already present, -2 to 2",
-    "frequency_penalty": "Penalty by how often a token appeared, -2 to 2",
-    "logit_bias": 'Token biases: {"50256": -100} or word=bias pairs',
-    "seed": "Seed for repeatable samples",
-}
+# The preset options' descriptions, from the parameter table.
+PARAM_DESCRIPTIONS = descriptions(GENERATION_PARAMS)
 
 
 @app_commands.guild_only()
@@ -78,29 +70,17 @@ class Presets(commands.GroupCog, group_name="preset"):
         **PARAM_DESCRIPTIONS,
     )
     @manage_guild_check
+    @parameter_options(GENERATION_PARAMS)
     async def create(
         self,
         interaction: discord.Interaction,
         name: str,
         description: str = "",
-        model: str | None = None,
-        suffix: str | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        n: int | None = None,
-        best_of: int | None = None,
-        stop: str | None = None,
-        echo: bool | None = None,
-        logprobs: int | None = None,
-        presence_penalty: float | None = None,
-        frequency_penalty: float | None = None,
-        logit_bias: str | None = None,
-        seed: int | None = None,
+        **params: Any,
     ) -> None:
         """Save a set of /complete parameters under a name (needs Manage Server)."""
         assert interaction.guild_id is not None
-        params = given_options(locals(), GENERATION_PARAMS)
+        params = given_options(params, GENERATION_PARAMS)
         preset = await self.bot.presets.create(
             interaction.guild_id,
             name,
@@ -123,30 +103,18 @@ class Presets(commands.GroupCog, group_name="preset"):
     )
     @app_commands.autocomplete(name=preset_names)
     @manage_guild_check
+    @parameter_options(GENERATION_PARAMS)
     async def edit(
         self,
         interaction: discord.Interaction,
         name: str,
         description: str | None = None,
         clear: str | None = None,
-        model: str | None = None,
-        suffix: str | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        n: int | None = None,
-        best_of: int | None = None,
-        stop: str | None = None,
-        echo: bool | None = None,
-        logprobs: int | None = None,
-        presence_penalty: float | None = None,
-        frequency_penalty: float | None = None,
-        logit_bias: str | None = None,
-        seed: int | None = None,
+        **params: Any,
     ) -> None:
         """Change some parameters of a preset; the others stay (needs Manage Server)."""
         assert interaction.guild_id is not None
-        params = given_options(locals(), GENERATION_PARAMS)
+        params = given_options(params, GENERATION_PARAMS)
         before = await self.bot.presets.get(interaction.guild_id, name)
         preset = await self.bot.presets.edit(
             interaction.guild_id,

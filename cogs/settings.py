@@ -16,7 +16,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.command_helpers import manage_guild_check
-from bot.errors import ParameterError
+from bot.render.text import cut_units, ulen
+from bot.services.parameters import ShownValue, shown_defaults
 from bot.services.server_settings import SETTINGS, ServerConfig, format_value
 from bot.tree import reply_ephemeral as reply
 
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
     from bot.services.server_settings import AuditRecord
 
 log = logging.getLogger(__name__)
+
+# How much of one value /settings show prints: a long stop sequence or model
+# list is cut, so that every parameter and limit fits one message (2000).
+VALUE_WIDTH = 48
+PROBLEM_WIDTH = 240
 
 SETTING_CHOICES = [
     app_commands.Choice(name=f"{s.name} — {s.description}"[:100], value=s.name)
@@ -47,16 +53,10 @@ class Settings(commands.GroupCog, group_name="settings"):
         """Show the values /complete uses here and where each comes from."""
         assert interaction.guild_id is not None  # guild_only
         config = await self.bot.server_settings.get(interaction.guild_id)
-        try:
-            effective = await self.bot.parameters.effective(
-                interaction.guild_id, interaction.channel_id
-            )
-        except ParameterError as err:
-            # e.g. the channel's preset names a model the server no longer
-            # allows: still show the settings, so an admin can fix it.
-            await reply(interaction, format_config(config) + f"\n-# Problem here: {err}")
-            return
-        await reply(interaction, format_show(config, effective))
+        effective = await self.bot.parameters.effective(
+            interaction.guild_id, interaction.channel_id
+        )
+        await reply(interaction, format_show(config, effective, self.bot.generation.default_model))
 
     @app_commands.command(name="set")
     @app_commands.describe(name="The setting to change", value="Its new value")
@@ -110,31 +110,33 @@ class Settings(commands.GroupCog, group_name="settings"):
         await reply(interaction, format_history(records))
 
 
-def format_show(config: ServerConfig, effective: ResolvedParameters) -> str:
-    """Effective values with their sources, then behaviour and limits."""
-    lines = ["**What /complete uses here** (an option or preset overrides these):"]
-    for name, value in sorted(effective.params.items()):
-        source = effective.sources.get(name, "")
-        lines.append(f"`{name}` {format_value(value)} — {source}")
-    if "model" not in effective.params:
-        lines.append("`model` the backend's default — bot default")
+def format_show(
+    config: ServerConfig, effective: ResolvedParameters, default_model: str | None
+) -> str:
+    """Every default with its effective value and source, then behaviour and limits."""
+    lines = ["**What /complete uses here** (an option or a chosen preset overrides these):"]
+    for row in shown_defaults(effective, default_model):
+        source = row.source.split(":", 1)[0]  # the channel's preset is named below
+        lines.append(f"`{row.name}` {_shown_value(row)} — {source}")
+    if effective.preset:
+        lines.append(f"-# This channel's preset is `{effective.preset}`.")
     lines.extend(_limit_lines(config))
     lines.extend(f"-# {note}" for note in effective.clamped)
+    if effective.problem:
+        lines.append(f"-# Problem here: {_short(effective.problem, PROBLEM_WIDTH)}")
     lines.append("-# Change with /settings set, undo with /settings reset.")
     return "\n".join(lines)
 
 
-def format_config(config: ServerConfig) -> str:
-    """The server's own defaults, then behaviour and limits (no presets involved)."""
-    lines = ["**Server defaults:**"]
-    own = [
-        f"`{s.name}` {format_value(config.value(s.name))}"
-        for s in SETTINGS.values()
-        if s.kind == "default" and config.is_set(s.name)
-    ]
-    lines.extend(own or ["none: the bot's defaults apply"])
-    lines.extend(_limit_lines(config))
-    return "\n".join(lines)
+def _shown_value(row: ShownValue) -> str:
+    if row.value is None:
+        return "the backend's first model" if row.name == "model" else "none"
+    return _short(format_value(row.value))
+
+
+def _short(text: str, width: int = VALUE_WIDTH) -> str:
+    """At most `width` UTF-16 units (as Discord counts), so that every line fits one message."""
+    return text if ulen(text) <= width else cut_units(text, width - 1) + "…"
 
 
 def _limit_lines(config: ServerConfig) -> list[str]:
@@ -144,7 +146,7 @@ def _limit_lines(config: ServerConfig) -> list[str]:
             continue
         value = config.value(setting.name)
         if setting.name == "allowed_models":
-            shown = ", ".join(value) if value else "any model"
+            shown = _short(", ".join(value)) if value else "any model"
         else:
             shown = format_value(value)
         where = "server" if config.is_set(setting.name) else "default"

@@ -5,9 +5,12 @@ from __future__ import annotations
 from discord import app_commands
 
 from bot.errors import (
+    AlreadyExists,
     BackendStatusError,
     BackendTimeout,
     BackendUnavailable,
+    Conflict,
+    NotFound,
     ParameterError,
     RateLimited,
     UnsupportedParameter,
@@ -27,6 +30,9 @@ def test_known_errors_become_one_sentence() -> None:
         BackendStatusError("Overloaded.", status=500): "Overloaded. Try again",
         UnsupportedParameter("suffix", "ollama", "no FIM."): "Leave suffix out",
         app_commands.MissingPermissions(["manage_guild"]): "You need the Manage Server permission",
+        NotFound("There is no preset named 'x'.", kind="preset", name="x"): "no preset named 'x'",
+        AlreadyExists("A preset named 'x' already exists."): "already exists",
+        Conflict("preset 'x' kept changing while saving: try again."): "kept changing",
     }
     for error, expected in cases.items():
         text = message_for(error)

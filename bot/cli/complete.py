@@ -11,7 +11,9 @@ import sys
 from typing import Any
 
 from bot.completions import (
+    BOT_DEFAULTS,
     GENERATION_PARAMS,
+    PARAMETERS,
     CompletionRequest,
     CompletionResult,
     CompletionsClient,
@@ -32,32 +34,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "complete",
         help="run one completion against the configured backend",
         description="Run one completion against COMPLETIONS_BASE_URL, or the bundled "
-        "local model when none is set. Values are checked like /complete's options.",
+        "local model when none is set. Values are checked like /complete's options, "
+        "and the bot's defaults apply ("
+        + ", ".join(f"{name} {value}" for name, value in BOT_DEFAULTS.items())
+        + ").",
     )
-    # Values are read as text and validated by CompletionRequest, so a bad one
-    # gets the same sentence the bot would show.
-    p.add_argument("--prompt", required=True)
-    p.add_argument("--suffix")
-    p.add_argument("--max-tokens", dest="max_tokens")
-    p.add_argument("--temperature")
-    p.add_argument("--top-p", dest="top_p")
-    p.add_argument("--n")
-    p.add_argument("--best-of", dest="best_of")
-    p.add_argument(
-        "--stop",
-        nargs="+",
-        action="extend",
-        metavar="S",
-        help=r"stop sequences; each may hold several separated by | (escapes \n \t \| \\)",
-    )
-    p.add_argument("--echo", action="store_true")
-    p.add_argument("--logprobs")
-    p.add_argument("--presence-penalty", dest="presence_penalty")
-    p.add_argument("--frequency-penalty", dest="frequency_penalty")
-    p.add_argument("--logit-bias", dest="logit_bias", metavar="JSON|word=bias,...")
-    p.add_argument("--seed")
-    p.add_argument("--model")
-    p.add_argument("--stream", action="store_true")
+    # One flag per parameter of the table. Values are read as text and
+    # validated by CompletionRequest, so a bad one gets the sentence the bot
+    # would show.
+    for spec in PARAMETERS.values():
+        if not spec.cli:
+            continue
+        if spec.kind == "flag":
+            p.add_argument(spec.flag, dest=spec.name, action="store_true", help=spec.cli_help)
+            continue
+        extra: dict[str, Any] = {"nargs": "+", "action": "extend"} if spec.kind == "stop" else {}
+        p.add_argument(
+            spec.flag,
+            dest=spec.name,
+            required=spec.name == "prompt",
+            metavar=spec.metavar,
+            help=spec.cli_help,
+            **extra,
+        )
     p.add_argument("--clean", choices=("seed", "preserve"), default="preserve")
     p.add_argument("--json", action="store_true", help="print the normalised response object")
     p.set_defaults(func=run)
@@ -67,10 +66,11 @@ def build_request(args: argparse.Namespace) -> CompletionRequest:
     """A validated request from the parsed flags (raises ParameterError)."""
     fields: dict[str, Any] = {"prompt": args.prompt, "stream": args.stream}
     # Every other parameter has a flag of its own name; stop and logit_bias
-    # are typed as text and parsed below.
+    # are typed as text and parsed below. The bot's defaults apply, as in /complete.
     for name in GENERATION_PARAMS:
         if name not in ("stop", "logit_bias"):
-            fields[name] = getattr(args, name)
+            given = getattr(args, name)
+            fields[name] = BOT_DEFAULTS.get(name) if given is None else given
     if args.stop:
         fields["stop"] = [s for value in args.stop for s in parse_stop(value)]
     if args.logit_bias is not None:

@@ -4,20 +4,30 @@ streaming, text cleaning. No Discord code here."""
 from bot.completions.cleaning import CleanMode, StreamCleaner, clean_text
 from bot.completions.client import CompletionsClient
 from bot.completions.logit_bias import parse_logit_bias
-from bot.completions.profiles import PROFILES, BackendProfile, Support
-from bot.completions.request import (
+from bot.completions.parameters import (
+    BOT_DEFAULTS,
     GENERATION_PARAMS,
     NUMERIC_PARAMS,
-    CompletionRequest,
+    PARAMETERS,
+    PRESET_PARAMS,
+    SERVER_DEFAULT_PARAMS,
+    ParamSpec,
 )
+from bot.completions.profiles import PROFILES, BackendProfile, Support
+from bot.completions.request import CompletionRequest
 from bot.completions.result import Choice, CompletionResult, LogProbs, Usage
 from bot.completions.stops import parse_stop
 from bot.completions.streaming import CompletionStream
+from bot.completions.user_input import check_together, parse_param, parse_params
 
 __all__ = [
+    "BOT_DEFAULTS",
     "GENERATION_PARAMS",
     "NUMERIC_PARAMS",
+    "PARAMETERS",
+    "PRESET_PARAMS",
     "PROFILES",
+    "SERVER_DEFAULT_PARAMS",
     "BackendProfile",
     "Choice",
     "CleanMode",
@@ -26,10 +36,14 @@ __all__ = [
     "CompletionStream",
     "CompletionsClient",
     "LogProbs",
+    "ParamSpec",
     "StreamCleaner",
     "Support",
     "Usage",
+    "check_together",
     "clean_text",
     "parse_logit_bias",
+    "parse_param",
+    "parse_params",
     "parse_stop",
 ]

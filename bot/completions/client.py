@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
-from bot.completions.emulation import enforce_stops, parse_choice, prepend_echo, rank_best_of
-from bot.completions.http import BackendHTTP
+from bot.completions.emulation import enforce_stops, prepend_echo, rank_best_of
+from bot.completions.http import BackendHTTP, Sleep
 from bot.completions.logit_bias import Tokenizer, resolve_words
 from bot.completions.profiles import (
     PROFILES,
@@ -25,6 +25,7 @@ from bot.completions.profiles import (
 from bot.completions.request import CompletionRequest
 from bot.completions.result import Choice, CompletionResult, Usage
 from bot.completions.streaming import CompletionStream, stream_chunks
+from bot.completions.wire import CompletionResponse, ModelList, WireChoice, read
 from bot.errors import BackendError, MalformedResponse, ParameterError
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class CompletionsClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_retry_after: float = 60.0,
         concurrency: int = EMULATION_CONCURRENCY,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.backend = backend
@@ -76,6 +78,7 @@ class CompletionsClient:
             max_retries=max_retries,
             max_retry_after=max_retry_after,
             transport=transport,
+            sleep=sleep,
         )
         self._semaphore = asyncio.Semaphore(concurrency)
         self._models: list[str] | None = None
@@ -120,12 +123,10 @@ class CompletionsClient:
         async with self._lock:
             if self._models is None or refresh:
                 body = await self.http.request_json("GET", "models")
-                data = body.get("data") if isinstance(body, dict) else None
-                if not isinstance(data, list):
-                    raise MalformedResponse("The backend's model list has no data array.")
-                self._models_body = body
+                listed = read(ModelList, body, "a model list")
+                self._models_body = body  # profile detection reads owned_by
                 self._models_listed_at = time.monotonic()
-                self._models = [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+                self._models = [entry.id for entry in listed.data]
             return list(self._models)
 
     async def profile(self) -> BackendProfile:
@@ -276,7 +277,7 @@ class CompletionsClient:
         raw_choices, usage, meta = await self._generate(profile, body, count, req.seed, emulated)
         if (
             count == 1
-            and raw_choices[0].get("finish_reason") == "length"
+            and raw_choices[0].finish_reason == "length"
             and 0 < usage.completion_tokens < body["max_tokens"]
         ):
             # llama-cpp-python silently shortens max_tokens to what fits the context.
@@ -287,7 +288,7 @@ class CompletionsClient:
             )
 
         choices = [
-            parse_choice(c, start_offset=0 if (req.echo and not echo_emulated) else start_offset)
+            c.to_choice(start_offset=0 if (req.echo and not echo_emulated) else start_offset)
             for c in raw_choices
         ]
         search_from = len(req.prompt) if req.echo and not echo_emulated else 0
@@ -308,9 +309,9 @@ class CompletionsClient:
             choices = [prepend_echo(c, req.prompt) for c in choices]
         choices = [c.model_copy(update={"index": i}) for i, c in enumerate(choices)]
         return CompletionResult(
-            id=str(meta.get("id") or f"cmpl-{uuid.uuid4().hex}"),
-            created=int(meta.get("created") or time.time()),
-            model=str(meta.get("model") or model or ""),
+            id=meta.id or f"cmpl-{uuid.uuid4().hex}",
+            created=meta.created or int(time.time()),
+            model=meta.model or model or "",
             choices=choices,
             usage=usage,
             emulated=emulated,
@@ -327,17 +328,17 @@ class CompletionsClient:
         count: int,
         seed: int | None,
         emulated: list[str],
-    ) -> tuple[list[dict[str, Any]], Usage, dict[str, Any]]:
-        """`count` raw choices: one request with native n, or `count` concurrent ones."""
+    ) -> tuple[list[WireChoice], Usage, CompletionResponse]:
+        """`count` choices as sent: one request with native n, or `count` concurrent ones."""
         if count == 1 or profile.supports("n") is Support.NATIVE:
             if count > 1:
                 body = {**body, "n": count}
-            data = await self._post(body)
-            return self._choices(data, expect=count), self._usage(data), data
+            response = await self._post(body)
+            return self._choices(response, expect=count), response.to_usage(), response
         if "n" not in emulated:
             emulated.append("n")
 
-        async def one(i: int) -> dict[str, Any]:
+        async def one(i: int) -> CompletionResponse:
             single = dict(body)
             if seed is not None:
                 # Identical seeds would give identical samples.
@@ -346,42 +347,28 @@ class CompletionsClient:
                 return await self._post(single)
 
         responses = await asyncio.gather(*(one(i) for i in range(count)))
-        choices: list[dict[str, Any]] = []
+        choices: list[WireChoice] = []
         usage = Usage()
-        for data in responses:
-            choices.extend(self._choices(data, expect=1))
-            usage = usage + self._usage(data)
+        for response in responses:
+            choices.extend(self._choices(response, expect=1))
+            usage = usage + response.to_usage()
         return choices, usage, responses[0]
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, body: dict[str, Any]) -> CompletionResponse:
         data = await self.http.request_json("POST", "completions", body)
-        if not isinstance(data, dict):
-            raise MalformedResponse("The backend's answer is not a completion object.")
-        return data
+        return read(CompletionResponse, data, "a completion")
 
-    def _choices(self, data: dict[str, Any], *, expect: int) -> list[dict[str, Any]]:
-        choices = data.get("choices")
-        if not isinstance(choices, list) or not choices:
+    @staticmethod
+    def _choices(response: CompletionResponse, *, expect: int) -> list[WireChoice]:
+        choices = response.choices
+        if not choices:
             raise MalformedResponse("The backend's answer has no choices.")
         if len(choices) < expect:
             raise BackendError(
                 f"The backend returned {len(choices)} choices instead of {expect}; set "
                 "COMPLETIONS_BACKEND so Couplet can emulate n."
             )
-        return sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0)
-
-    @staticmethod
-    def _usage(data: dict[str, Any]) -> Usage:
-        raw = data.get("usage")
-        if not isinstance(raw, dict):
-            return Usage()
-        prompt = int(raw.get("prompt_tokens") or 0)
-        completion = int(raw.get("completion_tokens") or 0)
-        return Usage(
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            total_tokens=int(raw.get("total_tokens") or prompt + completion),
-        )
+        return sorted(choices, key=lambda c: c.index)
 
     # -- streaming -------------------------------------------------------------------
 

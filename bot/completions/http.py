@@ -4,7 +4,9 @@ Retries: 2 by default, on 408/409/429/5xx, timeouts and connection errors;
 `x-should-retry` wins when present. Delay: the server's `retry-after-ms` /
 `Retry-After` when it is at most `max_retry_after` (longer means: give up now
 and surface the error), else `min(0.5 * 2**k, 8) * (1 - 0.25 * random())`.
-Streams are retried only before their first chunk (see streaming.py).
+`BackendHTTP.with_retries` is the one retry loop: plain requests and the
+opening of streams (until their first text, see streaming.py) both use it.
+The wait is injectable (`sleep=`), so tests record the planned delays.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -36,6 +38,17 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 CONNECT_TIMEOUT = 5.0
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class ResponseFailed(Exception):
+    """Raised by an attempt whose answer has an error status (its body already read)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -62,11 +75,13 @@ class BackendHTTP:
         max_retries: int = 2,
         max_retry_after: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.backend_label = backend_label
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
+        self.sleep = sleep
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         self._secret = key or None
         headers = {"Accept": "application/json"}
@@ -137,48 +152,58 @@ class BackendHTTP:
             f"The {self.backend_label} backend could not be reached: {detail}."
         )
 
-    async def sleep_before_retry(self, delay: float, attempt: int, why: str) -> None:
-        log.info(
-            "retrying %s request in %.2f s (retry %d of %d): %s",
-            self.backend_label,
-            delay,
-            attempt + 1,
-            self.max_retries,
-            why,
-        )
-        await asyncio.sleep(delay)
+    # -- the retry loop ----------------------------------------------------------------
 
-    async def retry_or_raise(self, response: httpx.Response, attempt: int) -> None:
-        """After a failed response: wait before retry `attempt`, or raise the
-        backend's error (secrets redacted) when no retry is due."""
-        error = error_from_response(response, self.backend_label)
-        error.message = self.redact(error.message)
-        delay = self.retry_plan(response, error, attempt)
-        if delay is None:
-            raise error
-        await self.sleep_before_retry(delay, attempt, f"HTTP {response.status_code}")
+    async def with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run `attempt` until it succeeds or the policy says stop.
+
+        `attempt` raises `httpx.HTTPError` when no answer came (retried with
+        backoff) or `ResponseFailed` for an error status (retried per
+        `retry_plan`); anything else it raises is final. The last failure is
+        raised as a typed BackendError with secrets redacted.
+        """
+        retries = 0
+        while True:
+            try:
+                return await attempt()
+            except httpx.HTTPError as err:
+                error = self.transport_error(err)
+                delay = backoff_delay(retries) if retries < self.max_retries else None
+                if delay is None:
+                    raise error from err
+                why = error.message
+            except ResponseFailed as failed:
+                error = error_from_response(failed.response, self.backend_label)
+                error.message = self.redact(error.message)
+                delay = self.retry_plan(failed.response, error, retries)
+                if delay is None:
+                    raise error from None
+                why = f"HTTP {failed.response.status_code}"
+            log.info(
+                "retrying %s request in %.2f s (retry %d of %d): %s",
+                self.backend_label,
+                delay,
+                retries + 1,
+                self.max_retries,
+                why,
+            )
+            await self.sleep(delay)
+            retries += 1
 
     # -- requests ----------------------------------------------------------------------
 
     async def request_json(self, method: str, path: str, payload: Any = None) -> Any:
         """Send one request with retries and return the decoded JSON body."""
         url = self.url(path)
-        attempt = 0
-        while True:
+
+        async def attempt() -> Any:
             log.debug("%s %s headers=%s", method, url, redact_headers(dict(self.client.headers)))
-            try:
-                response = await self.client.request(method, url, json=payload)
-            except httpx.HTTPError as err:
-                error = self.transport_error(err)
-                if attempt >= self.max_retries:
-                    raise error from err
-                await self.sleep_before_retry(backoff_delay(attempt), attempt, error.message)
-                attempt += 1
-                continue
-            if response.is_success:
-                return self._decode(response)
-            await self.retry_or_raise(response, attempt)
-            attempt += 1
+            response = await self.client.request(method, url, json=payload)
+            if not response.is_success:
+                raise ResponseFailed(response)
+            return self._decode(response)
+
+        return await self.with_retries(attempt)
 
     def _decode(self, response: httpx.Response) -> Any:
         try:

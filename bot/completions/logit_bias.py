@@ -11,7 +11,8 @@ from typing import Any
 from bot.completions.http import BackendHTTP
 from bot.completions.profiles import BackendProfile
 from bot.completions.request import validate_bias_map
-from bot.errors import MalformedResponse, ParameterError
+from bot.completions.wire import TokenizeResponse, read
+from bot.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +110,7 @@ class Tokenizer:
         else:
             raise RuntimeError(f"no tokenizer for {self.kind}")
         data = await self.http.request_json("POST", url, body)
-        tokens = data.get("tokens") if isinstance(data, dict) else None
-        if not isinstance(tokens, list):
-            raise MalformedResponse("The backend's tokenize endpoint sent no token list.")
-        # llama.cpp with_pieces gives objects; plain lists give ints.
-        return [int(t["id"]) if isinstance(t, dict) else int(t) for t in tokens]
+        return read(TokenizeResponse, data, "a token list").ids()
 
     async def tokenize(self, text: str) -> list[int]:
         """Token ids of `text`, without BOS or other tokens the server adds."""

@@ -11,16 +11,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from bot.completions.parameters import PARAMETERS
 from bot.completions.request import CompletionRequest
 from bot.errors import ParameterError, UnsupportedParameter
 
 log = logging.getLogger(__name__)
 
-# OpenAI's defaults, sent explicitly so that server defaults (llama.cpp's
-# 0.8/0.95 and unlimited max_tokens) never change behaviour.
-DEFAULT_TEMPERATURE = 1.0
-DEFAULT_TOP_P = 1.0
-DEFAULT_MAX_TOKENS = 16
+# The API's defaults (the parameter table's), sent explicitly so that server
+# defaults (llama.cpp's 0.8/0.95 and unlimited max_tokens) never change behaviour.
+DEFAULT_TEMPERATURE = float(PARAMETERS["temperature"].api_default)
+DEFAULT_TOP_P = float(PARAMETERS["top_p"].api_default)
+DEFAULT_MAX_TOKENS = int(PARAMETERS["max_tokens"].api_default)
 
 Tokenizer = Literal["vllm", "llamacpp", "llama-cpp-python"]
 

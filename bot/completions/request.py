@@ -8,37 +8,35 @@ understands, naming the parameter, the value and what is allowed.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from bot.completions.parameters import (
+    BIAS_HIGH,
+    BIAS_LOW,
+    MAX_BEST_OF,
+    MAX_STOPS,
+    NUMERIC_PARAMS,
+    PARAMETERS,
+)
 from bot.errors import ParameterError
 from bot.errors import show_value as _show
 
-# The widest logprobs any backend allows (vLLM's default --max-logprobs); each
-# backend profile narrows it (OpenAI 5).
-MAX_LOGPROBS_ANY_BACKEND = 20
-MAX_STOPS = 4
-MAX_BEST_OF = 20
-MAX_N = 128
-INT64_MAX = 2**63 - 1
 
+def _number(param: str, value: object, *, whole: bool, allowed: str) -> int | float:
+    """`value` as an int (whole) or a finite float, or a ParameterError saying it is not one.
 
-def _bound(limit: float) -> str:
-    return str(int(limit)) if float(limit).is_integer() else f"{limit:g}"
-
-
-def _number(
-    param: str, value: object, *, whole: bool, low: float | None, high: float | None
-) -> int | float:
-    """Convert `value` to int/float and check the range, or raise ParameterError."""
+    Ranges are not checked here: the fields' constraints hold them.
+    """
     kind = "a whole number" if whole else "a number"
-    if low is not None and high is not None:
-        allowed = f"{kind} from {_bound(low)} to {_bound(high)}"
-    elif low is not None:
-        allowed = f"{kind} of {_bound(low)} or more"
-    else:
-        allowed = kind
     not_a_number = ParameterError(
         param, value, allowed, f"{param} {_show(value)} is not {kind}: use {allowed}."
     )
@@ -67,47 +65,13 @@ def _number(
                 f"{param} {_show(value)} is not a whole number: use {allowed}.",
             )
         number = int(number)
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise ParameterError(
-            param, value, allowed, f"{param} {_show(value)} is out of range: use {allowed}."
-        )
     return number
 
 
-# (whole number?, low, high) for each numeric parameter.
-_NUMERIC: dict[str, tuple[bool, float | None, float | None]] = {
-    "max_tokens": (True, 0, None),
-    "temperature": (False, 0, 2),
-    "top_p": (False, 0, 1),
-    "n": (True, 1, MAX_N),
-    "logprobs": (True, 0, MAX_LOGPROBS_ANY_BACKEND),
-    "presence_penalty": (False, -2, 2),
-    "frequency_penalty": (False, -2, 2),
-    "best_of": (True, 1, MAX_BEST_OF),
-    "seed": (True, -(2**63), INT64_MAX),
-}
-# The parameters whose value is a number (checked against the ranges above).
-NUMERIC_PARAMS: tuple[str, ...] = tuple(_NUMERIC)
-# The parameters a person chooses for a generation (a preset, a server default,
-# an option): all of the request but `prompt` (the request itself), `stream`
-# (server behaviour) and `user` (set by the bot). The order is the one shown
-# in messages that list them.
-GENERATION_PARAMS: tuple[str, ...] = (
-    "model",
-    "suffix",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "n",
-    "best_of",
-    "stop",
-    "echo",
-    "logprobs",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "seed",
-)
+def _limits(name: str) -> Any:
+    """The table's range for `name` as a pydantic constraint."""
+    spec = PARAMETERS[name]
+    return Field(ge=spec.low, le=spec.high)
 
 
 def validate_bias_map(param: str, value: object, *, ids: bool) -> dict[str, int] | None:
@@ -140,17 +104,22 @@ def validate_bias_map(param: str, value: object, *, ids: bool) -> dict[str, int]
                 "a non-empty word",
                 "logit_bias has an empty word: use word=bias pairs such as hello=-100.",
             )
-        allowed = "a whole number from -100 to 100"
+        allowed = f"a whole number from {BIAS_LOW} to {BIAS_HIGH}"
+        target = f"token {key_text}" if ids else repr(key_text)
+        refused = ParameterError(
+            "logit_bias",
+            bias,
+            allowed,
+            f"logit_bias value {_show(bias)} for {target} is not allowed: use {allowed}.",
+        )
         try:
-            number = _number("logit_bias", bias, whole=True, low=-100, high=100)
+            number = _number("logit_bias", bias, whole=True, allowed=allowed)
         except ParameterError:
-            target = f"token {key_text}" if ids else repr(key_text)
-            raise ParameterError(
-                "logit_bias",
-                bias,
-                allowed,
-                f"logit_bias value {_show(bias)} for {target} is not allowed: use {allowed}.",
-            ) from None
+            raise refused from None
+        # Checked here, not by a field constraint: parse_logit_bias uses this
+        # outside the model, and the sentence names the token.
+        if not BIAS_LOW <= number <= BIAS_HIGH:
+            raise refused
         result[str(int(key_text)) if ids else key_text] = int(number)
     return result or None
 
@@ -163,33 +132,35 @@ class CompletionRequest(BaseModel):
     model: str | None = None
     prompt: str
     suffix: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    n: int = 1
+    max_tokens: Annotated[int, _limits("max_tokens")] | None = None
+    temperature: Annotated[float, _limits("temperature")] | None = None
+    top_p: Annotated[float, _limits("top_p")] | None = None
+    n: Annotated[int, _limits("n")] = 1
     stream: bool = False
-    logprobs: int | None = None
+    logprobs: Annotated[int, _limits("logprobs")] | None = None
     echo: bool = False
-    stop: list[str] | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    best_of: int | None = None
+    stop: (
+        Annotated[list[Annotated[str, Field(min_length=1)]], Field(max_length=MAX_STOPS)] | None
+    ) = None
+    presence_penalty: Annotated[float, _limits("presence_penalty")] | None = None
+    frequency_penalty: Annotated[float, _limits("frequency_penalty")] | None = None
+    best_of: Annotated[int, _limits("best_of")] | None = None
     logit_bias: dict[str, int] | None = None
     # Words whose tokens (per the backend's tokenizer) get a bias; the client
     # tokenizes them and merges the ids into `logit_bias`.
     logit_bias_words: dict[str, int] | None = None
-    seed: int | None = None
+    seed: Annotated[int, _limits("seed")] | None = None
     user: str | None = None
 
-    @field_validator(*_NUMERIC, mode="before")
+    @field_validator(*NUMERIC_PARAMS, mode="before")
     @classmethod
     def _check_number(cls, value: object, info: Any) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
             if info.field_name == "n":
                 return 1
             return None
-        whole, low, high = _NUMERIC[info.field_name]
-        return _number(info.field_name, value, whole=whole, low=low, high=high)
+        spec = PARAMETERS[info.field_name]
+        return _number(spec.name, value, whole=spec.kind == "whole", allowed=spec.allowed)
 
     @field_validator("prompt", mode="before")
     @classmethod
@@ -246,25 +217,12 @@ class CompletionRequest(BaseModel):
             value = [value]
         if not isinstance(value, list | tuple) or not all(isinstance(s, str) for s in value):
             raise ParameterError(
-                "stop", value, "1 to 4 text sequences", "stop must be text: use 1 to 4 sequences."
-            )
-        if not value:
-            return None
-        if len(value) > MAX_STOPS:
-            raise ParameterError(
                 "stop",
                 value,
-                "1 to 4 sequences",
-                f"stop has {len(value)} sequences: use 1 to {MAX_STOPS}.",
+                f"1 to {MAX_STOPS} text sequences",
+                f"stop must be text: use 1 to {MAX_STOPS} sequences.",
             )
-        if any(s == "" for s in value):
-            raise ParameterError(
-                "stop",
-                value,
-                "non-empty sequences",
-                "stop has an empty sequence: every stop sequence needs at least one character.",
-            )
-        return list(value)
+        return list(value) or None
 
     @field_validator("logit_bias", mode="before")
     @classmethod
@@ -318,11 +276,33 @@ def _as_parameter_error(err: ValidationError) -> ParameterError:
         return original
     loc = first.get("loc") or ("request",)
     param = str(loc[0]) if loc else "request"
-    if first.get("type") == "missing":
+    kind = first.get("type")
+    value = first.get("input")
+    if kind in ("greater_than_equal", "less_than_equal") and param in PARAMETERS:
+        allowed = PARAMETERS[param].allowed
+        return ParameterError(
+            param, value, allowed, f"{param} {_show(value)} is out of range: use {allowed}."
+        )
+    if param == "stop" and kind == "too_long":
+        count = len(value) if isinstance(value, list) else MAX_STOPS + 1
+        return ParameterError(
+            "stop",
+            value,
+            f"1 to {MAX_STOPS} sequences",
+            f"stop has {count} sequences: use 1 to {MAX_STOPS}.",
+        )
+    if param == "stop" and kind == "string_too_short":
+        return ParameterError(
+            "stop",
+            value,
+            "non-empty sequences",
+            "stop has an empty sequence: every stop sequence needs at least one character.",
+        )
+    if kind == "missing":
         return ParameterError(
             param, None, "a value", f"{param} is missing: give a value for {param}."
         )
-    if first.get("type") == "extra_forbidden":
+    if kind == "extra_forbidden":
         return ParameterError(
             param,
             first.get("input"),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
-from bot.completions.request import MAX_STOPS
+from bot.completions.parameters import MAX_STOPS
 from bot.errors import ParameterError
 
 _ESCAPES = {"n": "\n", "t": "\t", "|": "|", "\\": "\\"}
-_ALLOWED = r"1 to 4 sequences separated by | (escapes \n, \t, \|, \\) or a JSON array of text"
+_ALLOWED = (
+    rf"1 to {MAX_STOPS} sequences separated by | (escapes \n, \t, \|, \\) or a JSON array of text"
+)
 
 
 def parse_stop(text: str) -> list[str]:

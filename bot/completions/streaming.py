@@ -1,24 +1,27 @@
 """Server-sent events from `/v1/completions` with `stream: true`, as text chunks.
 
-Retried like any request until the first chunk has arrived; after that a
-failure surfaces as a BackendError (the user has already seen part of it).
+Retried like any request (the one loop in http.py) until the first text has
+arrived; after that a failure surfaces as a BackendError (the user has
+already seen part of it).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from httpx_sse import SSEError, aconnect_sse
+from httpx_sse import ServerSentEvent, SSEError, aconnect_sse
 
-from bot.completions.emulation import normalise_finish_reason
 from bot.completions.error_bodies import parse_error_body
-from bot.completions.http import BackendHTTP, backoff_delay
+from bot.completions.http import BackendHTTP, ResponseFailed
+from bot.completions.result import Usage
 from bot.completions.stops import StopScanner
+from bot.completions.wire import StreamEvent, WireChoice, read
 from bot.errors import BackendError, BackendStatusError, MalformedResponse
 
 log = logging.getLogger(__name__)
@@ -56,68 +59,102 @@ class StreamChunk:
 
     text: str
     finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
+
+
+class _OpenStream:
+    """One event-stream response, read event by event.
+
+    `open()` is one attempt of the retry loop: it connects, checks the status
+    and reads up to the first text, so a failure before any text is retried
+    like any request; what comes after is read outside the loop.
+    """
+
+    def __init__(self, http: BackendHTTP) -> None:
+        self.http = http
+        self.stack = AsyncExitStack()
+        self.events: AsyncIterator[ServerSentEvent] | None = None
+        self.early: list[StreamChunk] = []  # what was read while opening
+        self.delivered = False  # some text arrived
+        self.finished = False  # a finish_reason arrived
+        self.done = False  # [DONE], or the response ended
+
+    @classmethod
+    async def open(cls, http: BackendHTTP, url: str, body: dict[str, Any]) -> _OpenStream:
+        stream = cls(http)
+        try:
+            source = await stream.stack.enter_async_context(
+                aconnect_sse(http.client, "POST", url, json=body)
+            )
+            if not source.response.is_success:
+                await source.response.aread()
+                raise ResponseFailed(source.response)
+            stream.events = source.aiter_sse()
+            while not stream.delivered and not stream.done:
+                stream.early.extend(await stream.next_chunks())
+        except BaseException:
+            await stream.stack.aclose()
+            raise
+        return stream
+
+    async def next_chunks(self) -> list[StreamChunk]:
+        """The chunks of the next event (often one; none for [DONE] or a bare keep-alive)."""
+        assert self.events is not None
+        label = self.http.backend_label
+        try:
+            event = await anext(self.events)
+        except StopAsyncIteration:
+            self.done = True
+            return []
+        except SSEError as err:  # an httpx transport error, but not one to retry
+            raise MalformedResponse(
+                f"The {label} backend did not answer with an event stream."
+            ) from err
+        if event.data.strip() == "[DONE]":
+            self.done = self.finished = True
+            return []
+        try:
+            data = json.loads(event.data) if event.data.strip() else None
+        except ValueError as err:
+            raise MalformedResponse(
+                f"The {label} backend sent a stream event that is not valid JSON."
+            ) from err
+        if event.event == "error" or (isinstance(data, dict) and "error" in data):
+            raise _error_in_event(label, data)
+        if not isinstance(data, dict):
+            return []
+        parsed = read(StreamEvent, data, "a stream event")
+        usage = parsed.usage.to_usage() if parsed.usage else None
+        chunks: list[StreamChunk] = []
+        # The last event may carry usage and no choice.
+        for choice in parsed.choices or [WireChoice()]:
+            text, reason = choice.text, choice.finish_reason
+            if text or reason or usage:
+                self.delivered = self.delivered or bool(text)
+                self.finished = self.finished or bool(reason)
+                chunks.append(StreamChunk(text, reason, usage))
+        return chunks
 
 
 async def stream_chunks(
     http: BackendHTTP, path: str, payload: dict[str, Any]
 ) -> AsyncGenerator[StreamChunk, None]:
     """POST `payload` with stream on and yield each chunk's text (and finish data)."""
-    url = http.url(path)
-    body = {**payload, "stream": True}
-    attempt = 0
-    delivered = False
-    finished = False  # a finish_reason arrived
-    while True:
+    url, body = http.url(path), {**payload, "stream": True}
+    stream = await http.with_retries(lambda: _OpenStream.open(http, url, body))
+    async with stream.stack:
+        for chunk in stream.early:
+            yield chunk
         try:
-            async with aconnect_sse(http.client, "POST", url, json=body) as source:
-                response = source.response
-                if not response.is_success:
-                    await response.aread()
-                    await http.retry_or_raise(response, attempt)
-                    attempt += 1
-                    continue
-                async for event in source.aiter_sse():
-                    if event.data.strip() == "[DONE]":
-                        return
-                    try:
-                        data = json.loads(event.data) if event.data.strip() else None
-                    except ValueError as err:
-                        raise MalformedResponse(
-                            f"The {http.backend_label} backend sent a stream event that is not "
-                            "valid JSON."
-                        ) from err
-                    if event.event == "error" or (isinstance(data, dict) and "error" in data):
-                        raise _error_in_event(http.backend_label, data)
-                    if not isinstance(data, dict):
-                        continue
-                    usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
-                    for choice in data.get("choices") or [{}]:
-                        if not isinstance(choice, dict):
-                            continue
-                        text = choice.get("text") or ""
-                        reason = normalise_finish_reason(choice.get("finish_reason"))
-                        if text or reason or usage:
-                            delivered = delivered or bool(text)
-                            finished = finished or bool(reason)
-                            yield StreamChunk(text, reason, usage)
-                if not finished:
-                    # llama-cpp-python answers 200 and then ends the stream with
-                    # nothing when generation fails (e.g. a prompt over its context).
-                    raise _cut_short(http.backend_label, delivered)
-                return
-        except SSEError as err:
-            raise MalformedResponse(
-                f"The {http.backend_label} backend did not answer with an event stream."
-            ) from err
+            while not stream.done:
+                for chunk in await stream.next_chunks():
+                    yield chunk
         except httpx.HTTPError as err:
-            error = http.transport_error(err)
-            if delivered:
-                raise _cut_short(http.backend_label, delivered) from err
-            if attempt >= http.max_retries:
-                raise error from err
-            await http.sleep_before_retry(backoff_delay(attempt), attempt, error.message)
-            attempt += 1
+            raise _cut_short(http.backend_label, stream.delivered) from err
+        if not stream.finished:
+            # llama-cpp-python answers 200 and then ends the stream with
+            # nothing when generation fails (e.g. a prompt over its context).
+            raise _cut_short(http.backend_label, stream.delivered)
 
 
 class CompletionStream:
@@ -144,7 +181,7 @@ class CompletionStream:
         self._done = False
         self.text = ""
         self.finish_reason: str | None = None
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
         self.warnings = list(warnings or [])
 
     def __aiter__(self) -> CompletionStream:

@@ -1,14 +1,11 @@
-"""A generation outcome as Discord messages: text, footer, file and buttons."""
+"""A generation outcome as Discord messages: text, footer, file and buttons (as data)."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import discord
-
-from bot.render.buttons import completion_view, token_view
+from bot.render.buttons import Button, completion_buttons, token_buttons
 from bot.render.logprobs import rows_from_logprobs, token_pages
 from bot.render.reply import (
     MAX_MESSAGES,
@@ -27,17 +24,11 @@ STREAM_CURSOR = " ▌"
 
 @dataclass
 class MessagePlan:
-    """One message to send or edit."""
+    """One message to send or edit: its text, its buttons and an optional text file."""
 
     content: str
-    view: discord.ui.View | None = None
+    buttons: tuple[Button, ...] = ()
     attachment: tuple[str, str] | None = None  # (filename, text)
-
-    def files(self) -> list[discord.File]:
-        if self.attachment is None:
-            return []
-        name, text = self.attachment
-        return [discord.File(io.BytesIO(text.encode("utf-8")), filename=name)]
 
 
 def can_continue(outcome: GenerationOutcome, candidate: Candidate) -> bool:
@@ -86,15 +77,14 @@ def completion_messages(outcome: GenerationOutcome, k: int = 0) -> list[MessageP
         max_messages=MAX_MESSAGES if n == 1 else 1,
     )
     has_tokens = bool(candidate.logprobs and candidate.logprobs.tokens)
-    view = completion_view(
+    plans = [MessagePlan(content) for content in layout.contents]
+    plans[-1].buttons = completion_buttons(
         outcome.generation_id,
         k,
         n,
         can_continue=can_continue(outcome, candidate),
         has_tokens=has_tokens,
     )
-    plans = [MessagePlan(content) for content in layout.contents]
-    plans[-1].view = view
     plans[-1].attachment = layout.attachment
     return plans
 
@@ -120,9 +110,4 @@ def token_message(outcome: GenerationOutcome, k: int, page: int) -> MessagePlan:
     )
     pages = token_pages(rows)
     page = min(max(page, 0), len(pages) - 1)
-    view = (
-        token_view(outcome.generation_id, k, page, len(pages))
-        if outcome.generation_id is not None
-        else None
-    )
-    return MessagePlan(pages[page], view=view)
+    return MessagePlan(pages[page], token_buttons(outcome.generation_id, k, page, len(pages)))

@@ -14,11 +14,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.completions import (
     GENERATION_PARAMS,
     Choice,
+    CleanMode,
     CompletionRequest,
     CompletionResult,
     LogProbs,
@@ -34,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CleanMode = Literal["seed", "preserve"]
 # Option names the cog may pass (the API's parameters, plus `stream`).
 OPTION_NAMES = (*GENERATION_PARAMS, "stream")
 
@@ -60,6 +62,50 @@ class Display:
     echo_prompt: str | None = None
     prefix: str = ""
     continued_from: int | None = None
+
+
+class StoredDisplay(BaseModel):
+    """How a stored generation was made and shown: the JSON in its `display` column.
+
+    Rows written by older versions may lack fields, hold null where a list or
+    text is expected, or carry fields no longer used: all of them load.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    echo_prompt: str | None = None
+    prefix: str = ""
+    continued_from: int | None = None
+    clean_mode: CleanMode = "preserve"
+    sources: dict[str, str] = Field(default_factory=dict)
+    clamped: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    preset: str | None = None
+    stream: bool = False
+    streamed: bool = False
+    elapsed: float | None = None
+
+    @field_validator("prefix", "sources", "clamped", "notes", "stream", "streamed", mode="before")
+    @classmethod
+    def _null_is_default(cls, value: Any, info: Any) -> Any:
+        if value is None:
+            field = cls.model_fields[info.field_name]
+            return field.get_default(call_default_factory=True)
+        return value
+
+    @property
+    def shown(self) -> Display:
+        return Display(self.echo_prompt, self.prefix, self.continued_from)
+
+
+@dataclass(frozen=True)
+class StoredGeneration:
+    """A stored generation, typed: the request as sent, the result, how it was shown."""
+
+    record: GenerationRecord
+    request: CompletionRequest
+    result: CompletionResult
+    display: StoredDisplay
 
 
 @dataclass
@@ -177,7 +223,7 @@ class GenerationService:
             params = dict(resolved.params)
             sources = dict(resolved.sources)
             clamped = list(resolved.clamped)
-            clean_mode = cast(CleanMode, resolved.clean_mode)
+            clean_mode: CleanMode = "seed" if resolved.clean_mode == "seed" else "preserve"
             stream = resolved.stream
             preset_used = resolved.preset
         else:
@@ -241,23 +287,22 @@ class GenerationService:
         self, generation_id: int, requester: Requester
     ) -> PreparedGeneration | None:
         """The same request again (a new sample); None when the generation is gone."""
-        record = await self._record(generation_id)
-        if record is None:
+        stored = await self._stored(generation_id)
+        if stored is None:
             return None
-        request = CompletionRequest.model_validate(record.request)
+        request, display = stored.request, stored.display
         notes = []
         if request.seed is not None:
             notes.append(f"seed {request.seed} is fixed, so the same text may come back.")
-        display = _display_from(record)
         return PreparedGeneration(
             request=request,
-            requester=replace(requester, private=record.private),
-            sources=dict(record.display.get("sources") or {}),
-            clamped=list(record.display.get("clamped") or []),
-            clean_mode=cast(CleanMode, record.display.get("clean_mode", "preserve")),
-            stream=bool(record.display.get("stream", False)),
-            preset=record.display.get("preset"),
-            display=display,
+            requester=replace(requester, private=stored.record.private),
+            sources=dict(display.sources),
+            clamped=list(display.clamped),
+            clean_mode=display.clean_mode,
+            stream=display.stream,
+            preset=display.preset,
+            display=display.shown,
             notes=notes,
         )
 
@@ -265,15 +310,13 @@ class GenerationService:
         self, generation_id: int, choice_index: int, requester: Requester
     ) -> PreparedGeneration | None:
         """Generate more after one candidate; None when the generation is gone."""
-        record = await self._record(generation_id)
-        if record is None:
+        stored = await self._stored(generation_id)
+        if stored is None:
             return None
-        request = CompletionRequest.model_validate(record.request)
-        result = CompletionResult.model_validate(record.result)
-        choice = next((c for c in result.choices if c.index == choice_index), None)
+        request, display = stored.request, stored.display
+        choice = next((c for c in stored.result.choices if c.index == choice_index), None)
         if choice is None:
             return None
-        display = _display_from(record)
         generated = _strip_echo(choice.text, request)
         # Continue is one text: one candidate, no ranking, no echo of the
         # longer prompt (the original prompt stays shown when echo was on).
@@ -288,11 +331,11 @@ class GenerationService:
         )
         return PreparedGeneration(
             request=CompletionRequest.model_validate(follow.model_dump()),
-            requester=replace(requester, private=record.private),
-            sources=dict(record.display.get("sources") or {}),
-            clean_mode=cast(CleanMode, record.display.get("clean_mode", "preserve")),
-            stream=bool(record.display.get("stream", False)),
-            preset=record.display.get("preset"),
+            requester=replace(requester, private=stored.record.private),
+            sources=dict(display.sources),
+            clean_mode=display.clean_mode,
+            stream=display.stream,
+            preset=display.preset,
             display=Display(
                 echo_prompt=display.echo_prompt,
                 prefix=display.prefix + generated,
@@ -326,32 +369,43 @@ class GenerationService:
 
     async def load(self, generation_id: int) -> GenerationOutcome | None:
         """A stored generation as an outcome (for paging and the token view)."""
-        record = await self._record(generation_id)
-        if record is None:
+        stored = await self._stored(generation_id)
+        if stored is None:
             return None
-        request = CompletionRequest.model_validate(record.request)
-        result = CompletionResult.model_validate(record.result)
-        display = _display_from(record)
-        clean_mode = cast(CleanMode, record.display.get("clean_mode", "preserve"))
+        record, request, result, display = (
+            stored.record,
+            stored.request,
+            stored.result,
+            stored.display,
+        )
         return GenerationOutcome(
             generation_id=record.id,
             request=request,
             result=result,
-            candidates=_candidates(result, request, display, clean_mode),
+            candidates=_candidates(result, request, display.shown, display.clean_mode),
             requester=Requester(record.user_id, record.guild_id, record.channel_id, record.private),
-            display=display,
-            clean_mode=clean_mode,
-            sources=dict(record.display.get("sources") or {}),
-            clamped=list(record.display.get("clamped") or []),
-            notes=list(record.display.get("notes") or []),
-            elapsed=float(record.display.get("elapsed", result.elapsed)),
-            streamed=bool(record.display.get("streamed", False)),
+            display=display.shown,
+            clean_mode=display.clean_mode,
+            sources=dict(display.sources),
+            clamped=list(display.clamped),
+            notes=list(display.notes),
+            elapsed=display.elapsed if display.elapsed is not None else result.elapsed,
+            streamed=display.streamed,
         )
 
-    async def _record(self, generation_id: int) -> GenerationRecord | None:
+    async def _stored(self, generation_id: int) -> StoredGeneration | None:
+        """The stored generation with this id, typed; None when there is none (or no store)."""
         if self.store is None:
             return None
-        return await self.store.get(generation_id)
+        record = await self.store.get(generation_id)
+        if record is None:
+            return None
+        return StoredGeneration(
+            record=record,
+            request=CompletionRequest.model_validate(record.request),
+            result=CompletionResult.model_validate(record.result),
+            display=StoredDisplay.model_validate(record.display),
+        )
 
     async def _finish(
         self,
@@ -393,19 +447,19 @@ class GenerationService:
             private=requester.private,
             request=prepared.request.model_dump(mode="json", exclude_none=True),
             result=result.model_dump(mode="json"),
-            display={
-                "echo_prompt": prepared.display.echo_prompt,
-                "prefix": prepared.display.prefix,
-                "continued_from": prepared.display.continued_from,
-                "clean_mode": prepared.clean_mode,
-                "sources": prepared.sources,
-                "clamped": prepared.clamped,
-                "notes": prepared.notes,
-                "preset": prepared.preset,
-                "stream": prepared.stream,
-                "streamed": streamed,
-                "elapsed": elapsed,
-            },
+            display=StoredDisplay(
+                echo_prompt=prepared.display.echo_prompt,
+                prefix=prepared.display.prefix,
+                continued_from=prepared.display.continued_from,
+                clean_mode=prepared.clean_mode,
+                sources=prepared.sources,
+                clamped=prepared.clamped,
+                notes=prepared.notes,
+                preset=prepared.preset,
+                stream=prepared.stream,
+                streamed=streamed,
+                elapsed=elapsed,
+            ).model_dump(mode="json"),
         )
         return await self.store.add(record)
 
@@ -429,18 +483,14 @@ class GenerationStream:
             shown = _strip_echo(raw, request) if request.echo else raw
             yield clean_text(prepared.display.prefix + shown, prepared.clean_mode)
         elapsed = time.monotonic() - started
-        # The client's stream object knows, once done, how it ended (when the
-        # backend said so); a plain iterator of text does not.
-        usage = getattr(deltas, "usage", None)
+        # Once done, the client's stream knows how it ended (when the backend said so).
         result = CompletionResult(
             id="stream",
             created=int(time.time()),
-            model=getattr(deltas, "model", None) or request.model or "",
-            choices=[
-                Choice(index=0, text=raw, finish_reason=getattr(deltas, "finish_reason", None))
-            ],
-            usage=Usage.model_validate(usage) if isinstance(usage, dict) else Usage(),
-            warnings=list(getattr(deltas, "warnings", None) or []),
+            model=deltas.model or request.model or "",
+            choices=[Choice(index=0, text=raw, finish_reason=deltas.finish_reason)],
+            usage=deltas.usage or Usage(),
+            warnings=list(deltas.warnings),
             elapsed=elapsed,
         )
         self.outcome = await self.service._finish(prepared, result, elapsed, streamed=True)
@@ -451,15 +501,6 @@ def _strip_echo(text: str, request: CompletionRequest) -> str:
     if request.echo and text.startswith(request.prompt):
         return text[len(request.prompt) :]
     return text
-
-
-def _display_from(record: GenerationRecord) -> Display:
-    data = record.display
-    return Display(
-        echo_prompt=data.get("echo_prompt"),
-        prefix=data.get("prefix") or "",
-        continued_from=data.get("continued_from"),
-    )
 
 
 def _candidates(

@@ -2,111 +2,38 @@
 
 option > chosen preset > channel's preset > server defaults > bot defaults,
 then clamped to the server's limits; every clamp is reported as a sentence.
-Values typed by people (setting values, preset options) are parsed here by
-delegating to `bot.completions` validation, so the ranges live in one place.
+Typed values are parsed by `bot.completions.user_input`, against the
+parameter table's ranges.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bot.completions import (
-    GENERATION_PARAMS,
-    NUMERIC_PARAMS,
+    BOT_DEFAULTS,
+    PARAMETERS,
+    PRESET_PARAMS,
+    SERVER_DEFAULT_PARAMS,
     CompletionRequest,
-    parse_logit_bias,
-    parse_stop,
+    check_together,
+    parse_param,
 )
 from bot.errors import ParameterError
-
-if TYPE_CHECKING:
-    from bot.services.presets import GuildPresets, Preset, PresetService
-    from bot.services.server_settings import ServerConfig, ServerSettingsService
+from bot.services.presets import GuildPresets, Preset, PresetService
+from bot.services.server_settings import ServerConfig, ServerSettingsService
 
 log = logging.getLogger(__name__)
 
-# Parameters a preset or a server default may hold: those a person chooses
-# for a generation (`prompt` is the request itself, `stream` and cleaning are
-# server behaviour, `user` is set by the bot).
-PRESET_PARAMS: tuple[str, ...] = GENERATION_PARAMS
 # logit_bias typed as `word=bias` pairs is kept apart from token ids; the two
 # always travel together (a layer that sets one replaces both).
 _BIAS_KEYS = ("logit_bias", "logit_bias_words")
-STORED_PARAMS: tuple[str, ...] = (*PRESET_PARAMS, "logit_bias_words")
-
-# What the bot uses when neither the server nor a preset says otherwise.
-# max_tokens: the API's default of 16 is a sentence fragment in a chat.
-BOT_DEFAULTS: dict[str, Any] = {"max_tokens": 256}
-
-# Parameters whose typed text is turned into a number before validation, so
-# messages show 3.5 rather than '3.5' (the ranges live in bot.completions).
-_NUMERIC_PARAMS = frozenset(NUMERIC_PARAMS)
 
 # Options the resolver ignores: the prompt is the request, not a parameter.
 _NOT_PARAMETERS = frozenset({"prompt"})
-
-
-def parse_param(name: str, raw: object) -> dict[str, Any]:
-    """Parse one parameter typed by a person into stored values.
-
-    Returns a dict because `logit_bias` yields two entries (token ids and
-    words). Raises ParameterError with a one-sentence message.
-    """
-    if name not in PRESET_PARAMS:
-        raise ParameterError(
-            name,
-            raw,
-            ", ".join(PRESET_PARAMS),
-            f"{name} is not a parameter a preset or default can hold: "
-            f"use one of {', '.join(PRESET_PARAMS)}.",
-        )
-    if name == "stop" and isinstance(raw, str):
-        return {"stop": parse_stop(raw)}
-    if name == "logit_bias" and isinstance(raw, str):
-        ids, words = parse_logit_bias(raw)
-        return {"logit_bias": ids or None, "logit_bias_words": words or None}
-    if name in _NUMERIC_PARAMS and isinstance(raw, str):
-        raw = _as_number(raw)
-    if name == "best_of":
-        # Checked on its own, best_of must not trip over the default n of 1.
-        request = CompletionRequest.build(prompt="", best_of=raw, n=1)
-    else:
-        request = CompletionRequest.build(prompt="", **{name: raw})
-    return {name: getattr(request, name)}
-
-
-def _as_number(text: str) -> object:
-    """`text` as an int or a finite float when it reads as one; else unchanged."""
-    stripped = text.strip()
-    try:
-        return int(stripped)
-    except ValueError:
-        pass
-    try:
-        number = float(stripped)
-    except ValueError:
-        return text
-    return number if math.isfinite(number) else text
-
-
-def parse_params(values: Mapping[str, object]) -> dict[str, Any]:
-    """Parse several parameters and check them together (e.g. best_of ≥ n)."""
-    parsed: dict[str, Any] = {}
-    for name, raw in values.items():
-        if raw is None:
-            continue
-        parsed.update(parse_param(name, raw))
-    check_together(parsed)
-    return parsed
-
-
-def check_together(params: Mapping[str, Any]) -> None:
-    """Raise ParameterError when parameters that are each valid clash."""
-    CompletionRequest.build(prompt="", **{k: v for k, v in params.items() if v is not None})
 
 
 @dataclass(frozen=True)
@@ -123,6 +50,47 @@ class ResolvedParameters:
     stream: bool = False
     preset: str | None = None
     """The preset in use (chosen, or the channel's), if any."""
+    problem: str | None = None
+    """Why /complete would refuse these (only from `effective`, which does not raise)."""
+
+
+API_DEFAULT = "API default"
+
+
+@dataclass(frozen=True)
+class ShownValue:
+    """One parameter as /settings show lists it."""
+
+    name: str
+    value: Any
+    """None: nothing is sent, so the backend's own default applies."""
+    source: str
+    """"API default" | "bot default" | "server" | "channel preset:NAME"."""
+
+
+def shown_defaults(resolved: ResolvedParameters, default_model: str | None) -> list[ShownValue]:
+    """Every default a server can set, then whatever else the channel's preset sets.
+
+    In table order, each with its effective value and where it comes from;
+    `default_model` is the bot's (COMPLETIONS_MODEL), used when nobody set one.
+    """
+    params, sources = dict(resolved.params), dict(resolved.sources)
+    words = params.pop("logit_bias_words", None)
+    if words:
+        # Token ids and words travel together: show them as one logit_bias.
+        params["logit_bias"] = {**(params.get("logit_bias") or {}), **words}
+        sources["logit_bias"] = sources.pop("logit_bias_words")
+    names = [*SERVER_DEFAULT_PARAMS, *(n for n in PARAMETERS if n in params)]
+    shown: list[ShownValue] = []
+    for name in dict.fromkeys(names):
+        if name in params:
+            shown.append(ShownValue(name, params[name], sources.get(name, "")))
+        elif name == "model":
+            # The client asks the backend for its first model when none is given.
+            shown.append(ShownValue(name, default_model, "bot default"))
+        else:
+            shown.append(ShownValue(name, PARAMETERS[name].api_default, API_DEFAULT))
+    return shown
 
 
 class ParameterResolver:
@@ -146,12 +114,15 @@ class ParameterResolver:
         channel_id: int | None,
         options: Mapping[str, Any] | None = None,
         preset_name: str | None = None,
+        *,
+        check: bool = True,
     ) -> ResolvedParameters:
         """The effective parameters for a /complete in this channel.
 
         `options` are what the member typed (None values mean "not given";
         `stop` and `logit_bias` may be the raw text). Raises ParameterError
-        for a bad option, an unknown preset or a model the server does not allow.
+        for a bad option, an unknown preset or (unless `check` is false) a
+        model the server does not allow or values that clash.
         Reads come from the services' caches: no database round trip when
         nothing changed.
         """
@@ -189,14 +160,16 @@ class ParameterResolver:
                     sources[key] = label
 
         clamped = self._clamp(params, config)
-        self._check_model(params, sources, config)
+        if check:
+            self._check_model(params, sources, config)
 
         stream = config.stream if stream_option is None else stream_option
         if stream and (params.get("best_of") or 1) > 1:
             # A ranked best_of cannot be shown before every candidate is done.
             stream = False
             clamped.append("stream was turned off: best_of compares complete candidates.")
-        check_together(params)
+        if check:
+            check_together(params)
         return ResolvedParameters(
             params=params,
             sources=sources,
@@ -207,8 +180,17 @@ class ParameterResolver:
         )
 
     async def effective(self, guild_id: int, channel_id: int | None = None) -> ResolvedParameters:
-        """What a /complete with no options would use here (for /settings show)."""
-        return await self.resolve(guild_id, channel_id, {}, None)
+        """What a /complete with no options would use here (for /settings show).
+
+        Never refuses: when /complete would (e.g. the channel's preset names a
+        model the server no longer allows), `problem` says why, so an admin
+        still sees everything and can fix it.
+        """
+        try:
+            return await self.resolve(guild_id, channel_id, {}, None)
+        except ParameterError as err:
+            resolved = await self.resolve(guild_id, channel_id, {}, None, check=False)
+            return replace(resolved, problem=str(err))
 
     @staticmethod
     def _chosen_preset(presets: GuildPresets | None, name: str) -> Preset:

@@ -3,33 +3,27 @@
 Reads come from a per-server snapshot (every preset and channel default of
 the server) cached until a committed write. Writes to one server are
 serialised (see bot.storage.locks), and presets carry a version counter, so
-concurrent edits never overwrite each other.
+concurrent edits never overwrite each other. The repository
+(bot.storage.presets) owns the rows and raises the domain errors.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
-
-from bot.errors import ParameterError
-from bot.services.parameters import PRESET_PARAMS, STORED_PARAMS, check_together, parse_params
-from bot.storage.audit import AuditRepository
+from bot.completions import PRESET_PARAMS, check_together, parse_params
+from bot.errors import Conflict, ParameterError
 from bot.storage.cache import GuildCache
 from bot.storage.database import Database
-from bot.storage.locks import lock_guild
-from bot.storage.models import DESCRIPTION_LENGTH, NAME_LENGTH, ChannelPreset, PresetRow, utcnow
-from bot.storage.presets import PresetRepository
+from bot.storage.locks import guild_write
+from bot.storage.models import DESCRIPTION_LENGTH, NAME_LENGTH
+from bot.storage.presets import Preset, PresetRepository, preset_exists, preset_not_found
 
 log = logging.getLogger(__name__)
 
@@ -38,35 +32,6 @@ NAME_PATTERN = re.compile(rf"[a-z0-9_-]{{1,{NAME_LENGTH}}}")
 NAME_RULE = f"1 to {NAME_LENGTH} lowercase letters, digits, - and _"
 # Attempts at a write that lost a race (a stale version, a unique-name clash).
 WRITE_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A preset as the rest of the bot sees it (immutable, safe to cache)."""
-
-    guild_id: int
-    name: str
-    description: str
-    params: Mapping[str, Any]
-    created_by: int
-    created_at: datetime
-    updated_by: int
-    updated_at: datetime
-    version: int
-
-    @classmethod
-    def from_row(cls, row: PresetRow) -> Preset:
-        return cls(
-            guild_id=row.guild_id,
-            name=row.name,
-            description=row.description,
-            params=MappingProxyType(dict(row.params)),
-            created_by=row.created_by,
-            created_at=row.created_at,
-            updated_by=row.updated_by,
-            updated_at=row.updated_at,
-            version=row.version,
-        )
 
 
 @dataclass(frozen=True)
@@ -121,19 +86,9 @@ class PresetService:
     async def _load(self, guild_id: int) -> GuildPresets:
         async with self.db.read() as session:
             repo = PresetRepository(session)
-            rows = await repo.all(guild_id)
+            presets = {preset.name: preset for preset in await repo.all(guild_id)}
             channels = await repo.channel_map(guild_id)
-        presets = {row.name: Preset.from_row(row) for row in rows}
         return GuildPresets(MappingProxyType(presets), MappingProxyType(channels))
-
-    @contextlib.asynccontextmanager
-    async def _locked_write(
-        self, guild_id: int
-    ) -> AsyncIterator[tuple[AsyncSession, PresetRepository]]:
-        """A write transaction holding the server's write lock (bot.storage.locks)."""
-        async with self.db.write() as session:
-            await lock_guild(session, guild_id)
-            yield session, PresetRepository(session)
 
     # -- reads (cached) ----------------------------------------------------
 
@@ -146,10 +101,10 @@ class PresetService:
         return (await self.snapshot(guild_id)).get(name)
 
     async def get(self, guild_id: int, name: str) -> Preset:
-        """The preset called `name` on this server, or a ParameterError saying so."""
+        """The preset called `name` on this server, or NotFound saying so."""
         preset = await self.find(guild_id, name)
         if preset is None:
-            raise _not_found(name)
+            raise preset_not_found(name)
         return preset
 
     async def list(self, guild_id: int) -> builtins.list[Preset]:
@@ -180,7 +135,11 @@ class PresetService:
         description: str = "",
         actor_id: int,
     ) -> Preset:
-        """Create a preset; raises ParameterError for a bad name, value, or a full server."""
+        """Create a preset.
+
+        ParameterError for a bad name or value or a full server; AlreadyExists
+        when the name is taken.
+        """
         key = normalize_name(name)
         text = check_description(description)
         values = parse_params(params)
@@ -192,10 +151,10 @@ class PresetService:
                 "A preset needs at least one parameter: give e.g. temperature or max_tokens.",
             )
         try:
-            async with self._locked_write(guild_id) as (session, repo):
-                if await repo.get(guild_id, key) is not None:
-                    raise _exists(key)
-                if await repo.count(guild_id) >= self.max_presets:
+            async with guild_write(self.db, guild_id) as tx:
+                if await tx.presets.get(guild_id, key) is not None:
+                    raise preset_exists(key)
+                if await tx.presets.count(guild_id) >= self.max_presets:
                     raise ParameterError(
                         "name",
                         key,
@@ -203,29 +162,14 @@ class PresetService:
                         f"This server already has {self.max_presets} presets, the most it "
                         "can keep: delete one with /preset delete first.",
                     )
-                now = utcnow()
-                row = PresetRow(
-                    guild_id=guild_id,
-                    name=key,
-                    description=text,
-                    params=values,
-                    created_by=actor_id,
-                    created_at=now,
-                    updated_by=actor_id,
-                    updated_at=now,
+                preset = await tx.presets.create(
+                    guild_id, key, description=text, params=values, actor_id=actor_id
                 )
-                repo.add(row)
-                await session.flush()
-                AuditRepository(session).record(
-                    guild_id, actor_id, "preset.create", key, None, _audit_view(row)
-                )
-        except IntegrityError:
-            # Another process created the same name between our check and insert.
-            raise _exists(key) from None
+                tx.audit.record(guild_id, actor_id, "preset.create", key, None, _audit_view(preset))
         finally:
             self.cache.invalidate(guild_id)
         log.info("guild %s: %s created preset %s", guild_id, actor_id, key)
-        return Preset.from_row(row)
+        return preset
 
     async def edit(
         self,
@@ -249,18 +193,15 @@ class PresetService:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 return await self._edit_once(guild_id, key, changes, removed, text, actor_id)
-            except StaleDataError:
+            except Conflict:
                 # Someone else's edit committed between our read and write; with
                 # the guild lock this should not happen, so note it.
-                log.warning("preset %s edit raced (attempt %d); retrying", key, attempt)
+                log.warning("preset %s edit raced (attempt %d)", key, attempt)
+                if attempt == WRITE_ATTEMPTS:
+                    raise
             finally:
                 self.cache.invalidate(guild_id)
-        raise ParameterError(
-            "name",
-            key,
-            "a preset nobody else is editing",
-            f"preset {key!r} kept changing while saving: try the edit again.",
-        )
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _edit_once(
         self,
@@ -271,9 +212,9 @@ class PresetService:
         description: str | None,
         actor_id: int,
     ) -> Preset:
-        async with self._locked_write(guild_id) as (session, repo):
-            row = await _existing(repo, guild_id, key, for_update=True)
-            old_params = dict(row.params)
+        async with guild_write(self.db, guild_id) as tx:
+            preset = await tx.presets.existing(guild_id, key, for_update=True)
+            old_params = dict(preset.params)
             new_params = {k: v for k, v in old_params.items() if k not in removed}
             if "logit_bias" in changes or "logit_bias_words" in changes:
                 new_params.pop("logit_bias", None)
@@ -286,34 +227,30 @@ class PresetService:
                 if old_params.get(k) != new_params.get(k):
                     old_view[k] = old_params.get(k)
                     new_view[k] = new_params.get(k)
-            if description is not None and description != row.description:
-                old_view["description"] = row.description
+            if description is not None and description != preset.description:
+                old_view["description"] = preset.description
                 new_view["description"] = description
-                row.description = description
             if not new_view and not old_view:
-                return Preset.from_row(row)
-            # A new dict, so SQLAlchemy sees the JSON value changed.
-            row.params = new_params
-            row.updated_by = actor_id
-            row.updated_at = utcnow()
-            await session.flush()
-            AuditRepository(session).record(
-                guild_id, actor_id, "preset.edit", key, old_view, new_view
+                return preset
+            preset = await tx.presets.update(
+                preset,
+                params=new_params,
+                description=description if "description" in new_view else None,
+                actor_id=actor_id,
             )
+            tx.audit.record(guild_id, actor_id, "preset.edit", key, old_view, new_view)
         log.info("guild %s: %s edited preset %s", guild_id, actor_id, key)
-        return Preset.from_row(row)
+        return preset
 
     async def delete(self, guild_id: int, name: str, actor_id: int) -> builtins.list[int]:
         """Delete a preset; returns the channels that had it as their default."""
         key = normalize_name(name)
         try:
-            async with self._locked_write(guild_id) as (session, repo):
-                row = await _existing(repo, guild_id, key, for_update=True)
-                channels = await repo.channels_using(guild_id, row.id)
-                AuditRepository(session).record(
-                    guild_id, actor_id, "preset.delete", key, _audit_view(row), None
-                )
-                await repo.delete(row)
+            async with guild_write(self.db, guild_id) as tx:
+                preset = await tx.presets.existing(guild_id, key, for_update=True)
+                channels = await tx.presets.channels_using(guild_id, preset.id)
+                tx.audit.record(guild_id, actor_id, "preset.delete", key, _audit_view(preset), None)
+                await tx.presets.delete(preset)
         finally:
             self.cache.invalidate(guild_id)
         log.info("guild %s: %s deleted preset %s", guild_id, actor_id, key)
@@ -325,35 +262,18 @@ class PresetService:
         """Make `name` the channel's default preset, or clear it with None."""
         key = normalize_name(name) if name is not None else None
         try:
-            async with self._locked_write(guild_id) as (session, repo):
-                current = await repo.get_channel(guild_id, channel_id)
-                old_name = None
-                if current is not None:
-                    old_names = await repo.channel_map(guild_id)
-                    old_name = old_names.get(channel_id)
-                row: PresetRow | None = None
-                if key is not None:
-                    row = await _existing(repo, guild_id, key)
+            async with guild_write(self.db, guild_id) as tx:
+                old_name = (await tx.presets.channel_map(guild_id)).get(channel_id)
+                preset = await tx.presets.existing(guild_id, key) if key is not None else None
                 if old_name == key:
-                    return Preset.from_row(row) if row is not None else None
-                if current is not None:
-                    await repo.clear_channel(guild_id, channel_id)
-                if row is not None:
-                    session.add(
-                        ChannelPreset(
-                            guild_id=guild_id,
-                            channel_id=channel_id,
-                            preset_id=row.id,
-                            set_by=actor_id,
-                            set_at=utcnow(),
-                        )
-                    )
-                AuditRepository(session).record(
+                    return preset
+                await tx.presets.set_channel(guild_id, channel_id, preset, actor_id)
+                tx.audit.record(
                     guild_id, actor_id, "channel_preset.set", str(channel_id), old_name, key
                 )
         finally:
             self.cache.invalidate(guild_id)
-        return Preset.from_row(row) if row is not None else None
+        return preset
 
 
 def _check_unset(names: Iterable[str]) -> builtins.list[str]:
@@ -376,41 +296,13 @@ def _check_unset(names: Iterable[str]) -> builtins.list[str]:
     return result
 
 
-def _audit_view(row: PresetRow) -> dict[str, Any]:
-    return {"description": row.description, **{k: row.params[k] for k in sorted(row.params)}}
-
-
-async def _existing(
-    repo: PresetRepository, guild_id: int, key: str, *, for_update: bool = False
-) -> PresetRow:
-    """The preset `key`, or a ParameterError saying there is none."""
-    row = await repo.get(guild_id, key, for_update=for_update)
-    if row is None:
-        raise _not_found(key)
-    return row
-
-
-def _not_found(name: str) -> ParameterError:
-    return ParameterError(
-        "name",
-        name,
-        "a preset of this server",
-        f"There is no preset named {name[:40]!r} on this server: see /preset list.",
-    )
-
-
-def _exists(name: str) -> ParameterError:
-    return ParameterError(
-        "name",
-        name,
-        "a new name",
-        f"A preset named {name!r} already exists: pick another name or use /preset edit.",
-    )
+def _audit_view(preset: Preset) -> dict[str, Any]:
+    params = preset.params
+    return {"description": preset.description, **{k: params[k] for k in sorted(params)}}
 
 
 __all__ = [
     "MAX_PRESETS",
-    "STORED_PARAMS",
     "GuildPresets",
     "Preset",
     "PresetService",

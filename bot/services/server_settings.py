@@ -15,18 +15,22 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from bot.completions import CompletionRequest
+from bot.completions import (
+    PARAMETERS,
+    SERVER_DEFAULT_PARAMS,
+    CompletionRequest,
+    ParamSpec,
+    parse_param,
+)
 from bot.errors import ParameterError
-from bot.services.parameters import parse_param
 from bot.storage.audit import AuditRepository
 from bot.storage.cache import GuildCache
 from bot.storage.database import Database
 from bot.storage.guild_settings import GuildSettingsRepository
-from bot.storage.locks import lock_guild
+from bot.storage.locks import guild_write
 
 log = logging.getLogger(__name__)
 
-MAX_TOKENS_CEILING = 65_536
 MAX_ALLOWED_MODELS = 25  # what one autocomplete answer can offer
 MODEL_NAME_LENGTH = 100
 
@@ -70,8 +74,7 @@ def _check_allowed_model(model: str | None, config: ServerConfig) -> None:
         )
 
 
-def _limit_parser(name: str, high: int) -> Callable[[str, ServerConfig], int]:
-    allowed = f"a whole number from 1 to {high}"
+def _limit_parser(name: str, high: int, allowed: str) -> Callable[[str, ServerConfig], int]:
 
     def parse(raw: str, config: ServerConfig) -> int:
         text = raw.strip()
@@ -146,23 +149,26 @@ def _parse_models(raw: str, config: ServerConfig) -> builtins.list[str]:
     return names
 
 
-def _param(name: str, description: str, allowed: str) -> Setting:
-    return Setting(name, "default", description, allowed, None, _param_parser(name))
+def _param(spec: ParamSpec) -> Setting:
+    """A server default for a Completions parameter, as the parameter table defines it."""
+    return Setting(
+        spec.name, "default", spec.description, spec.allowed, None, _param_parser(spec.name)
+    )
+
+
+def _limit(name: str, description: str, default: int) -> Setting:
+    """A cap on a parameter (max_tokens_limit caps max_tokens): 1 up to the parameter's top."""
+    high = PARAMETERS[name.removesuffix("_limit")].high
+    assert high is not None
+    allowed = f"a whole number from 1 to {high}"
+    return Setting(name, "limit", description, allowed, default, _limit_parser(name, high, allowed))
 
 
 SETTINGS: Mapping[str, Setting] = MappingProxyType(
     {
         s.name: s
         for s in (
-            _param("model", "Model used when nobody picks one", "a model name"),
-            _param("temperature", "Sampling temperature", "a number from 0 to 2"),
-            _param("top_p", "Nucleus sampling mass", "a number from 0 to 1"),
-            _param("presence_penalty", "Penalty for tokens already present", "-2 to 2"),
-            _param("frequency_penalty", "Penalty by how often a token appeared", "-2 to 2"),
-            _param("max_tokens", "Tokens to generate", "a whole number of 0 or more"),
-            _param("stop", "Stop sequences", r"up to 4 sequences separated by | or a JSON array"),
-            _param("logprobs", "Top alternatives shown per token", "a whole number from 0 to 20"),
-            _param("echo", "Show the prompt before the completion", "true or false"),
+            *(_param(PARAMETERS[name]) for name in SERVER_DEFAULT_PARAMS),
             Setting(
                 "clean_mode",
                 "behaviour",
@@ -179,30 +185,9 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 False,
                 _parse_stream,
             ),
-            Setting(
-                "max_tokens_limit",
-                "limit",
-                "The most max_tokens a member may ask for",
-                f"a whole number from 1 to {MAX_TOKENS_CEILING}",
-                1024,
-                _limit_parser("max_tokens_limit", MAX_TOKENS_CEILING),
-            ),
-            Setting(
-                "n_limit",
-                "limit",
-                "The most completions (n) per request",
-                "a whole number from 1 to 128",
-                4,
-                _limit_parser("n_limit", 128),
-            ),
-            Setting(
-                "best_of_limit",
-                "limit",
-                "The most best_of candidates per request",
-                "a whole number from 1 to 20",
-                8,
-                _limit_parser("best_of_limit", 20),
-            ),
+            _limit("max_tokens_limit", "The most max_tokens a member may ask for", 1024),
+            _limit("n_limit", "The most completions (n) per request", 4),
+            _limit("best_of_limit", "The most best_of candidates per request", 8),
             Setting(
                 "allowed_models",
                 "limit",
@@ -376,16 +361,11 @@ class ServerSettingsService:
                 f"{setting.name} needs a value: use {setting.allowed}, "
                 f"or /settings reset {setting.name} to go back to the default.",
             )
-        async with self.db.write() as session:
-            await lock_guild(session, guild_id)
-            repo = GuildSettingsRepository(session)
-            row = await repo.get(guild_id, setting.name)
-            old = row.value if row is not None else None
-            if row is None or old != parsed:
-                await repo.put(guild_id, setting.name, parsed, actor_id)
-                AuditRepository(session).record(
-                    guild_id, actor_id, "setting.set", setting.name, old, parsed
-                )
+        async with guild_write(self.db, guild_id) as tx:
+            old = await tx.settings.value(guild_id, setting.name)
+            if old != parsed:
+                await tx.settings.put(guild_id, setting.name, parsed, actor_id)
+                tx.audit.record(guild_id, actor_id, "setting.set", setting.name, old, parsed)
         self.cache.invalidate(guild_id)
         log.info("guild %s: %s set %s", guild_id, actor_id, setting.name)
         return await self.get(guild_id)
@@ -396,16 +376,13 @@ class ServerSettingsService:
         Returns the names that were reset (those the server had set).
         """
         names = [find_setting(name).name] if name is not None else None
-        async with self.db.write() as session:
-            await lock_guild(session, guild_id)
-            repo = GuildSettingsRepository(session)
-            current = await repo.all(guild_id)
+        async with guild_write(self.db, guild_id) as tx:
+            current = await tx.settings.all(guild_id)
             removed = [n for n in (names or list(current)) if n in current]
             if removed:
-                await repo.remove(guild_id, removed)
-                audit = AuditRepository(session)
+                await tx.settings.remove(guild_id, removed)
                 for n in removed:
-                    audit.record(guild_id, actor_id, "setting.reset", n, current[n], None)
+                    tx.audit.record(guild_id, actor_id, "setting.reset", n, current[n], None)
         self.cache.invalidate(guild_id)
         return removed
 

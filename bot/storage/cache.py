@@ -1,84 +1,126 @@
-"""A per-server read-through cache that committed writes invalidate.
+"""A per-server read-through cache that committed writes invalidate, bounded in size.
 
 Discord sends all of a server's events to one shard, and one process runs a
 shard, so a process-local cache stays correct as long as every write goes
 through the same process's services (which invalidate after commit).
+
+It keeps at most `max_size` servers (default `GUILD_CACHE_SIZE`), dropping
+the least recently read one first: memory stays flat however many servers
+the bot is in, and a dropped server is simply read from the database again.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# Servers kept per cache. Each entry is one server's settings or presets (a
+# few KB at most); 10,000 covers the servers active at once on a process
+# running several shards.
+GUILD_CACHE_SIZE = 10_000
+
+
+@dataclass(eq=False)
+class _Load(Generic[T]):
+    """One running load; `stale` once an invalidation came while it ran."""
+
+    future: asyncio.Future[T]
+    stale: bool = False
+
 
 class GuildCache(Generic[T]):
-    """Values loaded per guild id, kept until `invalidate(guild_id)`.
+    """Values loaded per guild id, kept until `invalidate(guild_id)` or evicted (LRU).
 
     A load that started before an invalidation does not store its (possibly
-    stale) result: each guild has a generation number that invalidation bumps.
-    Concurrent misses for one guild share a single load.
+    stale) result. Concurrent misses for one guild share a single load.
     """
 
-    def __init__(self, loader: Callable[[int], Awaitable[T]]) -> None:
+    def __init__(
+        self, loader: Callable[[int], Awaitable[T]], *, max_size: int = GUILD_CACHE_SIZE
+    ) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be at least 1")
         self._loader = loader
-        self._values: dict[int, T] = {}
-        self._generations: dict[int, int] = {}
-        self._loading: dict[int, asyncio.Future[T]] = {}
+        self.max_size = max_size
+        self._values: OrderedDict[int, T] = OrderedDict()
+        self._joinable: dict[int, _Load[T]] = {}  # the load later misses share
+        # Every load still running per guild (an invalidated one may outlive the next).
+        self._running: dict[int, set[_Load[T]]] = {}
         self.loads = 0  # how many times the loader ran (for tests and benchmarks)
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, guild_id: object) -> bool:
+        return guild_id in self._values
 
     async def get(self, guild_id: int) -> T:
         """The cached value, loading it on a miss."""
         while True:
-            try:
+            if guild_id in self._values:
+                self._values.move_to_end(guild_id)
                 return self._values[guild_id]
-            except KeyError:
-                pass
-            pending = self._loading.get(guild_id)
+            pending = self._joinable.get(guild_id)
             if pending is None:
                 return await self._load(guild_id)
             try:
-                return await asyncio.shield(pending)
+                return await asyncio.shield(pending.future)
             except asyncio.CancelledError:
-                if not pending.cancelled():
+                if not pending.future.cancelled():
                     raise  # we were cancelled, not the shared load
                 # The task doing the shared load was cancelled: try again.
 
     async def _load(self, guild_id: int) -> T:
-        generation = self._generations.get(guild_id, 0)
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._loading[guild_id] = future
+        load: _Load[T] = _Load(asyncio.get_running_loop().create_future())
+        self._joinable[guild_id] = load
+        self._running.setdefault(guild_id, set()).add(load)
         try:
             self.loads += 1
             value = await self._loader(guild_id)
         except asyncio.CancelledError:
-            future.cancel()
+            load.future.cancel()
             raise
         except Exception as err:
-            future.set_exception(err)
+            load.future.set_exception(err)
             # Nobody else may be waiting; don't let asyncio log "never retrieved".
-            future.exception()
+            load.future.exception()
             raise
         else:
-            future.set_result(value)
-            if self._generations.get(guild_id, 0) == generation:
-                self._values[guild_id] = value
+            load.future.set_result(value)
+            if not load.stale:
+                self._store(guild_id, value)
             return value
         finally:
-            if self._loading.get(guild_id) is future:
-                del self._loading[guild_id]
+            if self._joinable.get(guild_id) is load:
+                del self._joinable[guild_id]
+            running = self._running[guild_id]
+            running.discard(load)
+            if not running:
+                del self._running[guild_id]
+
+    def _store(self, guild_id: int, value: T) -> None:
+        self._values[guild_id] = value
+        self._values.move_to_end(guild_id)
+        while len(self._values) > self.max_size:
+            self._values.popitem(last=False)
+            self.evictions += 1
 
     def invalidate(self, guild_id: int) -> None:
         """Forget the guild's value; the next `get` reads the database."""
         self._values.pop(guild_id, None)
-        self._generations[guild_id] = self._generations.get(guild_id, 0) + 1
-        # A load in flight may have read before the write; later callers must
-        # not join it.
-        self._loading.pop(guild_id, None)
+        # A load in flight may have read before the write: it must not store
+        # its result, and later callers must not join it.
+        for load in self._running.get(guild_id, ()):
+            load.stale = True
+        self._joinable.pop(guild_id, None)
 
     def clear(self) -> None:
         """Forget everything."""
-        for guild_id in list(self._values) + list(self._loading):
+        for guild_id in list(self._values) + list(self._running):
             self.invalidate(guild_id)

@@ -24,16 +24,20 @@ class GuildSettingsRepository:
         )
         return {name: value for name, value in rows}
 
-    async def get(self, guild_id: int, name: str) -> GuildSetting | None:
-        """The row for one setting, or None when the server uses the default."""
-        return await self.session.get(GuildSetting, (guild_id, name))
+    async def value(self, guild_id: int, name: str) -> Any | None:
+        """One setting's stored value, or None when the server uses the default.
+
+        (A stored value is never null: resetting a setting deletes its row.)
+        """
+        row = await self.session.get(GuildSetting, (guild_id, name))
+        return row.value if row is not None else None
 
     async def put(
         self, guild_id: int, name: str, value: Any, actor_id: int, *, now: datetime | None = None
     ) -> None:
         """Insert or update one setting (call under the guild lock)."""
         now = now or utcnow()
-        row = await self.get(guild_id, name)
+        row = await self.session.get(GuildSetting, (guild_id, name))
         if row is None:
             self.session.add(
                 GuildSetting(

@@ -1,9 +1,21 @@
-"""Serialising writes to one server's configuration."""
+"""Serialising writes to one server's configuration, and the unit of work that holds them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.audit import AuditRepository
+from bot.storage.guild_settings import GuildSettingsRepository
+from bot.storage.presets import PresetRepository
+
+if TYPE_CHECKING:
+    from bot.storage.database import Database
 
 # First key of the two-key advisory lock space used for server configuration
 # (the migration lock uses the one-key space, which never collides with it).
@@ -27,4 +39,27 @@ async def lock_guild(session: AsyncSession, guild_id: int) -> None:
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:cls, :key)"),
             {"cls": GUILD_LOCK_CLASS, "key": guild_lock_key(guild_id)},
+        )
+
+
+@dataclass(frozen=True)
+class GuildWrite:
+    """The repositories of one server-configuration write transaction."""
+
+    presets: PresetRepository
+    settings: GuildSettingsRepository
+    audit: AuditRepository
+
+
+@asynccontextmanager
+async def guild_write(db: Database, guild_id: int) -> AsyncIterator[GuildWrite]:
+    """A write transaction holding the server's configuration lock.
+
+    Committed when the block ends, rolled back when it raises: a change and
+    its audit entry are saved together or not at all.
+    """
+    async with db.write() as session:
+        await lock_guild(session, guild_id)
+        yield GuildWrite(
+            PresetRepository(session), GuildSettingsRepository(session), AuditRepository(session)
         )

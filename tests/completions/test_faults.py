@@ -1,4 +1,9 @@
-"""Retries, timeouts and error normalisation against the fault-injecting server."""
+"""Retries, timeouts and error normalisation against the fault-injecting server.
+
+The client's sleep is replaced by `Waits`, which records each planned wait
+and returns at once: the tests check the delays themselves and take no time
+waiting for them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import logging
 
 import pytest
 
-from bot.completions import CompletionRequest, CompletionsClient
+from bot.completions import CompletionRequest, CompletionsClient, Usage
 from bot.errors import (
     BackendError,
     BackendStatusError,
@@ -23,9 +28,19 @@ COMPLETIONS = "/v1/completions"
 REQ = CompletionRequest.build(prompt="Hello", max_tokens=4)
 
 
-def client_for(fault: FaultServer, **kwargs) -> CompletionsClient:
+class Waits:
+    """Stands in for asyncio.sleep: records each wait the client plans, returns at once."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def client_for(fault: FaultServer, waits: Waits | None = None, **kwargs) -> CompletionsClient:
     kwargs.setdefault("backend", "vllm")
-    return CompletionsClient(fault.base_url, **kwargs)
+    return CompletionsClient(fault.base_url, sleep=waits or Waits(), **kwargs)
 
 
 def error_429(headers: dict[str, str] | None = None, code: str = "rate_limit_exceeded"):
@@ -33,97 +48,98 @@ def error_429(headers: dict[str, str] | None = None, code: str = "rate_limit_exc
     return reply(429, body, headers=headers)
 
 
-def retry_delays(caplog: pytest.LogCaptureFixture) -> list[float]:
-    """The waits the client announced before each retry ("retrying … in 0.10 s …")."""
-    return [
-        float(r.args[1])  # type: ignore[index]
-        for r in caplog.records
-        if r.name == "bot.completions.http" and r.getMessage().startswith("retrying")
-    ]
+def assert_backoff(delays: list[float]) -> None:
+    """openai-python's backoff: 0.5 s, 1 s, … each shortened by at most 25 % jitter."""
+    for k, delay in enumerate(delays):
+        full = min(0.5 * 2**k, 8.0)
+        assert 0.75 * full <= delay <= full, (k, delay)
 
 
-async def test_429_with_retry_after_is_retried_then_succeeds(
-    fault: FaultServer, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_429_with_retry_after_is_retried_then_succeeds(fault: FaultServer) -> None:
     """A 429 with Retry-After is retried after that delay and the next answer is used."""
-    caplog.set_level(logging.INFO, logger="bot.completions.http")
     fault.script(COMPLETIONS, error_429({"Retry-After": "0.1"}))
-    async with client_for(fault) as client:
+    waits = Waits()
+    async with client_for(fault, waits) as client:
         result = await client.complete(REQ)
     assert result.choices[0].text == " sample 0.0"
     assert len(fault.requests()) == 2
-    assert retry_delays(caplog) == [pytest.approx(0.1)]
+    assert waits.delays == [pytest.approx(0.1)]
 
 
 async def test_429_with_retry_after_exhausts_retries(fault: FaultServer) -> None:
     """Three 429s in a row give RateLimited carrying the server's Retry-After, after 2 retries."""
     fault.script(COMPLETIONS, *[error_429({"Retry-After": "0.05"})] * 3)
-    async with client_for(fault) as client:
+    waits = Waits()
+    async with client_for(fault, waits) as client:
         with pytest.raises(RateLimited) as info:
             await client.complete(REQ)
     assert info.value.retry_after == pytest.approx(0.05)
     assert "Slow down" in info.value.message
     assert len(fault.requests()) == 3
+    assert waits.delays == [pytest.approx(0.05)] * 2
 
 
-async def test_429_without_retry_after_uses_backoff(
-    fault: FaultServer, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_429_without_retry_after_uses_backoff(fault: FaultServer) -> None:
     """A 429 without Retry-After is retried twice with backoff, then raised as RateLimited."""
-    caplog.set_level(logging.INFO, logger="bot.completions.http")
     fault.script(COMPLETIONS, *[error_429()] * 3)
-    async with client_for(fault) as client:
+    waits = Waits()
+    async with client_for(fault, waits) as client:
         with pytest.raises(RateLimited) as info:
             await client.complete(REQ)
     assert info.value.retry_after is None
     assert len(fault.requests()) == 3
-    # openai-python's backoff: 0.5 s then 1 s, each shortened by at most 25 % jitter.
-    first, second = retry_delays(caplog)
+    # 0.5 s then 1 s, each shortened by at most 25 % jitter.
+    first, second = waits.delays
     assert 0.375 <= first <= 0.5
     assert 0.75 <= second <= 1.0
 
 
-async def test_retry_after_ms_is_honoured(
-    fault: FaultServer, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_retry_after_ms_is_honoured(fault: FaultServer) -> None:
     """retry-after-ms is read (before Retry-After) and the request retried after 30 ms."""
-    caplog.set_level(logging.INFO, logger="bot.completions.http")
     fault.script(COMPLETIONS, error_429({"retry-after-ms": "30", "Retry-After": "9999"}))
-    async with client_for(fault) as client:
+    waits = Waits()
+    async with client_for(fault, waits) as client:
         await client.complete(REQ)
     assert len(fault.requests()) == 2
-    assert retry_delays(caplog) == [pytest.approx(0.03)]
+    assert waits.delays == [pytest.approx(0.03)]
 
 
 async def test_retry_after_above_cap_fails_fast(fault: FaultServer) -> None:
     """A Retry-After longer than the cap is not waited for: one request, RateLimited at once."""
     fault.script(COMPLETIONS, error_429({"Retry-After": "3600"}))
-    async with client_for(fault) as client:
+    waits = Waits()
+    async with client_for(fault, waits) as client:
         with pytest.raises(RateLimited) as info:
             await client.complete(REQ)
     assert info.value.retry_after == 3600
     assert len(fault.requests()) == 1
+    assert waits.delays == []
 
 
 async def test_quota_exhausted_429_is_not_retried(fault: FaultServer) -> None:
     """OpenAI's insufficient_quota 429 cannot be fixed by waiting, so it is not retried."""
     fault.script(COMPLETIONS, error_429(code="insufficient_quota"))
-    async with client_for(fault) as client:
+    waits = Waits()
+    async with client_for(fault, waits) as client:
         with pytest.raises(RateLimited):
             await client.complete(REQ)
     assert len(fault.requests()) == 1
+    assert waits.delays == []
 
 
 async def test_500_is_retried_twice_then_raised(fault: FaultServer) -> None:
     """Three 500s give BackendStatusError(500) with the server's message after 3 requests."""
     body = {"error": {"message": "kaboom", "type": "server_error", "param": None, "code": None}}
     fault.script(COMPLETIONS, *[reply(500, body)] * 3)
-    async with client_for(fault) as client:
+    waits = Waits()
+    async with client_for(fault, waits) as client:
         with pytest.raises(BackendStatusError) as info:
             await client.complete(REQ)
     assert info.value.status == 500
     assert "kaboom" in info.value.message
     assert len(fault.requests()) == 3
+    assert len(waits.delays) == 2
+    assert_backoff(waits.delays)
 
 
 async def test_500_then_success(fault: FaultServer) -> None:
@@ -197,22 +213,30 @@ async def test_400_is_not_retried(fault: FaultServer) -> None:
 
 
 async def test_hang_past_timeout_gives_backend_timeout(fault: FaultServer) -> None:
-    """A server that never answers gives BackendTimeout after 3 attempts of `timeout` each."""
+    """A server that never answers gives BackendTimeout after 3 attempts, backing off between."""
     fault.script(COMPLETIONS, hang(), hang(), hang())
-    async with client_for(fault, timeout=0.3) as client:
+    waits = Waits()
+    async with client_for(fault, waits, timeout=0.3) as client:
         with pytest.raises(BackendTimeout):
             await client.complete(REQ)
     assert len(fault.requests()) == 3
+    assert len(waits.delays) == 2
+    assert_backoff(waits.delays)
 
 
 async def test_connection_refused_gives_backend_unavailable(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Connection refused is retried twice (two retry log lines) and ends as BackendUnavailable."""
+    """Connection refused is retried twice with backoff (and logged) and ends as
+    BackendUnavailable."""
     caplog.set_level(logging.INFO, logger="bot.completions.http")
-    async with CompletionsClient(f"http://127.0.0.1:{closed_port()}/v1", backend="vllm") as client:
+    waits = Waits()
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    async with CompletionsClient(url, backend="vllm", sleep=waits) as client:
         with pytest.raises(BackendUnavailable):
             await client.complete(REQ)
+    assert len(waits.delays) == 2
+    assert_backoff(waits.delays)
     retries = [r for r in caplog.records if r.getMessage().startswith("retrying")]
     assert len(retries) == 2
 
@@ -412,13 +436,39 @@ async def test_stream_with_reason_but_no_done_ends_normally(fault: FaultServer) 
 
 
 async def test_stream_retried_before_first_chunk(fault: FaultServer) -> None:
-    """A 503 before any chunk is retried like a normal request."""
+    """A 503 before any chunk is retried like a normal request, with the same backoff."""
     fault.script(COMPLETIONS, reply(503, {"error": {"message": "busy"}}))
     got: list[str] = []
-    async with client_for(fault) as client:
+    waits = Waits()
+    async with client_for(fault, waits) as client:
         await collect(client, REQ, got)
     assert "".join(got) == " sample text"
     assert len(fault.requests()) == 2
+    assert len(waits.delays) == 1
+    assert_backoff(waits.delays)
+
+
+async def test_stream_429_honours_retry_after(fault: FaultServer) -> None:
+    """A stream's 429 waits the server's Retry-After, as a plain request does."""
+    fault.script(COMPLETIONS, error_429({"Retry-After": "0.2"}))
+    got: list[str] = []
+    waits = Waits()
+    async with client_for(fault, waits) as client:
+        await collect(client, REQ, got)
+    assert "".join(got) == " sample text"
+    assert waits.delays == [pytest.approx(0.2)]
+
+
+async def test_stream_dropped_before_any_text_is_retried(fault: FaultServer) -> None:
+    """A connection that drops after the headers but before any text is retried."""
+    fault.script(COMPLETIONS, sse([], abort=True))
+    got: list[str] = []
+    waits = Waits()
+    async with client_for(fault, waits) as client:
+        await collect(client, REQ, got)
+    assert "".join(got) == " sample text"
+    assert len(fault.requests()) == 2
+    assert len(waits.delays) == 1
 
 
 async def test_stream_reports_finish_reason_and_usage(fault: FaultServer) -> None:
@@ -431,7 +481,7 @@ async def test_stream_reports_finish_reason_and_usage(fault: FaultServer) -> Non
         got = [d async for d in stream]
     assert "".join(got) == stream.text == "Hi there"
     assert stream.finish_reason == "stop"  # TGI's eos_token, normalised
-    assert stream.usage == usage
+    assert stream.usage == Usage(**usage)
 
 
 async def test_stream_refuses_what_it_cannot_show(fault: FaultServer) -> None:

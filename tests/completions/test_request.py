@@ -28,7 +28,12 @@ from bot.errors import ParameterError
         (
             {"max_tokens": -1},
             "max_tokens",
-            "max_tokens -1 is out of range: use a whole number of 0 or more.",
+            "max_tokens -1 is out of range: use a whole number from 0 to 65536.",
+        ),
+        (
+            {"max_tokens": 65537},
+            "max_tokens",
+            "max_tokens 65537 is out of range: use a whole number from 0 to 65536.",
         ),
         (
             {"logprobs": 21},
@@ -87,8 +92,13 @@ from bot.errors import ParameterError
         (
             {"seed": "abc"},
             "seed",
-            "seed 'abc' is not a whole number: use a whole number from -9223372036854775808 to "
-            "9223372036854775807.",
+            "seed 'abc' is not a whole number: use a whole number from 0 to 4294967294.",
+        ),
+        ({"seed": -1}, "seed", "seed -1 is out of range: use a whole number from 0 to 4294967294."),
+        (
+            {"seed": 2**32 - 1},
+            "seed",
+            "seed 4294967295 is out of range: use a whole number from 0 to 4294967294.",
         ),
         ({"echo": "maybe"}, "echo", "echo 'maybe' is not true or false: use true or false."),
         ({"stream": "nah"}, "stream", "stream 'nah' is not true or false: use true or false."),
@@ -119,10 +129,10 @@ def test_missing_prompt() -> None:
 def test_text_values_are_converted() -> None:
     """Values typed as text (as from a CLI or a modal) become numbers and flags."""
     req = CompletionRequest.build(
-        prompt="x", temperature="0.7", n="2", seed="9007199254740993", echo="true", max_tokens=""
+        prompt="x", temperature="0.7", n="2", seed=" 4294967294 ", echo="true", max_tokens=""
     )
     assert (req.temperature, req.n, req.echo, req.max_tokens) == (0.7, 2, True, None)
-    assert req.seed == 9007199254740993  # no float rounding
+    assert req.seed == 4294967294
 
 
 def test_edges_are_allowed() -> None:

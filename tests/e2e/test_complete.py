@@ -1,49 +1,67 @@
-"""/complete end to end: emulator + real bot + real local model (through a recording proxy)."""
+"""/complete end to end: emulator + real bot + real local model (through a recording proxy);
+the seed's two examples on a stub backend whose text the cleaner must change."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.completions import clean_text
 from bot.sandbox import FakeDiscord, OptionError
-from tests.e2e.conftest import MODEL, RecordingProxy, body_and_footer, labels
+from tests.e2e.conftest import MODEL, RecordingProxy, body_and_footer, couplet_on_stub, labels
 from tests.support.discord_env import BotRun
 
 WAIT = 120.0  # generous: the one model server is shared with other tests on 2 cores
 
 
-async def test_couplet_prompt_answers_with_cleaned_text(
-    fake: FakeDiscord, couplet: BotRun, recorder: RecordingProxy
-) -> None:
-    """The seed's `/complete prompt:请随机生成一副对联` answers publicly: clean text, footer."""
-    rec = await fake.slash("complete", prompt="请随机生成一副对联", max_tokens=24)
-    message = await rec.wait_final(WAIT)
-    sent = recorder.completions()[-1]
+# The seed's two examples, answered by a stub backend with text the cleaner must
+# change (the real model rarely writes control characters on demand). The
+# expected strings are written out by the preserve rule: control characters
+# other than newline and tab go, \r\n becomes \n, trailing spaces go, and
+# three or more blank lines become one.
+DIRTY_COUPLET = "上联：\t春风送暖入屋来\x01  \r\n\n\n\n下联：瑞雪迎春到福门\x1f \x7f"
+CLEAN_COUPLET = "上联：\t春风送暖入屋来\n\n下联：瑞雪迎春到福门"
+
+DIRTY_INTRODUCTION = (
+    "\n\n大家好，我叫小明。\x1b[0m  \r\n"
+    "我喜欢读书\x00和跑步。\t \n"
+    "\n \n\t\n\n\n"
+    "  谢谢大家！\x08\r\n"
+)
+CLEAN_INTRODUCTION = "大家好，我叫小明。[0m\n我喜欢读书和跑步。\n\n  谢谢大家！"
+
+
+async def test_couplet_prompt_answers_with_cleaned_text(fake: FakeDiscord, db_path: Path) -> None:
+    """The seed's `/complete prompt:请随机生成一副对联` answers publicly with the text cleaned."""
+    async with couplet_on_stub(fake, db_path, DIRTY_COUPLET) as stubbed:
+        rec = await fake.slash("complete", prompt="请随机生成一副对联", max_tokens=24)
+        message = await rec.wait_final(WAIT)
+    sent = stubbed.backend.requests[-1]
     assert sent["prompt"] == "请随机生成一副对联"
     assert sent["max_tokens"] == 24
     assert not rec.ephemeral
     text, footer = body_and_footer(message["content"])
-    assert text.strip()
-    assert clean_text(text) == text
-    assert footer[0].startswith(f"{MODEL} · ")
-    assert "tokens" in footer[0] and footer[0].endswith(" s")
+    assert text == CLEAN_COUPLET
+    assert footer[0].startswith("stub-model · 7 tokens · stop · ")
     assert "Regenerate" in labels(message)
 
 
 async def test_self_introduction_with_top_p_answers_in_full(
-    fake: FakeDiscord, couplet: BotRun, recorder: RecordingProxy
+    fake: FakeDiscord, db_path: Path
 ) -> None:
-    """`prompt:帮我随机生成一篇自我介绍 max_tokens:200 top_p:0.9` sends both values and answers."""
-    rec = await fake.slash("complete", prompt="帮我随机生成一篇自我介绍", max_tokens=200, top_p=0.9)
-    await rec.wait_final(WAIT * 2)
-    sent = recorder.completions()[-1]
+    """`prompt:帮我随机生成一篇自我介绍 max_tokens:200 top_p:0.9` sends both, shows clean text."""
+    async with couplet_on_stub(fake, db_path, DIRTY_INTRODUCTION) as stubbed:
+        rec = await fake.slash(
+            "complete", prompt="帮我随机生成一篇自我介绍", max_tokens=200, top_p=0.9
+        )
+        await rec.wait_final(WAIT)
+    sent = stubbed.backend.requests[-1]
+    assert sent["prompt"] == "帮我随机生成一篇自我介绍"
     assert sent["max_tokens"] == 200
     assert sent["top_p"] == 0.9
     text, footer = body_and_footer("\n".join(m["content"] for m in rec.messages))
-    assert len(text.strip()) > 20
-    assert clean_text(text) == text
-    tokens = int(footer[0].split(" · ")[1].split()[0])
-    assert 0 < tokens <= 200
+    assert text == CLEAN_INTRODUCTION
+    assert footer[0].startswith("stub-model · 7 tokens · stop · ")
 
 
 async def test_every_native_option_reaches_the_backend(
@@ -179,8 +197,9 @@ async def test_out_of_range_numbers_are_refused_by_discord(
     assert ranges["best_of"] == (1, 20)
     assert ranges["presence_penalty"] == (-2, 2)
     assert ranges["frequency_penalty"] == (-2, 2)
-    assert ranges["logprobs"][0] == 0
-    assert ranges["max_tokens"][0] == 1
+    assert ranges["logprobs"] == (0, 20)
+    assert ranges["max_tokens"] == (0, 65536)
+    assert ranges["seed"] == (0, 2**32 - 2)
     with pytest.raises(OptionError):
         await fake.slash("complete", prompt="x", temperature=3.5)
     assert all(len(o["description"]) <= 100 for o in definition["options"])

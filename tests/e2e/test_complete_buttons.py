@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.render.buttons import GONE
 from bot.sandbox import FakeDiscord
+from cogs.completions._cog import GONE
 from tests.e2e.conftest import (
     RecordingProxy,
     body_and_footer,

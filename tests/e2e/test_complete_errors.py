@@ -175,8 +175,8 @@ async def test_unexpected_error_is_logged_and_answered_generically(
 @pytest.mark.parametrize(
     ("option", "value"),
     [
-        ("max_tokens", 0),
-        ("max_tokens", 4097),
+        ("max_tokens", -1),
+        ("max_tokens", 65537),
         ("temperature", 2.5),
         ("top_p", 1.5),
         ("n", 0),
@@ -186,7 +186,7 @@ async def test_unexpected_error_is_logged_and_answered_generically(
         ("presence_penalty", -2.5),
         ("frequency_penalty", 2.5),
         ("seed", -1),
-        ("seed", 2**32),
+        ("seed", 2**32 - 1),  # llama.cpp's "random seed"
     ],
 )
 async def test_out_of_range_number_is_refused_before_the_bot(

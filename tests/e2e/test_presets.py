@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox import FakeDiscord
+from bot.sandbox import FakeDiscord, OptionError
 from bot.sandbox.permissions import MANAGE_GUILD
 from tests.e2e.conftest import (
     EPHEMERAL,
@@ -157,10 +157,13 @@ async def test_bad_preset_values_get_one_sentence(world: World) -> None:
         await fake.slash("preset create", member="admin", name="no spaces", temperature=1)
     )
     assert bad_name.startswith("preset name 'no spaces' is not allowed")
-    bad_value = await answer(
+    # The options carry the table's ranges, so Discord refuses temperature 3.5 itself.
+    with pytest.raises(OptionError, match="temperature"):
         await fake.slash("preset create", member="admin", name="hot", temperature=3.5)
+    bad_value = await answer(
+        await fake.slash("preset create", member="admin", name="hot", n=3, best_of=2)
     )
-    assert bad_value == "temperature 3.5 is out of range: use a number from 0 to 2."
+    assert bad_value == "best_of 2 is less than n 3: use a best_of from 3 to 20, or leave it out."
     listing = await answer(await fake.slash("preset list", member="admin"))
     assert "no presets yet" in listing
 

@@ -133,3 +133,108 @@ async def test_show_still_works_when_the_channel_preset_is_unusable(world: World
     shown = await answer(await fake.slash("settings show", member="mod"))
     assert "`allowed_models` tiny — server" in shown
     assert "Problem here: model 'huge' is not allowed on this server" in shown
+
+
+async def test_show_on_a_new_server_lists_every_default_and_its_source(world: World) -> None:
+    """A new server sees every default it can set, with the value /complete really sends."""
+    fake = world.fake
+    shown = await answer(await fake.slash("settings show", member="mod"))
+    assert shown.splitlines()[1:10] == [
+        "`model` the backend's first model — bot default",
+        "`max_tokens` 256 — bot default",
+        "`temperature` 1 — API default",
+        "`top_p` 1 — API default",
+        "`stop` none — API default",
+        "`echo` off — API default",
+        "`logprobs` none — API default",
+        "`presence_penalty` 0 — API default",
+        "`frequency_penalty` 0 — API default",
+    ]
+    await (await fake.slash("complete", member="alice", prompt="Hello")).wait_final(WAIT)
+    sent = world.backend.requests[-1]
+    assert (sent["max_tokens"], sent["temperature"], sent["top_p"]) == (256, 1, 1)
+    assert sent["model"] == "stub-model"  # the first (only) model the backend lists
+    assert not {"stop", "echo", "logprobs"} & set(sent)
+    assert sent.get("presence_penalty", 0) == sent.get("frequency_penalty", 0) == 0
+
+
+async def test_show_names_server_and_channel_preset_sources(world: World) -> None:
+    """Server settings and the channel's preset are shown as such, and are what gets sent."""
+    fake = world.fake
+    await answer(await fake.slash("settings set", member="mod", name="temperature", value="0.3"))
+    await answer(
+        await fake.slash(
+            "preset create", member="mod", name="warm", top_p=0.5, seed=7, max_tokens=40
+        )
+    )
+    await answer(await fake.slash("preset channel", member="mod", name="warm"))
+    lines = (await answer(await fake.slash("settings show", member="mod"))).splitlines()
+    for line in (
+        "`temperature` 0.3 — server",
+        "`top_p` 0.5 — channel preset",
+        "`max_tokens` 40 — channel preset",
+        "`seed` 7 — channel preset",  # not a server default, but the preset sets it
+        "`presence_penalty` 0 — API default",
+        "-# This channel's preset is `warm`.",
+    ):
+        assert line in lines, (line, lines)
+    await (await fake.slash("complete", member="alice", prompt="Hello")).wait_final(WAIT)
+    sent = world.backend.requests[-1]
+    assert (sent["temperature"], sent["top_p"], sent["max_tokens"], sent["seed"]) == (
+        0.3,
+        0.5,
+        40,
+        7,
+    )
+
+
+async def test_show_fits_one_message_with_every_value_at_its_longest(world: World) -> None:
+    """Long models, stops and a full channel preset still fit: every line, within 2000."""
+    fake = world.fake
+    models = ",".join(f"{i:02d}" + "m" * 98 for i in range(25))
+    long_stop = "|".join(["😀" * 90] * 4)
+    for name, value in (
+        ("allowed_models", models),
+        ("stop", long_stop),
+        ("max_tokens_limit", "1"),
+        ("n_limit", "1"),
+        ("best_of_limit", "1"),
+        ("stream", "on"),
+    ):
+        await answer(await fake.slash("settings set", member="mod", name=name, value=value))
+    preset = "p" * 32
+    bias = ", ".join(f"{i}=-100" for i in range(200)) + ", " + "w" * 50 + "=5"
+    created = await answer(
+        await fake.slash(
+            "preset create",
+            member="mod",
+            name=preset,
+            model="😀" * 100,  # not allowed: show names the problem
+            suffix="😀" * 500,
+            max_tokens=65536,
+            temperature=1.23456789,
+            top_p=0.123456789,
+            n=20,
+            best_of=20,
+            stop=long_stop,
+            echo=True,
+            logprobs=20,
+            presence_penalty=-1.23456789,
+            frequency_penalty=1.23456789,
+            logit_bias=bias,
+            seed=4294967294,
+        )
+    )
+    assert created.startswith(f"Created preset `{preset}`"), created
+    await answer(await fake.slash("preset channel", member="mod", name=preset))
+    shown = await answer(await fake.slash("settings show", member="mod"))
+    assert len(shown.encode("utf-16-le")) // 2 <= 2000
+    assert shown.endswith("-# Change with /settings set, undo with /settings reset.")
+    names = [line.split("`")[1] for line in shown.splitlines() if line.startswith("`")]
+    assert names == [
+        "model", "max_tokens", "temperature", "top_p", "stop", "echo", "logprobs",
+        "presence_penalty", "frequency_penalty", "suffix", "n", "best_of", "logit_bias", "seed",
+        "clean_mode", "stream", "max_tokens_limit", "n_limit", "best_of_limit", "allowed_models",
+    ]  # fmt: skip
+    assert "-# max_tokens 65536 was lowered to the server limit of 1." in shown
+    assert "-# Problem here: model '" in shown

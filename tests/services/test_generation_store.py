@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from bot.completions import Choice, CompletionRequest, CompletionResult, CompletionsClient
+from bot.services.generation import Display, GenerationService, Requester
 from bot.storage import Database
 from bot.storage.generations import GenerationRecord, GenerationStore
 
@@ -39,5 +41,79 @@ async def test_add_get_and_prune(tmp_path: Path) -> None:
         assert await store.prune(timedelta(days=1)) == 0
         assert await store.prune(timedelta(0)) == 1
         assert await store.get(gid) is None
+    finally:
+        await db.dispose()
+
+
+def stored(display: dict) -> GenerationRecord:
+    request = CompletionRequest.build(prompt="Roses", max_tokens=4, echo=True)
+    result = CompletionResult(
+        id="c",
+        created=0,
+        model="m",
+        choices=[Choice(index=0, text="Roses are\x01 red  ", finish_reason="length")],
+        elapsed=0.25,
+    )
+    return GenerationRecord(
+        user_id=5,
+        guild_id=6,
+        channel_id=7,
+        request=request.model_dump(mode="json", exclude_none=True),
+        result=result.model_dump(mode="json"),
+        display=display,
+    )
+
+
+async def test_rows_written_by_older_versions_load_typed(tmp_path: Path) -> None:
+    """Stored display JSON in the old dict shape, empty, or with nulls and unknown keys loads."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+    try:
+        await db.upgrade()
+        store = GenerationStore(db)
+        client = CompletionsClient("http://127.0.0.1:9/v1", backend="vllm")  # never called
+        service = GenerationService(client, store=store)
+        # Exactly what the dict-building code before StoredDisplay wrote.
+        old_shape = await store.add(
+            stored(
+                {
+                    "echo_prompt": "Roses",
+                    "prefix": "",
+                    "continued_from": None,
+                    "clean_mode": "seed",
+                    "sources": {"max_tokens": "option"},
+                    "clamped": ["n 9 was lowered to the server limit of 4."],
+                    "notes": [],
+                    "preset": "poem",
+                    "stream": False,
+                    "streamed": True,
+                    "elapsed": 1.5,
+                }
+            )
+        )
+        empty = await store.add(stored({}))
+        nulls = await store.add(
+            stored({"prefix": None, "sources": None, "notes": None, "gone_field": 1})
+        )
+
+        old = await service.load(old_shape)
+        assert old is not None
+        assert old.clean_mode == "seed" and old.streamed and old.elapsed == 1.5
+        assert old.display == Display(echo_prompt="Roses")
+        assert old.shown_prompt == "Roses"
+        assert old.candidates[0].text == "are red"  # echo stripped, cleaned by the seed rule
+        assert old.sources == {"max_tokens": "option"}
+        assert old.footer_notes() == ["n 9 was lowered to the server limit of 4."]
+        again = await service.prepare_regenerate(old_shape, Requester(user_id=5, guild_id=6))
+        assert again is not None and again.preset == "poem" and again.clean_mode == "seed"
+
+        for gid in (empty, nulls):
+            outcome = await service.load(gid)
+            assert outcome is not None
+            assert outcome.clean_mode == "preserve"
+            assert outcome.display == Display()
+            assert outcome.sources == {} and outcome.notes == []
+            assert outcome.elapsed == 0.25  # the result's own time when display has none
+            assert outcome.candidates[0].text == " are red"  # cleaned by preserve
+        await client.aclose()
     finally:
         await db.dispose()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.errors import ParameterError
+from bot.errors import AlreadyExists, NotFound, ParameterError
 from bot.services.presets import MAX_PRESETS, PresetService
 from bot.storage import ChannelPreset, Database, PresetRow
 from tests.storage.statements import count_statements
@@ -45,7 +45,7 @@ async def test_create_show_list_delete(db: Database) -> None:
 
     assert await service.delete(GUILD_A, "poem", ADMIN) == []
     assert [p.name for p in await service.list(GUILD_A)] == ["code"]
-    with pytest.raises(ParameterError, match="There is no preset named 'poem'"):
+    with pytest.raises(NotFound, match="There is no preset named 'poem'"):
         await service.get(GUILD_A, "poem")
 
 
@@ -79,7 +79,7 @@ async def test_duplicate_name_is_refused(db: Database) -> None:
     """Creating a preset whose name exists says so instead of overwriting it."""
     service = PresetService(db)
     await service.create(GUILD_A, "poem", params={"temperature": 1}, actor_id=ADMIN)
-    with pytest.raises(ParameterError, match="A preset named 'poem' already exists"):
+    with pytest.raises(AlreadyExists, match="A preset named 'poem' already exists"):
         await service.create(GUILD_A, "Poem", params={"temperature": 0}, actor_id=ADMIN)
     assert (await service.get(GUILD_A, "poem")).params["temperature"] == 1
 
@@ -123,7 +123,7 @@ async def test_edit_changes_only_what_is_given_and_is_audited(db: Database) -> N
 
     with pytest.raises(ParameterError, match="clear 'colour' is not a preset parameter"):
         await service.edit(GUILD_A, "poem", unset=["colour"], actor_id=ADMIN)
-    with pytest.raises(ParameterError, match="There is no preset named 'nope'"):
+    with pytest.raises(NotFound, match="There is no preset named 'nope'"):
         await service.edit(GUILD_A, "nope", params={"temperature": 1}, actor_id=ADMIN)
 
 
@@ -217,7 +217,7 @@ async def test_channel_default_preset(db: Database) -> None:
     assert await service.channel_preset(GUILD_A, CHANNEL_A) is None
     assert await service.set_channel_preset(GUILD_A, CHANNEL_A2, None, ADMIN) is None
     assert await service.channel_preset(GUILD_A, CHANNEL_A2) is None
-    with pytest.raises(ParameterError, match="There is no preset named 'poem'"):
+    with pytest.raises(NotFound, match="There is no preset named 'poem'"):
         await service.set_channel_preset(GUILD_A, CHANNEL_A, "poem", ADMIN)
 
 
@@ -234,7 +234,7 @@ async def test_one_server_cannot_see_or_use_anothers_presets(db: Database) -> No
         service.delete(GUILD_B, "secret", ADMIN),
         service.set_channel_preset(GUILD_B, CHANNEL_B, "secret", ADMIN),
     ):
-        with pytest.raises(ParameterError, match="no preset named 'secret' on this server"):
+        with pytest.raises(NotFound, match="no preset named 'secret' on this server"):
             await action
     # B may use the same name for its own preset.
     await service.create(GUILD_B, "secret", params={"temperature": 0}, actor_id=ADMIN)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.completions import CompletionRequest
+from bot.completions import BOT_DEFAULTS, CompletionRequest
 from bot.errors import ParameterError
-from bot.services.parameters import BOT_DEFAULTS, ParameterResolver
+from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService
 from bot.services.server_settings import ServerSettingsService
 from bot.storage import Database

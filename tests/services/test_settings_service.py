@@ -58,7 +58,7 @@ async def test_set_parses_typed_values(db: Database) -> None:
         ("stream", "maybe", "stream 'maybe' is not on or off: use on or off."),
         ("allowed_models", " , ", "allowed_models ' , ' names no model"),
         ("stop", "a|b|c|d|e", "stop has 5 sequences: use 1 to 4."),
-        ("colour", "blue", "There is no setting named 'colour': use one of model, temperature"),
+        ("colour", "blue", "There is no setting named 'colour': use one of model, max_tokens"),
     ],
 )
 async def test_bad_values_get_one_sentence(

@@ -78,3 +78,63 @@ async def test_guilds_are_cached_separately() -> None:
     assert cache.loads == 2
     await cache.get(1)
     assert cache.loads == 3
+
+
+async def test_the_least_recently_read_guild_is_evicted_at_the_bound() -> None:
+    """With room for 3, a 4th guild evicts the one read longest ago; it reloads when read."""
+    loaded: list[int] = []
+
+    async def loader(guild_id: int) -> int:
+        loaded.append(guild_id)
+        return guild_id
+
+    cache: GuildCache[int] = GuildCache(loader, max_size=3)
+    for guild_id in (1, 2, 3):
+        await cache.get(guild_id)
+    await cache.get(1)  # 1 is now the most recently read; 2 the least
+    await cache.get(4)
+    assert len(cache) == 3 and cache.evictions == 1
+    assert 2 not in cache and all(g in cache for g in (1, 3, 4))
+    assert loaded == [1, 2, 3, 4]
+    await cache.get(1), await cache.get(3), await cache.get(4)
+    assert loaded == [1, 2, 3, 4]  # hits: no load
+    await cache.get(2)  # evicted, so read again (and 1, now the oldest, goes)
+    assert loaded == [1, 2, 3, 4, 2]
+    assert 1 not in cache and len(cache) == 3
+
+
+async def test_many_guilds_never_grow_the_cache_past_its_bound() -> None:
+    """1,000 guilds read and written through a cache of 50 leave 50 values and nothing else."""
+
+    async def loader(guild_id: int) -> int:
+        return guild_id
+
+    cache: GuildCache[int] = GuildCache(loader, max_size=50)
+    for guild_id in range(1000):
+        await cache.get(guild_id)
+    assert len(cache) == 50 and cache.evictions == 950
+    assert all(g in cache for g in range(950, 1000))
+    for guild_id in range(1000):
+        cache.invalidate(guild_id)
+    assert len(cache) == 0
+    # No per-guild bookkeeping outlives the loads (invalidation used to keep a counter each).
+    assert cache._running == {} and cache._joinable == {}
+
+
+async def test_a_write_still_invalidates_a_bounded_cache() -> None:
+    """At the bound, an invalidated guild is read again and the write's value is seen."""
+    version = {1: "old", 2: "b", 3: "c"}
+
+    async def loader(guild_id: int) -> str:
+        return version[guild_id]
+
+    cache: GuildCache[str] = GuildCache(loader, max_size=2)
+    assert await cache.get(1) == "old"
+    version[1] = "new"  # a write commits...
+    cache.invalidate(1)  # ...and invalidates
+    assert await cache.get(1) == "new"
+    assert await cache.get(2) == "b" and await cache.get(3) == "c"  # 1 evicted meanwhile
+    assert 1 not in cache
+    version[1] = "newer"
+    cache.invalidate(1)  # invalidating an evicted guild is harmless
+    assert await cache.get(1) == "newer"

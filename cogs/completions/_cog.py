@@ -1,12 +1,14 @@
 """/complete: every Completions parameter as an option; the buttons' handlers.
 
 Thin adapter: parse options, defer within Discord's 3 seconds, hand over to
-`bot.generation`, render with `bot.render`. Errors go to the tree's handler.
+`bot.generation`, render with `bot.render`, send with the buttons of
+`_views`. Errors go to the tree's handler.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,10 +21,20 @@ from discord.ext import commands
 from bot.command_helpers import (
     AUTOCOMPLETE_TIMEOUT,
     MAX_CHOICES,
+    BestOf,
+    FrequencyPenalty,
+    Logprobs,
+    MaxTokens,
+    N,
+    PresencePenalty,
+    Seed,
+    Temperature,
+    TopP,
     given_options,
     preset_choices,
 )
-from bot.render.buttons import GONE
+from bot.completions import GENERATION_PARAMS
+from bot.completions.parameters import descriptions
 from bot.render.completion import (
     MessagePlan,
     completion_messages,
@@ -36,6 +48,7 @@ from bot.services.generation import (
     Requester,
 )
 from bot.tree import PUBLIC_DEFER, reply_ephemeral, report_error
+from cogs.completions._views import COG_NAME, view_for
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot
@@ -45,10 +58,8 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 # Discord allows about five edits per five seconds per message; stay under it.
 STREAM_EDIT_INTERVAL = 1.2
-# Autocomplete must answer within 3 seconds, backend or not.
-MAX_MAX_TOKENS = 4096
-MAX_SEED = 2**32 - 1  # llama.cpp seeds are 32-bit; one range works everywhere
 PROMPT_MODAL_LIMIT = 4000
+GONE = "That completion is no longer available; run /complete again."
 
 
 class PromptModal(discord.ui.Modal, title="Prompt for /complete"):
@@ -78,7 +89,7 @@ class PromptModal(discord.ui.Modal, title="Prompt for /complete"):
         await report_error(interaction, error)
 
 
-class Completions(commands.Cog):
+class Completions(commands.Cog, name=COG_NAME):
     """/complete and the buttons on its replies."""
 
     def __init__(self, bot: CoupletBot) -> None:
@@ -88,42 +99,27 @@ class Completions(commands.Cog):
 
     @app_commands.command(name="complete", description="Continue a prompt with the language model.")
     @app_commands.describe(
-        prompt="The text the model continues (leave it out to type a long prompt in a form)",
-        suffix="Text that comes after the completion (only some backends)",
-        max_tokens="Most tokens to generate",
-        temperature="Randomness from 0 to 2: 0 picks the likeliest tokens (default 1)",
-        top_p="Nucleus sampling from 0 to 1: sample only from the top tokens adding up to this",
-        n="How many completions to generate (page through them)",
-        best_of="Generate this many and keep the n with the highest mean token logprob",
-        stop=r"Up to 4 stop sequences: a|b|c (escapes \n \t \|) or a JSON array",
-        echo="Show the prompt before the completion",
-        logprobs="Alternatives per token to return (0–5 on most backends); adds a Tokens view",
-        presence_penalty="From -2 to 2: positive values push toward new topics",
-        frequency_penalty="From -2 to 2: positive values reduce repetition",
-        logit_bias='Token biases -100..100: {"50256": -100} (token ids) or word=bias, word2=bias',
-        seed="Same seed and parameters give the same sample (where the backend supports it)",
-        model="The model to use (type to search)",
+        **descriptions(("prompt", *GENERATION_PARAMS, "stream")),
         preset="One of this server's presets (type to search)",
         private="Only you see the reply",
-        stream="Show the text as it is written",
     )
     async def complete(
         self,
         interaction: discord.Interaction,
         prompt: str | None = None,
         suffix: str | None = None,
-        max_tokens: app_commands.Range[int, 1, MAX_MAX_TOKENS] | None = None,
-        temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
-        top_p: app_commands.Range[float, 0.0, 1.0] | None = None,
-        n: app_commands.Range[int, 1, 128] | None = None,
-        best_of: app_commands.Range[int, 1, 20] | None = None,
+        max_tokens: MaxTokens | None = None,
+        temperature: Temperature | None = None,
+        top_p: TopP | None = None,
+        n: N | None = None,
+        best_of: BestOf | None = None,
         stop: str | None = None,
         echo: bool | None = None,
-        logprobs: app_commands.Range[int, 0, 20] | None = None,
-        presence_penalty: app_commands.Range[float, -2.0, 2.0] | None = None,
-        frequency_penalty: app_commands.Range[float, -2.0, 2.0] | None = None,
+        logprobs: Logprobs | None = None,
+        presence_penalty: PresencePenalty | None = None,
+        frequency_penalty: FrequencyPenalty | None = None,
         logit_bias: str | None = None,
-        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        seed: Seed | None = None,
         model: str | None = None,
         preset: str | None = None,
         private: bool = False,
@@ -202,7 +198,7 @@ class Completions(commands.Cog):
         assert stream.outcome is not None
         return stream.outcome
 
-    # -- buttons (see bot.render.buttons) -------------------------------------
+    # -- button clicks (the items are in _views) --------------------------------
 
     async def show_candidate(self, interaction: discord.Interaction, gid: int, k: int) -> None:
         """Prev/Next: show candidate k in place."""
@@ -213,8 +209,8 @@ class Completions(commands.Cog):
         plan = completion_messages(outcome, k)[-1]
         await interaction.response.edit_message(
             content=plan.content,
-            view=plan.view,
-            attachments=plan.files(),
+            view=view_for(plan.buttons),
+            attachments=files_of(plan),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -257,13 +253,13 @@ class Completions(commands.Cog):
         if new:
             await interaction.response.send_message(
                 plan.content,
-                view=plan.view or discord.utils.MISSING,
+                view=view_for(plan.buttons) or discord.utils.MISSING,
                 ephemeral=True,
                 allowed_mentions=NO_MENTIONS,
             )
         else:
             await interaction.response.edit_message(
-                content=plan.content, view=plan.view, allowed_mentions=NO_MENTIONS
+                content=plan.content, view=view_for(plan.buttons), allowed_mentions=NO_MENTIONS
             )
 
     async def load(self, interaction: discord.Interaction, gid: int) -> GenerationOutcome | None:
@@ -316,8 +312,8 @@ async def send_outcome(interaction: discord.Interaction, outcome: GenerationOutc
     for plan in rest:
         await interaction.followup.send(
             plan.content,
-            view=plan.view or discord.utils.MISSING,
-            files=plan.files() or discord.utils.MISSING,
+            view=view_for(plan.buttons) or discord.utils.MISSING,
+            files=files_of(plan) or discord.utils.MISSING,
             ephemeral=private,
             allowed_mentions=NO_MENTIONS,
         )
@@ -326,10 +322,18 @@ async def send_outcome(interaction: discord.Interaction, outcome: GenerationOutc
 async def edit_original(interaction: discord.Interaction, plan: MessagePlan) -> None:
     await interaction.edit_original_response(
         content=plan.content,
-        view=plan.view,
-        attachments=plan.files(),
+        view=view_for(plan.buttons),
+        attachments=files_of(plan),
         allowed_mentions=NO_MENTIONS,
     )
+
+
+def files_of(plan: MessagePlan) -> list[discord.File]:
+    """The plan's text attachment as a file to upload (none when it has none)."""
+    if plan.attachment is None:
+        return []
+    name, text = plan.attachment
+    return [discord.File(io.BytesIO(text.encode("utf-8")), filename=name)]
 
 
 def _choices(names: list[str], current: str) -> list[app_commands.Choice[str]]:
@@ -341,7 +345,3 @@ def _choices(names: list[str], current: str) -> list[app_commands.Choice[str]]:
         app_commands.Choice(name=name[:100], value=name[:100])
         for name in (starts + contains)[:MAX_CHOICES]
     ]
-
-
-async def setup(bot: CoupletBot) -> None:
-    await bot.add_cog(Completions(bot))
