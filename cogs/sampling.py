@@ -19,6 +19,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.command_helpers import Temperature, TopP
+from bot.completions.parameters import descriptions
 from bot.render.sampling import caption, sampling_content
 from bot.render.sampling_chart import chart_png
 from bot.services.generation import Requester
@@ -33,17 +35,6 @@ log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
-# -- the options /sampling shares with /complete --------------------------------
-# Same ranges and words as /complete's (cogs/completions.py). One place to
-# switch to the parameter table when it lands in bot/completions/.
-Temperature = app_commands.Range[float, 0.0, 2.0]
-TopP = app_commands.Range[float, 0.0, 1.0]
-SHARED_DESCRIPTIONS = {
-    "temperature": "Randomness from 0 to 2: 0 picks the likeliest tokens (default 1)",
-    "top_p": "Nucleus sampling from 0 to 1: sample only from the top tokens adding up to this",
-    "model": "The model to use (type to search)",
-}
-# --------------------------------------------------------------------------------
 
 CHART_FILE = "sampling.png"
 ALT_TEXT_LIMIT = 1024  # Discord's limit for an attachment's description
@@ -130,9 +121,10 @@ class Sampling(commands.Cog):
         name="sampling",
         description="Chart how temperature and top_p change the odds of the model's next token.",
     )
+    # temperature, top_p and model: the parameter table's ranges and words, as in /complete.
     @app_commands.describe(
         prompt="The text whose next token is charted",
-        **SHARED_DESCRIPTIONS,
+        **descriptions(("temperature", "top_p", "model")),
     )
     async def sampling(
         self,

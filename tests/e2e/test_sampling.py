@@ -209,3 +209,17 @@ async def test_model_option_autocompletes_like_complete(fake: FakeDiscord, coupl
     theirs = await fake.autocomplete("complete", focused="model", value="gem")
     assert [c["value"] for c in mine] == [c["value"] for c in theirs] == ["gemma-3-270m"]
     assert await fake.autocomplete("sampling", focused="model", value="zzz") == []
+
+
+async def test_options_are_complete_s_options(fake: FakeDiscord, couplet: BotRun) -> None:
+    """temperature, top_p and model reach Discord with /complete's ranges and descriptions."""
+    synced = {command["name"]: command for command in fake.commands()}
+
+    def option(command: str, name: str) -> dict[str, Any]:
+        return next(o for o in synced[command]["options"] if o["name"] == name)
+
+    for name in ("temperature", "top_p", "model"):
+        mine, theirs = option("sampling", name), option("complete", name)
+        for key in ("type", "description", "min_value", "max_value", "autocomplete", "required"):
+            assert mine.get(key) == theirs.get(key), (name, key)
+    assert option("sampling", "prompt")["required"] is True
