@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 # Each module here defines `register(subparsers)`, which adds its sub-command
 # and sets `func(args) -> int` as the handler.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("complete", "db", "run", "sandbox")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("complete", "db", "run", "sampling", "sandbox")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,6 +48,9 @@ class BackendProfile:
     stream_usage: bool = False
     # Why max_tokens 0 cannot be honoured there (None: it can).
     zero_max_tokens_reason: str | None = None
+    # llama.cpp's sampler chain cuts top_p at temperature 1 and applies the
+    # temperature last; OpenAI, vLLM and TGI scale by temperature first.
+    top_p_before_temperature: bool = False
 
     def supports(self, param: str) -> Support:
         return self.support.get(param, Support.NATIVE)
@@ -174,6 +177,7 @@ PROFILES: dict[str, BackendProfile] = {
         max_logprobs=20,
         tokenizer="llamacpp",
         logprobs_chat_style=True,
+        top_p_before_temperature=True,
     ),
     "llama-cpp-python": BackendProfile(
         name="llama-cpp-python",
@@ -192,6 +196,7 @@ PROFILES: dict[str, BackendProfile] = {
         max_logprobs=5,
         tokenizer="llama-cpp-python",
         zero_max_tokens_reason="it treats 0 as no limit; use 1 or more.",
+        top_p_before_temperature=True,
     ),
     "ollama": BackendProfile(
         name="ollama",
@@ -211,6 +216,7 @@ PROFILES: dict[str, BackendProfile] = {
         },
         max_logprobs=0,
         stream_usage=True,
+        top_p_before_temperature=True,
     ),
     "tgi": BackendProfile(
         name="tgi",

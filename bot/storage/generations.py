@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, delete
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.database import Database
 from bot.storage.models import Base, UTCDateTime, utcnow
+from bot.storage.retention import prune_older_than
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,4 @@ class GenerationStore:
 
     async def prune(self, older_than: timedelta) -> int:
         """Delete generations created more than `older_than` ago; returns how many."""
-        cutoff = utcnow() - older_than
-        async with self.db.write() as session:
-            result = await session.execute(
-                delete(GenerationRow).where(GenerationRow.created_at < cutoff)
-            )
-        count = int(getattr(result, "rowcount", 0) or 0)
-        if count:
-            log.info("pruned %d stored generations older than %s", count, older_than)
-        return count
+        return await prune_older_than(self.db, GenerationRow, older_than, "stored generations")
