@@ -40,7 +40,7 @@ def test_run_without_token_opens_the_sandbox(local_model_url: str, tmp_path: Pat
     assert "https://discord.com/developers/applications" in lines[1]
     # The sandbox's own banner, then the bot's answer with its footer.
     assert "Type help for commands." in result.stdout
-    assert "-# gemma-3-270m · 4 tokens" in result.stdout, result.stdout
+    assert "-# gemma-3-270m · " in result.stdout, result.stdout
     assert "starting the bundled local model" not in result.stdout  # a backend was set
     assert "Traceback" not in result.stderr
     # The sandbox keeps its data in a temporary database, not data/couplet.db.
