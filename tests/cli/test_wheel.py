@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from alembic.script import ScriptDirectory
 
-from bot.storage.database import REPO_ROOT, alembic_config
+from bot.storage.database import REPO_ROOT
+from tests.storage.test_migrations import head_revision
 from tests.support.cli import couplet_command, settings_env
 
 SHIPPED = "bot/storage/migrations"
@@ -86,11 +86,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     workdir = root / "elsewhere"
     workdir.mkdir()
     return Installed(wheel, python, site_packages, workdir)
-
-
-def head_revision() -> str:
-    (head,) = ScriptDirectory.from_config(alembic_config()).get_heads()
-    return head
 
 
 def test_wheel_ships_the_migrations_and_every_module(installed: Installed) -> None:

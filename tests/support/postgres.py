@@ -202,16 +202,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+def migrated_copy(request: pytest.FixtureRequest, dialect: str, sqlite_path: Path) -> str:
+    """The URL of a new database copied from the session's migrated template: a SQLite
+    file at `sqlite_path`, or a database on the session's PostgreSQL server."""
+    if dialect == "sqlite":
+        return f"sqlite+aiosqlite:///{migrated_sqlite(sqlite_path)}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database(template=cluster.migrated_template())
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """A migrated `Database` of its own on each backend, disposed of afterwards: a copy
-    of the session's migrated template (a SQLite file, then a real PostgreSQL database)."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{migrated_sqlite(tmp_path / 'couplet.db')}"
-    else:
-        cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-        url = cluster.create_database(template=cluster.migrated_template())
-    database = Database(url)
+    """A migrated `Database` of its own on each backend (a SQLite file, then a real
+    PostgreSQL database), copied from the session's template; disposed of afterwards."""
+    database = Database(migrated_copy(request, request.param, tmp_path / "couplet.db"))
     try:
         yield database
     finally:
