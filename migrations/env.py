@@ -40,9 +40,13 @@ def database_url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from bot.settings import Settings
+    # Through the CLI's loader, so a bad setting is named in one sentence.
+    from bot.cli.startup import EXIT_BAD_SETTING, load_settings
 
-    return Settings().database_url
+    settings = load_settings()
+    if settings is None:
+        raise SystemExit(EXIT_BAD_SETTING)
+    return settings.database_url
 
 
 def run_migrations_offline() -> None:

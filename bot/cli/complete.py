@@ -10,6 +10,7 @@ import logging
 import sys
 from typing import Any
 
+from bot.cli.startup import load_settings
 from bot.completions import (
     BOT_DEFAULTS,
     GENERATION_PARAMS,
@@ -23,6 +24,7 @@ from bot.completions import (
     parse_stop,
 )
 from bot.errors import BackendError, ParameterError, UnsupportedParameter
+from bot.local_model import LocalModelError, LocalModelFallback
 from bot.settings import Settings
 
 EXIT_OK, EXIT_BACKEND, EXIT_USAGE = 0, 1, 2
@@ -97,9 +99,8 @@ def print_result(result: CompletionResult, mode: str) -> None:
         print(f"emulated by Couplet: {', '.join(result.emulated)}", file=sys.stderr)
 
 
-async def _complete(args: argparse.Namespace, req: CompletionRequest, base_url: str | None) -> int:
-    settings = Settings()
-    client = CompletionsClient.from_settings(settings, base_url_override=base_url)
+async def _complete(args: argparse.Namespace, req: CompletionRequest, settings: Settings) -> int:
+    client = CompletionsClient.from_settings(settings)
     try:
         if args.stream:
             cleaner = StreamCleaner(args.clean)
@@ -134,30 +135,18 @@ def run(args: argparse.Namespace) -> int:
     except ParameterError as err:
         print(str(err), file=sys.stderr)
         return EXIT_USAGE
-    settings = Settings()
-    server = None
-    base_url = settings.completions_base_url
+    settings = load_settings()
+    if settings is None:
+        return EXIT_USAGE
     try:
-        if not base_url:
-            from bot.local_model import LocalModelError, LocalModelServer
-
-            print(
-                "No COMPLETIONS_BASE_URL set: starting the local model (Gemma 3 270M)...",
-                file=sys.stderr,
-            )
-            server = LocalModelServer()
-            try:
-                base_url = server.start()
-            except LocalModelError as err:
-                print(str(err), file=sys.stderr)
-                return EXIT_BACKEND
-        return asyncio.run(_complete(args, req, base_url))
+        with LocalModelFallback(settings, say=lambda line: print(line, file=sys.stderr)) as backend:
+            return asyncio.run(_complete(args, req, backend))
+    except LocalModelError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_BACKEND
     except (ParameterError, UnsupportedParameter) as err:
         print(str(err), file=sys.stderr)
         return EXIT_USAGE
     except BackendError as err:
         print(err.message, file=sys.stderr)
         return EXIT_BACKEND
-    finally:
-        if server is not None:
-            server.stop()

@@ -10,6 +10,7 @@ import sys
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cli.startup import EXIT_BAD_SETTING, load_settings
 from bot.settings import Settings
 from bot.storage import Database
 
@@ -34,8 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if settings is None:
+        return EXIT_BAD_SETTING
     try:
-        return asyncio.run(_run(args.db_command, getattr(args, "revision", None)))
+        return asyncio.run(_run(settings, args.db_command, getattr(args, "revision", None)))
     except CommandError as err:  # e.g. an unknown revision
         print(f"couplet db {args.db_command}: {err}", file=sys.stderr)
         return 2
@@ -46,8 +50,8 @@ def handle(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _run(action: str, revision: str | None) -> int:
-    db = Database(Settings().database_url)
+async def _run(settings: Settings, action: str, revision: str | None) -> int:
+    db = Database(settings.database_url)
     where = db.url.render_as_string(hide_password=True)
     try:
         if action == "upgrade":

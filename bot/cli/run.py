@@ -1,4 +1,5 @@
-"""`couplet run`: start the bot (and the bundled local model when no backend is set)."""
+"""`couplet run`: the bot on Discord when DISCORD_TOKEN is set, else the sandbox
+(a local Discord in this terminal); the bundled model when no backend is set."""
 
 from __future__ import annotations
 
@@ -9,25 +10,37 @@ import signal
 import sys
 from typing import Any
 
-from bot.cli.startup import EXIT_BAD_SETTING, load_settings
+from bot.cli.startup import EXIT_BAD_SETTING, configure_logging, load_settings
+from bot.local_model import LocalModelError, LocalModelFallback
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-NO_TOKEN = (
-    "DISCORD_TOKEN is not set: create an application at "
-    "https://discord.com/developers/applications, copy its bot token (Bot → Reset Token) "
-    "and put DISCORD_TOKEN=… in .env or the environment.",
-    "To try Couplet offline first, run `couplet sandbox` (or `make sandbox`): a local Discord, "
-    "the bot and the bundled model in your terminal.",
+TOKEN_HELP = (
+    "put DISCORD_TOKEN=… in .env (the bot token of an application from "
+    "https://discord.com/developers/applications)"
+)
+NO_TOKEN = f"DISCORD_TOKEN is not set: {TOKEN_HELP}."
+SANDBOX_BANNER = (
+    "No DISCORD_TOKEN, so this is the sandbox: the real bot on a local Discord emulator, "
+    "in this terminal, with the bundled model unless COMPLETIONS_BASE_URL is set.\n"
+    f"To connect a real Discord, {TOKEN_HELP} and run again."
 )
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="run the Discord bot",
-        description="Run the Discord bot. Settings come from the environment and .env.",
+        help="run the Discord bot (the sandbox when DISCORD_TOKEN is not set)",
+        description="Run the Discord bot. Settings come from the environment and .env. "
+        "Without DISCORD_TOKEN it starts the sandbox: the same bot on a local Discord, "
+        "in this terminal.",
+    )
+    parser.add_argument(
+        "--require-token",
+        action="store_true",
+        help="exit with an error instead of starting the sandbox when DISCORD_TOKEN "
+        "is not set (for deployments)",
     )
     parser.set_defaults(func=handle)
 
@@ -36,42 +49,32 @@ def handle(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings is None:
         return EXIT_BAD_SETTING
-    logging.getLogger().setLevel(settings.log_level.upper())
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
     if not token:
-        for line in NO_TOKEN:
-            print(line, file=sys.stderr)
-        return 1
+        if args.require_token:
+            print(NO_TOKEN, file=sys.stderr)
+            return EXIT_BAD_SETTING
+        from bot.cli.sandbox import run_terminal
+
+        print(SANDBOX_BANNER, flush=True)
+        return run_terminal(settings)
+    configure_logging(settings.log_level)
     return asyncio.run(run(settings, token))
 
 
 async def run(settings: Settings, token: str) -> int:
     """Run until the bot stops or SIGINT/SIGTERM arrives; then close everything."""
-    # Imported here so `couplet run` without a token answers instantly.
+    # Imported here so a missing token with --require-token is answered at once.
     import discord
 
     from bot.app import CoupletBot
 
-    local = None
-    if not settings.completions_base_url:
-        from bot.local_model import LocalModelError, LocalModelServer
-
-        print(
-            "COMPLETIONS_BASE_URL is not set: starting the bundled local model "
-            "(Gemma 3 270M via llama-cpp-python) on loopback…",
-            flush=True,
-        )
-        local = LocalModelServer()
-        try:
-            base_url = await local.astart()
-        except LocalModelError as err:
-            print(f"The local model could not start: {err}", file=sys.stderr)
-            return 1
-        print(f"Local model ready at {base_url}.", flush=True)
-        update: dict[str, Any] = {"completions_base_url": base_url}
-        if settings.completions_backend == "auto":
-            update["completions_backend"] = "llama-cpp-python"
-        settings = settings.model_copy(update=update)
+    local = LocalModelFallback(settings, say=lambda line: print(line, flush=True))
+    try:
+        settings = await local.astart()
+    except LocalModelError as err:
+        print(f"The local model could not start: {err}", file=sys.stderr)
+        return 1
 
     bot = CoupletBot(settings)
     stop = asyncio.Event()
@@ -101,7 +104,5 @@ async def run(settings: Settings, token: str) -> int:
         if not bot_task.done():
             bot_task.cancel()
         await asyncio.gather(bot_task, return_exceptions=True)
-        if local is not None:
-            await local.astop()
-            print("Local model stopped.", flush=True)
+        await local.astop()
     return code

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.cli.startup import load_settings
 from bot.completions import CompletionRequest, CompletionsClient
+from bot.completions.parameters import PARAMETERS
 from bot.errors import BackendError, CoupletError, ParameterError, UnsupportedParameter
+from bot.local_model import LocalModelError, LocalModelFallback
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,8 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--temperature, and the tokens --top-p keeps. Values are checked like /sampling's.",
     )
     p.add_argument("--prompt", required=True)
-    p.add_argument("--temperature", help="0 to 2 (default 1)")
-    p.add_argument("--top-p", dest="top_p", help="0 to 1 (default 1)")
+    for name in ("temperature", "top_p"):
+        spec = PARAMETERS[name]
+        p.add_argument(spec.flag, dest=name, metavar=spec.metavar, help=spec.cli_help)
     p.add_argument("--model")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.add_argument("--png", metavar="PATH", type=Path, help="write the chart to PATH")
@@ -88,36 +90,12 @@ def as_json(outcome: SamplingOutcome) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def backend_url(settings: Settings) -> Iterator[str]:
-    """COMPLETIONS_BASE_URL, or the local model started for the duration.
-
-    The same start-up as `couplet complete`; one call here, to be replaced by
-    the shared CLI helper for the local model when it exists.
-    """
-    if settings.completions_base_url:
-        yield settings.completions_base_url
-        return
-    from bot.local_model import LocalModelServer
-
-    print(
-        "No COMPLETIONS_BASE_URL set: starting the local model (Gemma 3 270M)...",
-        file=sys.stderr,
-    )
-    server = LocalModelServer()
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
-async def _chart(args: argparse.Namespace, options: dict[str, Any], base_url: str) -> int:
+async def _chart(args: argparse.Namespace, options: dict[str, Any], settings: Settings) -> int:
     from bot.render.sampling import caption, table
     from bot.services.generation import GenerationService, Requester
     from bot.services.sampling import SamplingService
 
-    settings = Settings()
-    async with CompletionsClient.from_settings(settings, base_url_override=base_url) as client:
+    async with CompletionsClient.from_settings(settings) as client:
         generation = GenerationService(client, default_model=settings.completions_model)
         outcome = await SamplingService(client, generation).chart(
             Requester(user_id=0), args.prompt, options
@@ -150,11 +128,12 @@ def run(args: argparse.Namespace) -> int:
     except ParameterError as err:
         print(str(err), file=sys.stderr)
         return EXIT_USAGE
-    from bot.local_model import LocalModelError
-
+    settings = load_settings()
+    if settings is None:
+        return EXIT_USAGE
     try:
-        with backend_url(Settings()) as base_url:
-            return asyncio.run(_chart(args, options, base_url))
+        with LocalModelFallback(settings, say=lambda line: print(line, file=sys.stderr)) as backend:
+            return asyncio.run(_chart(args, options, backend))
     except (ParameterError, UnsupportedParameter) as err:
         print(str(err), file=sys.stderr)
         return EXIT_USAGE

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from typing import Any
 
-from bot.cli.startup import EXIT_BAD_SETTING, load_settings
+from bot.cli.startup import EXIT_BAD_SETTING, configure_logging, load_settings
+from bot.settings import Settings
+
+# Seconds to wait for the bot's answer to each line.
+REPLY_TIMEOUT = 180.0
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +34,10 @@ def register(subparsers: Any) -> None:
         "--database-url", default=None, help="database to use (default: a temporary SQLite file)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=180.0, help="seconds to wait for each reply (default 180)"
+        "--timeout",
+        type=float,
+        default=REPLY_TIMEOUT,
+        help=f"seconds to wait for each reply (default {REPLY_TIMEOUT:g})",
     )
     parser.add_argument("--verbose", action="store_true", help="show the bot's logs")
     parser.set_defaults(func=handle)
@@ -39,18 +47,45 @@ def handle(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings is None:
         return EXIT_BAD_SETTING
-    if not args.verbose:
+    return run_terminal(
+        settings,
+        member=args.member,
+        channel=args.channel,
+        database_url=args.database_url,
+        reply_timeout=args.timeout,
+        verbose=args.verbose,
+    )
+
+
+def run_terminal(
+    settings: Settings,
+    *,
+    member: str | None = None,
+    channel: str | None = None,
+    database_url: str | None = None,
+    reply_timeout: float = REPLY_TIMEOUT,
+    verbose: bool = False,
+) -> int:
+    """Run the sandbox on this terminal (also what `couplet run` does without a token)."""
+    if verbose:
+        configure_logging(settings.log_level)
+    else:
         # Replies go to stdout; keep the logs to real problems.
         logging.getLogger().setLevel(logging.WARNING)
         logging.getLogger("discord").setLevel(logging.ERROR)
+    from bot.local_model import LocalModelError
     from bot.sandbox.session import run_sandbox
 
-    return asyncio.run(
-        run_sandbox(
-            settings,
-            member=args.member,
-            channel=args.channel,
-            database_url=args.database_url,
-            reply_timeout=args.timeout,
+    try:
+        return asyncio.run(
+            run_sandbox(
+                settings,
+                member=member,
+                channel=channel,
+                database_url=database_url,
+                reply_timeout=reply_timeout,
+            )
         )
-    )
+    except LocalModelError as err:
+        print(f"The local model could not start: {err}", file=sys.stderr)
+        return 1

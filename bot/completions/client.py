@@ -90,11 +90,9 @@ class CompletionsClient:
         self._detect_lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, base_url_override: str | None = None
-    ) -> CompletionsClient:
-        """A client for the configured backend (or `base_url_override`, e.g. the local model)."""
-        base_url = base_url_override or settings.completions_base_url
+    def from_settings(cls, settings: Settings) -> CompletionsClient:
+        """A client for the configured backend (the local model's URL once it runs)."""
+        base_url = settings.completions_base_url
         if not base_url:
             raise ValueError(
                 "no completions backend: set COMPLETIONS_BASE_URL or start the local model"

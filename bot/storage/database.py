@@ -29,10 +29,12 @@ from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
 
-# The repository root: migrations/ and alembic.ini sit next to bot/. This holds
-# for a fresh clone and for an editable install alike.
+# The checkout's root, where migrations/ (the Alembic scripts) and alembic.ini
+# sit next to bot/: a fresh clone or an editable install.
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS_DIR = REPO_ROOT / "migrations"
+# An installed wheel carries the same scripts inside the package (setup.py maps
+# migrations/ to bot.storage.migrations).
+SHIPPED_MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 
 # pg_advisory_lock key serialising migrations across processes ("couplet" in hex-ish).
 MIGRATION_LOCK_KEY = 0x636F75706C6574
@@ -55,11 +57,22 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
+def migrations_dir() -> Path:
+    """The Alembic environment and revisions: the ones shipped inside the installed
+    package, else the checkout's top-level migrations/."""
+    if (SHIPPED_MIGRATIONS / "env.py").is_file():
+        return SHIPPED_MIGRATIONS
+    return REPO_ROOT / "migrations"
+
+
 def alembic_config(url: URL | None = None) -> Config:
-    """An Alembic config pointing at this repository's migrations/ directory."""
-    ini = REPO_ROOT / "alembic.ini"
-    cfg = Config(str(ini)) if ini.exists() else Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    """An Alembic config for running the migrations from code (`couplet db`, the bot).
+
+    alembic.ini is for the `alembic` command line in a checkout; nothing in it
+    matters here, and an installed package has none.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
     if url is not None:
         # '%' is ConfigParser's interpolation character.
         cfg.set_main_option(

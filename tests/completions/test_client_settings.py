@@ -28,13 +28,6 @@ async def test_from_settings_uses_url_key_backend_and_model(fault: FaultServer) 
     assert fault.requests("/v1/models") == []  # backend was configured, nothing to detect
 
 
-async def test_base_url_override_wins(fault: FaultServer) -> None:
-    """base_url_override (the local model) replaces the configured URL."""
-    settings = Settings(completions_base_url="http://127.0.0.1:9/v1")
-    async with CompletionsClient.from_settings(settings, base_url_override=fault.base_url) as c:
-        assert await c.list_models() == ["fault-model"]
-
-
 def test_no_url_is_a_clear_error() -> None:
     """Without any URL the client refuses to start and says what to set."""
     with pytest.raises(ValueError, match="COMPLETIONS_BASE_URL"):

@@ -28,17 +28,22 @@ from bot.app import CoupletBot
 from bot.sandbox import FakeDiscord
 from bot.settings import Settings
 from tests.support.discord_env import BotRun, running_bot, running_fake
+from tests.support.migrated import migrated_sqlite
 
 MODEL = "gemma-3-270m"
 
 
 def make_settings(fake: FakeDiscord, db_path: Path, base_url: str, **overrides: Any) -> Settings:
-    """Settings for a test bot: the emulator, temp SQLite, the given backend, no .env."""
+    """Settings for a test bot: the emulator, temp SQLite, the given backend, no .env.
+
+    A new `db_path` starts as a copy of the session's migrated template; the bot's
+    own upgrade on start then finds it at head.
+    """
     values: dict[str, Any] = {
         "discord_token": "emulator-token",
         "discord_api_base": fake.api_base,
         "discord_gateway_url": fake.gateway_url,
-        "database_url": f"sqlite+aiosqlite:///{db_path}",
+        "database_url": f"sqlite+aiosqlite:///{migrated_sqlite(db_path)}",
         "completions_base_url": base_url,
         "completions_backend": "llama-cpp-python",
         "completions_timeout": 60.0,

@@ -1,44 +1,19 @@
-"""`couplet run` as its own process: no token, against the emulator, with the bundled model."""
+"""`couplet run` as its own process against the emulator, with a stub and with the bundled model.
+
+Without a token it opens the sandbox: tests/cli/test_run.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from bot.sandbox import FakeDiscord
 from tests.e2e.conftest import StubBackend, running_stub
+from tests.support.cli import couplet_command
 from tests.support.discord_env import running_process
 
 WAIT = 120.0
-# The installed console script, as a user runs it (`pip install -e .` puts it next to python).
-_SCRIPT = Path(sys.executable).with_name("couplet")
-COUPLET_RUN = (
-    [str(_SCRIPT), "run"]
-    if _SCRIPT.exists()
-    else [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main(['run']))"]
-)
-
-
-def test_run_without_token_says_what_to_do(tmp_path: Path) -> None:
-    """With no DISCORD_TOKEN, `couplet run` prints two lines (token, sandbox) and exits 1."""
-    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
-    result = subprocess.run(
-        COUPLET_RUN,
-        env=env,
-        cwd=tmp_path,  # no .env here
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 2, result.stderr
-    assert lines[0].startswith("DISCORD_TOKEN is not set")
-    assert "https://discord.com/developers/applications" in lines[0]
-    assert "couplet sandbox" in lines[1]
-    assert "Traceback" not in result.stderr + result.stdout
+# The installed console script, as a user runs it.
+COUPLET_RUN = [*couplet_command(), "run"]
 
 
 async def test_run_process_answers_a_complete(fake: FakeDiscord, tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ the `postgres` OS user. Missing binaries fail the tests (never skip them):
 a claim of PostgreSQL support needs a real PostgreSQL.
 
 Use: `from tests.support.postgres import postgres_cluster, postgres_url, db_url, db`
-in a conftest (tests/storage/conftest.py does).
+in a conftest (tests/storage/conftest.py does). `db` is a migrated database
+copied from a template migrated once per session (tests/support/migrated.py);
+`db_url` and `postgres_url` are empty, for tests that run the migrations.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage import Database
+from tests.support.migrated import migrate, migrated_sqlite, run_apart
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 MISSING = (
@@ -65,6 +68,7 @@ class PostgresCluster:
         self.datadir = self.root / "data"
         self.logfile = self.root / "server.log"
         self._names = itertools.count(1)
+        self._template: str | None = None
         # initdb and postgres refuse to run as root.
         self.run_as: str | None = "postgres" if os.geteuid() == 0 else None
         if self.run_as is not None:
@@ -121,11 +125,22 @@ class PostgresCluster:
                 last_error = err
         raise RuntimeError(f"PostgreSQL did not start: {last_error}")
 
-    def create_database(self, prefix: str = "couplet_test") -> str:
-        """Create an empty database; returns its asyncpg URL."""
+    def create_database(self, prefix: str = "couplet_test", template: str | None = None) -> str:
+        """Create a database, empty or a copy of `template`; returns its asyncpg URL."""
         name = f"{prefix}_{os.getpid()}_{next(self._names)}"
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        copy = ["-T", template] if template else []
+        self._run(
+            "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", *copy, name
+        )  # fmt: skip
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def migrated_template(self) -> str:
+        """The name of a database migrated to head once (made on first use), to copy."""
+        if self._template is None:
+            url = self.create_database("couplet_template")
+            run_apart(migrate(url))
+            self._template = url.rsplit("/", 1)[1]
+        return self._template
 
     def stop(self) -> None:
         """Stop the server and delete its files."""
@@ -187,11 +202,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    """A migrated `Database` on each backend, disposed of afterwards."""
-    database = Database(db_url)
-    await database.upgrade()
+def migrated_copy(request: pytest.FixtureRequest, dialect: str, sqlite_path: Path) -> str:
+    """The URL of a new database copied from the session's migrated template: a SQLite
+    file at `sqlite_path`, or a database on the session's PostgreSQL server."""
+    if dialect == "sqlite":
+        return f"sqlite+aiosqlite:///{migrated_sqlite(sqlite_path)}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database(template=cluster.migrated_template())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated `Database` of its own on each backend (a SQLite file, then a real
+    PostgreSQL database), copied from the session's template; disposed of afterwards."""
+    database = Database(migrated_copy(request, request.param, tmp_path / "couplet.db"))
     try:
         yield database
     finally:
