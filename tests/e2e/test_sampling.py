@@ -153,7 +153,7 @@ async def test_a_click_from_another_server_is_refused(
     channel = other.add_channel("chat")
     other.add_member("bob")
     copied = copy.deepcopy(fake.messages[int(message["id"])])
-    copied["id"] = str(fake.ids.next())
+    copied["id"] = str(fake.state.ids.next())
     copied["channel_id"] = str(channel.id)
     copied.pop("interaction_metadata", None)
     fake.messages[int(copied["id"])] = copied
