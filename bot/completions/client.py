@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from bot.completions.emulation import enforce_stops, prepend_echo, rank_best_of
 from bot.completions.http import BackendHTTP, Sleep
 from bot.completions.logit_bias import Tokenizer, resolve_words
+from bot.completions.parameters import MAX_SEED
 from bot.completions.profiles import (
     PROFILES,
     BackendProfile,
@@ -339,8 +340,9 @@ class CompletionsClient:
         async def one(i: int) -> CompletionResponse:
             single = dict(body)
             if seed is not None:
-                # Identical seeds would give identical samples.
-                single["seed"] = seed + i
+                # Identical seeds would give identical samples; wrap within the
+                # seed range (llama.cpp reads 2^32 - 1 as "random").
+                single["seed"] = (seed + i) % (MAX_SEED + 1)
             async with self._semaphore:
                 return await self._post(single)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.completions import CompletionRequest, CompletionsClient
+from bot.completions.parameters import MAX_SEED
 from bot.errors import BackendError, ParameterError, UnsupportedParameter
 from tests.completions.fault_server import FaultServer, reply
 
@@ -154,6 +155,13 @@ async def test_llama_cpp_python_emulates_n_with_distinct_seeds(fault: FaultServe
     assert [c.index for c in result.choices] == [0, 1, 2]
     assert result.usage.completion_tokens == 9
     assert result.emulated == ["n"]
+
+
+async def test_emulated_n_seeds_wrap_within_the_seed_range(fault: FaultServer) -> None:
+    """Seeds near the top wrap to 0 instead of reaching 2^32 - 1 (llama.cpp's "random")."""
+    top = MAX_SEED - 1
+    await run(fault, "llama-cpp-python", n=3, seed=top)
+    assert sorted(s.body["seed"] for s in fault.requests()) == [0, top, top + 1]
 
 
 async def test_llama_cpp_python_drops_bos_from_tokenize(fault: FaultServer) -> None:

@@ -225,8 +225,11 @@ async def test_context_menu_continues_a_message(
     fake: FakeDiscord, couplet: BotRun, recorder: RecordingProxy
 ) -> None:
     """ "Continue with Couplet" on a message sends its text as the prompt."""
+    # The menu has no options: a short server default keeps the real model quick.
+    await couplet.bot.server_settings.set(fake.guild.id, "max_tokens", "8", 1)
     posted = await fake.post_message("general", "alice", "The quick brown fox")
     rec = await fake.context_menu("Continue with Couplet", posted, member="alice")
     message = await rec.wait_final(WAIT)
     assert recorder.completions()[-1]["prompt"] == "The quick brown fox"
+    assert recorder.completions()[-1]["max_tokens"] == 8
     assert message["content"].strip()
