@@ -235,7 +235,7 @@ class LedgerStore:
             .group_by(UsageRow.guild_id)
         )
         async with self.db.read() as session:
-            return [(int(row[0]), int(row[1] or 0)) for row in await session.execute(stmt)]
+            return [(int(row[0] or 0), int(row[1] or 0)) for row in await session.execute(stmt)]
 
     async def requests_since(self, since: datetime) -> list[tuple[int, int | None, int, datetime]]:
         """(row id, server, member, time) of every row created at or after `since`."""
