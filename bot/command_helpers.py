@@ -14,6 +14,7 @@ from discord import app_commands
 
 from bot.completions import PARAMETERS as _P
 from bot.completions import ParamSpec
+from bot.usage import Subject
 
 if TYPE_CHECKING:
     from bot.services.presets import PresetService
@@ -101,3 +102,18 @@ async def preset_choices(
         log.warning("preset autocomplete failed", exc_info=True)
         return []
     return [app_commands.Choice(name=name, value=name) for name in names[:MAX_CHOICES]]
+
+
+def usage_subject(interaction: discord.Interaction) -> Subject:
+    """Who an interaction's usage is charged to: the member, their roles, whether they
+    have Manage Server (for the exemption), where they asked."""
+    user = interaction.user
+    roles = tuple(role.id for role in getattr(user, "roles", ()))
+    return Subject(
+        user_id=user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_name=str(user.name),
+        role_ids=roles,
+        manages_server=bool(interaction.guild_id and interaction.permissions.manage_guild),
+    )

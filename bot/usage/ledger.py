@@ -63,7 +63,8 @@ class LedgerWriter:
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
         self._pending: list[LedgerEntry] = []
-        self._lock = asyncio.Lock()
+        # Held while a flush writes; hold it to stop the flushing without cutting one off.
+        self.lock = asyncio.Lock()
         self.written = 0
 
     @property
@@ -80,7 +81,7 @@ class LedgerWriter:
         On a database error the entries stay pending and the error is raised
         (the flush loop logs it and tries again).
         """
-        async with self._lock:
+        async with self.lock:
             count = 0
             while self._pending:
                 batch = self._pending[:BATCH_SIZE]
