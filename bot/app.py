@@ -22,6 +22,7 @@ import cogs
 from bot.completions import CompletionsClient
 from bot.discord_endpoints import patch_discord_endpoints
 from bot.services.generation import GenerationService
+from bot.services.metering import Metering
 from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService
 from bot.services.server_settings import ServerSettingsService
@@ -100,11 +101,13 @@ class CoupletBot(commands.AutoShardedBot):
         self.presets = PresetService(self.db)
         self.parameters = ParameterResolver(self.server_settings, self.presets)
         self.generations = GenerationStore(self.db)
+        self.metering = Metering(self.usage, self.completions, self.server_settings)
         self.generation = GenerationService(
             self.completions,
             self.parameters,
             self.generations,
             default_model=settings.completions_model,
+            metering=self.metering,
         )
         self.command_sync = CommandSyncStore(self.db)
         self.synced_scopes: list[str] = []

@@ -104,16 +104,24 @@ async def preset_choices(
     return [app_commands.Choice(name=name, value=name) for name in names[:MAX_CHOICES]]
 
 
-def usage_subject(interaction: discord.Interaction) -> Subject:
-    """Who an interaction's usage is charged to: the member, their roles, whether they
-    have Manage Server (for the exemption), where they asked."""
+def member_facts(interaction: discord.Interaction) -> dict[str, Any]:
+    """What usage limits need to know of the member: name, roles, Manage Server."""
     user = interaction.user
-    roles = tuple(role.id for role in getattr(user, "roles", ()))
+    return {
+        "name": str(user.name),
+        "role_ids": tuple(role.id for role in getattr(user, "roles", ())),
+        "manages_server": bool(interaction.guild_id and interaction.permissions.manage_guild),
+    }
+
+
+def usage_subject(interaction: discord.Interaction) -> Subject:
+    """Who an interaction's usage is charged to (for /usage me)."""
+    facts = member_facts(interaction)
     return Subject(
-        user_id=user.id,
+        user_id=interaction.user.id,
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
-        user_name=str(user.name),
-        role_ids=roles,
-        manages_server=bool(interaction.guild_id and interaction.permissions.manage_guild),
+        user_name=facts["name"],
+        role_ids=facts["role_ids"],
+        manages_server=facts["manages_server"],
     )
