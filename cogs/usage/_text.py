@@ -37,7 +37,7 @@ def source(limit: Effective, locale: str) -> str:
         return render(_("from the role <@&{role}>", role=limit.role_id), locale)
     if limit.source == "exempt":
         return render(_("exempt (Manage Server)"), locale)
-    return render(_("default"), locale)
+    return render(_("the default"), locale)
 
 
 def totals_line(label: Msg, totals: Totals, locale: str) -> str:
@@ -77,7 +77,7 @@ def limits_text(
         where = (
             render(_("set by the server"), locale)
             if name in config.server
-            else render(_("default"), locale)
+            else render(_("the default"), locale)
         )
         line = f"`{name}` {shown_value(value, locale)} — {where} · {render(describe(name), locale)}"
         for role, role_value in sorted(config.overrides(name).items()):
