@@ -245,6 +245,11 @@ class UsageService:
             queue = self._queues[backend_key] = FairQueue(limit, self.queue_size, clock=self.clock)
         return queue
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a turn, over every backend (the queue depth)."""
+        return sum(queue.waiting for queue in self._queues.values())
+
     # -- one request ------------------------------------------------------------------
 
     def holds(
@@ -482,10 +487,12 @@ def refused(limit: Effective, hold: Hold, refusal: Refusal, cost: Cost) -> Limit
     resets: float | None = None
     if hold.kind == "window":
         resets = refusal.earliest_lapse
-        message = _(
-            "You reached requests_per_minute ({limit} requests in a minute) on this server: "
+        message = ngettext(
+            "You reached requests_per_minute ({n} request a minute) on this server: "
             "try again {when}.",
-            limit=value,
+            "You reached requests_per_minute ({n} requests a minute) on this server: "
+            "try again {when}.",
+            value,
             when=when(resets) if resets else "",
         )
     elif hold.kind == "flight":
