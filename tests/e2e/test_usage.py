@@ -16,6 +16,7 @@ from aiohttp import web
 from bot.sandbox import FakeDiscord
 from bot.sandbox.interactions import InteractionRecord
 from tests.e2e.conftest import (
+    RecordingProxy,
     StubBackend,
     ephemeral_answer,
     make_settings,
@@ -220,3 +221,63 @@ def position_edits(rec: InteractionRecord) -> list[str]:
         for h in rec.history
         if h.action == "edit" and str(h.message.get("content")).startswith("⏳")
     ]
+
+
+async def test_a_restart_keeps_the_counts(fake: FakeDiscord, db_path: Path) -> None:
+    """A bot stopped cleanly and started again on the same database refuses what the first
+    one would have: the counters are rebuilt from the ledger."""
+    stub = StubBackend(text="x")  # reports 3 + 7 tokens a request
+    async with couplet_on(fake, stub, db_path):
+        await answer(
+            await fake.slash("limits set", member="admin", limit="tokens_per_day", value=15)
+        )
+        rec = await fake.slash("complete", prompt="hi", max_tokens=8)
+        await rec.wait_final(TIMEOUT)
+    async with couplet_on(fake, stub, db_path):
+        refused = await answer(await fake.slash("complete", prompt="hi", max_tokens=8))
+        assert refused.startswith(
+            "You have 5 of your 15 tokens_per_day left and this request may use up to 11"
+        )
+        mine = await answer(await fake.slash("usage me"))
+        assert "Today: 1 request · 3 prompt + 7 completion tokens" in mine
+    assert len(stub.requests) == 1
+
+
+async def test_the_ledger_matches_what_the_real_model_reported(
+    fake: FakeDiscord, recorder: RecordingProxy, db_path: Path
+) -> None:
+    """On the bundled model: an emulated n=2 is one ledger entry of two requests with the
+    usage the backend reported; a streamed reply (no usage from llama-cpp-python) is
+    counted with its tokenizer, marked counted, and its prompt counts as the backend's."""
+    settings = make_settings(fake, db_path, recorder.base_url)
+    async with start_couplet(fake, settings) as run:
+        rec = await fake.slash("complete", prompt="The sky is", max_tokens=4, n=2, seed=3)
+        await rec.wait_final(TIMEOUT * 3)
+        rec = await fake.slash("complete", prompt="The sky is", max_tokens=4, stream=True)
+        await rec.wait_for(lambda r: "-# " in str((r.original or {}).get("content")), TIMEOUT * 3)
+        bot = run.bot
+        await bot.usage.ledger.flush()
+        [batch, streamed] = await ledger_rows(bot)
+        stored = await bot.generations.get(1)
+        assert stored is not None
+        reported = stored.result["usage"]
+        assert (batch["n"], batch["requests"], batch["tokens_counted"]) == (2, 2, False)
+        assert batch["prompt_tokens"] == reported["prompt_tokens"] > 0
+        assert batch["completion_tokens"] == reported["completion_tokens"] > 0
+        assert (streamed["requests"], streamed["tokens_counted"]) == (1, True)
+        assert streamed["prompt_tokens"] * 2 == batch["prompt_tokens"]
+        assert 0 < streamed["completion_tokens"] <= 4
+        assert {batch["backend"], streamed["backend"]} == {"llama-cpp-python"}
+        assert batch["outcome"] == streamed["outcome"] == "ok"
+        assert len(recorder.completions()) == 3
+
+
+async def ledger_rows(bot: Any) -> list[dict[str, Any]]:
+    """Every ledger row, oldest first, as column → value."""
+    from sqlalchemy import select
+
+    from bot.storage.usage import UsageRow
+
+    async with bot.db.read() as session:
+        rows = (await session.scalars(select(UsageRow).order_by(UsageRow.id))).all()
+        return [{c.name: getattr(row, c.name) for c in UsageRow.__table__.columns} for row in rows]
