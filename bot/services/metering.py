@@ -12,6 +12,7 @@ some tests) it does nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,8 +20,11 @@ from typing import TYPE_CHECKING
 
 from bot.completions import CompletionRequest, Usage
 from bot.completions.profiles import DEFAULT_MAX_TOKENS
+from bot.errors import BackendError
 from bot.usage import Cost, Meter, Subject, estimate_tokens
 from bot.usage.queue import PositionCallback
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.completions import CompletionsClient
@@ -124,7 +128,12 @@ class Metering:
         without a usage service."""
         if self.usage is None:
             return Usage()
-        counted = await self.completions.count_usage(request, text)
+        try:
+            counted = await self.completions.count_usage(request, text)
+        except BackendError as err:
+            # The answer is ready: a tokenizer that fails costs precision, not the reply.
+            log.warning("could not count a streamed completion's tokens (%s); estimating", err)
+            counted = None
         if counted is not None:
             return counted
         prompt, completion = -(-len(request.prompt.encode()) // 4), -(-len(text.encode()) // 4)
