@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from bot.sandbox import FakeDiscord
 from bot.sandbox.interactions import InteractionRecord
+from bot.usage.redis_counters import RedisCounters
 from tests.e2e.conftest import (
     RecordingProxy,
     StubBackend,
@@ -24,6 +26,9 @@ from tests.e2e.conftest import (
     start_couplet,
 )
 from tests.support.discord_env import BotRun, wait_until
+from tests.support.redis import flush, redis_server, redis_url
+
+__all__ = ["redis_server", "redis_url"]  # fixtures
 
 MANAGE_GUILD = 1 << 5
 TIMEOUT = 60.0
@@ -223,17 +228,29 @@ def position_edits(rec: InteractionRecord) -> list[str]:
     ]
 
 
-async def test_a_restart_keeps_the_counts(fake: FakeDiscord, db_path: Path) -> None:
+@pytest.mark.parametrize("counters", ["memory", "redis"])
+async def test_a_restart_keeps_the_counts(
+    fake: FakeDiscord, db_path: Path, counters: str, request: pytest.FixtureRequest
+) -> None:
     """A bot stopped cleanly and started again on the same database refuses what the first
-    one would have: the counters are rebuilt from the ledger."""
+    one would have: the counters are rebuilt from the ledger (in process), or kept in
+    Redis (REDIS_URL; emptied between the runs here, so rebuilt from the ledger too)."""
     stub = StubBackend(text="x")  # reports 3 + 7 tokens a request
-    async with couplet_on(fake, stub, db_path):
+    extra: dict[str, Any] = {}
+    if counters == "redis":
+        extra["redis_url"] = request.getfixturevalue("redis_url")
+    async with couplet_on(fake, stub, db_path, **extra) as run:
+        if counters == "redis":
+            assert isinstance(run.bot.usage.counters, RedisCounters)
         await answer(
             await fake.slash("limits set", member="admin", limit="tokens_per_day", value=15)
         )
         rec = await fake.slash("complete", prompt="hi", max_tokens=8)
         await rec.wait_final(TIMEOUT)
-    async with couplet_on(fake, stub, db_path):
+        if counters == "redis":
+            assert await run.bot.usage.counters.redis.keys("couplet:usage:*")
+            flush(extra["redis_url"])  # Redis lost its data while the bot was down
+    async with couplet_on(fake, stub, db_path, **extra):
         refused = await answer(await fake.slash("complete", prompt="hi", max_tokens=8))
         assert refused.startswith(
             "You have 5 of your 15 tokens_per_day left and this request may use up to 11"

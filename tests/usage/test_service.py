@@ -310,3 +310,26 @@ async def test_a_restart_keeps_the_counts(
         assert levels["requests_per_minute"] == 1
         assert (await refusal(again)).limit == "tokens_per_day"
         await again.aclose()
+
+
+async def test_queue_concurrency_by_backend(sqlite_db: Database, clock: FakeClock) -> None:
+    """Unset, the bundled model's kind (llama-cpp-python) gets one slot and others eight;
+    COMPLETIONS_CONCURRENCY decides when set; each backend has its own queue."""
+    usage = make_service(sqlite_db, MemoryCounters(), clock)
+    assert usage.queue("http://local/v1", "llama-cpp-python").concurrency == 1  # type: ignore[attr-defined]
+    assert usage.queue("http://vllm/v1", "vllm").concurrency == 8  # type: ignore[attr-defined]
+    assert usage.queue("http://local/v1", "ignored") is usage.queue("http://local/v1", "x")
+    configured = make_service(sqlite_db, MemoryCounters(), clock, concurrency=3)
+    assert configured.queue("http://local/v1", "llama-cpp-python").concurrency == 3  # type: ignore[attr-defined]
+
+
+def test_build_usage_keeps_counters_in_redis_when_configured(redis_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """REDIS_URL set: the counters are Redis's; unset: the process's."""
+    from bot.settings import Settings
+    from bot.usage import build_usage
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    shared = build_usage(Settings(_env_file=None, redis_url=redis_url), db)  # type: ignore[call-arg]
+    local = build_usage(Settings(_env_file=None), db)  # type: ignore[call-arg]
+    assert isinstance(shared.counters, RedisCounters)
+    assert isinstance(local.counters, MemoryCounters)
