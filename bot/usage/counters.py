@@ -27,6 +27,10 @@ from typing import Literal, Protocol
 Kind = Literal["window", "flight", "budget"]
 
 
+class CounterStoreError(Exception):
+    """The counter store could not be reached or failed (Redis down)."""
+
+
 @dataclass(frozen=True)
 class Hold:
     """One scope of a reservation.

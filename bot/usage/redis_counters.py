@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from bot.usage.counters import Hold, Refusal
+from bot.usage.counters import CounterStoreError, Hold, Refusal
 
 # KEYS: per hold, its counter key then its holds key.
 # ARGV: now, reservation id, then per hold: limit, amount, lapse_at, expires_at.
@@ -111,7 +112,10 @@ class RedisCounters:
         for hold in holds:
             keys += [f"{hold.key}:c", f"{hold.key}:h"]
             args += [hold.limit, hold.amount, repr(hold.lapse_at), repr(hold.expires_at)]
-        answer = await self._reserve(keys=keys, args=args)
+        try:
+            answer = await self._reserve(keys=keys, args=args)
+        except RedisError as err:
+            raise CounterStoreError(f"Redis refused or failed the reservation: {err}") from err
         if answer == -1:
             return None
         index, level, earliest = answer

@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from bot.errors import CoupletError, ParameterError, UnsupportedParameter
 from bot.i18n import Msg, _, ngettext
 from bot.storage.usage import LedgerStore, MemberDay, Totals
-from bot.usage.counters import Counters, Hold, Refusal
+from bot.usage.counters import Counters, CounterStoreError, Hold, Refusal
 from bot.usage.errors import LimitReached, when
 from bot.usage.ledger import LedgerEntry, LedgerWriter
 from bot.usage.limits import Effective, LimitStore
@@ -296,7 +296,7 @@ class UsageService:
         rid = uuid.uuid4().hex
         try:
             refusal = await self.counters.reserve(rid, holds, now)
-        except (OSError, ConnectionError) as err:
+        except CounterStoreError as err:
             raise CountersUnavailable(
                 _(
                     "Usage limits cannot be checked right now (their counter store is "

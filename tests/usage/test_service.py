@@ -333,3 +333,18 @@ def test_build_usage_keeps_counters_in_redis_when_configured(redis_url: str, tmp
     local = build_usage(Settings(_env_file=None), db)  # type: ignore[call-arg]
     assert isinstance(shared.counters, RedisCounters)
     assert isinstance(local.counters, MemoryCounters)
+
+
+async def test_an_unreachable_redis_refuses_with_a_sentence(
+    sqlite_db: Database, clock: FakeClock
+) -> None:
+    """With Redis down nothing is sent: the member is told limits can't be checked."""
+    from bot.usage.service import CountersUnavailable
+    from tests.support.redis import free_port
+
+    down = RedisCounters.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    usage = make_service(sqlite_db, down, clock)
+    with pytest.raises(CountersUnavailable) as caught:
+        await send(usage)
+    assert caught.value.message.startswith("Usage limits cannot be checked right now")
+    await down.aclose()
