@@ -21,16 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import free_port
+
+__all__ = ["RedisServer", "flush", "free_port", "redis_server", "redis_url"]
+
 MISSING = (
     "redis-server was not found: run `make redis` (scripts/ensure-redis.sh) or "
     "`apt-get install redis-server`; `make test` does this for you."
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
