@@ -8,7 +8,7 @@ same moment cannot both approve it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,6 +95,15 @@ class HeldTextRow(Base):
     decided_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ListFull(ValueError):
+    """A word list would hold more entries of `kind` than `limit`."""
+
+    def __init__(self, kind: str, limit: int) -> None:
+        super().__init__(f"more than {limit} {kind} entries")
+        self.kind = kind
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -250,12 +259,12 @@ class ModerationStore:
         add: Sequence[WordEntry] = (),
         remove: Sequence[str] = (),
         *,
-        limit: int | None = None,
+        limits: Mapping[str, int] | None = None,
     ) -> tuple[list[WordEntry], list[WordEntry]]:
         """Add entries (ignoring ones already there) and remove entries by value.
 
-        Returns (added, removed). With `limit`, raises `ValueError` when the list
-        would grow past it (nothing is written then).
+        Returns (added, removed). With `limits` ({kind: most entries}), raises
+        `ListFull` when a kind would grow past its limit (nothing is written then).
         """
         async with self.db.write() as session:
             await lock_guild(session, guild_id)
@@ -282,8 +291,10 @@ class ModerationStore:
                         guild_id=guild_id, kind=entry.kind, value=entry.value, added_by=actor_id
                     )
                 )
-            if limit is not None and len(existing) > limit:
-                raise ValueError(f"the word list would hold {len(existing)} entries")
+            for kind, most in (limits or {}).items():
+                count = sum(1 for k, _ in existing if k == kind)
+                if count > most:
+                    raise ListFull(kind, most)
             audit = AuditRepository(session)
             if added:
                 audit.record(

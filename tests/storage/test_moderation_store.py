@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from bot.storage import Database
 from bot.storage.audit import AuditRepository
-from bot.storage.moderation import EventRecord, HeldText, ModerationStore, WordEntry
+from bot.storage.moderation import EventRecord, HeldText, ListFull, ModerationStore, WordEntry
 
 TABLES = {"moderation_policies", "moderation_words", "moderation_events", "moderation_held"}
 GUILD = 4242
@@ -68,8 +68,10 @@ async def test_words_add_remove_and_limit(db: Database) -> None:
     assert len(added) == 2
     again, _ = await store.change_words(GUILD, 1, [WordEntry("keyword", "cat*")])
     assert again == []
-    with pytest.raises(ValueError):
-        await store.change_words(GUILD, 1, [WordEntry("allow", "x")], limit=2)
+    with pytest.raises(ListFull):
+        await store.change_words(
+            GUILD, 1, [WordEntry("regex", "x"), WordEntry("keyword", "y")], limits={"regex": 1}
+        )
     assert await store.words(GUILD) == [WordEntry("keyword", "cat*"), WordEntry("regex", "b(a|o)t")]
     _, removed = await store.change_words(GUILD, 1, remove=["cat*"])
     assert removed == [WordEntry("keyword", "cat*")]
