@@ -21,6 +21,7 @@ from discord.ext import commands
 import cogs
 from bot.completions import CompletionsClient
 from bot.discord_endpoints import patch_discord_endpoints
+from bot.moderation import ModerationService
 from bot.services.generation import GenerationService
 from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService
@@ -72,8 +73,9 @@ class CoupletBot(commands.AutoShardedBot):
         **discord_kwargs: Any,
     ) -> None:
         options: dict[str, Any] = {
-            # Interactions need no intents; guilds keeps the server cache useful.
-            "intents": discord.Intents(guilds=True),
+            # Interactions need no intents; guilds keeps the server cache useful;
+            # AutoMod rule events keep the server's rules fresh for moderation.
+            "intents": discord.Intents(guilds=True, auto_moderation_configuration=True),
             "allowed_mentions": discord.AllowedMentions.none(),
             "tree_cls": CoupletTree,
             "shard_count": settings.shard_count,
@@ -94,6 +96,7 @@ class CoupletBot(commands.AutoShardedBot):
         self.presets = PresetService(self.db)
         self.parameters = ParameterResolver(self.server_settings, self.presets)
         self.generations = GenerationStore(self.db)
+        self.moderation = ModerationService.from_settings(settings, self.db)
         self.generation = GenerationService(
             self.completions,
             self.parameters,
@@ -174,6 +177,7 @@ class CoupletBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("could not unload %s", name)
         await super().close()
+        await self.moderation.aclose()
         if self._owns_completions:
             await self.completions.aclose()
         if self._owns_db:
