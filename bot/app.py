@@ -102,6 +102,7 @@ class CoupletBot(commands.AutoShardedBot):
             self.parameters,
             self.generations,
             default_model=settings.completions_model,
+            moderation=self.moderation,
         )
         self.command_sync = CommandSyncStore(self.db)
         self.synced_scopes: list[str] = []

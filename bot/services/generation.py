@@ -29,9 +29,11 @@ from bot.completions import (
     clean_text,
 )
 from bot.errors import ParameterError
+from bot.moderation import Subject
 
 if TYPE_CHECKING:
     from bot.completions import CompletionsClient
+    from bot.moderation import ModerationService
     from bot.services.parameters import ParameterResolver
     from bot.storage.generations import GenerationRecord, GenerationStore
 
@@ -49,6 +51,13 @@ class Requester:
     guild_id: int | None = None
     channel_id: int | None = None
     private: bool = False
+    # The member's roles (a server's AutoMod rules can exempt roles).
+    role_ids: frozenset[int] = frozenset()
+
+    @property
+    def subject(self) -> Subject:
+        """Who moderation checks texts for."""
+        return Subject(self.user_id, self.guild_id, self.channel_id, self.role_ids, self.private)
 
 
 @dataclass(frozen=True)
@@ -186,11 +195,13 @@ class GenerationService:
         store: GenerationStore | None = None,
         *,
         default_model: str | None = None,
+        moderation: ModerationService | None = None,
     ) -> None:
         self.completions = completions
         self.parameters = parameters
         self.store = store
         self.default_model = default_model
+        self.moderation = moderation
 
     # -- preparing -----------------------------------------------------------
 
@@ -345,8 +356,23 @@ class GenerationService:
 
     # -- running -------------------------------------------------------------
 
+    async def admit(self, prepared: PreparedGeneration) -> None:
+        """What must pass before any backend request: moderation of the member's text.
+
+        Raises ModerationRefused when it is withheld; a note when a provider was
+        down and the server lets text through.
+        """
+        if self.moderation is None:
+            return
+        request = prepared.request
+        notes = await self.moderation.check_input(
+            prepared.requester.subject, [request.prompt, request.suffix or ""]
+        )
+        prepared.notes = [*prepared.notes, *(str(note) for note in notes)]
+
     async def run(self, prepared: PreparedGeneration) -> GenerationOutcome:
         """Call the backend (not streamed) and store the outcome."""
+        await self.admit(prepared)
         started = time.monotonic()
         request = prepared.request.model_copy(update={"stream": False})
         result = await self.completions.complete(request)
@@ -415,6 +441,8 @@ class GenerationService:
         *,
         streamed: bool,
     ) -> GenerationOutcome:
+        result, notes = await self._moderate(prepared, result)
+        prepared = replace(prepared, notes=notes)
         outcome = GenerationOutcome(
             generation_id=None,
             request=prepared.request,
@@ -432,6 +460,26 @@ class GenerationService:
         if self.store is not None:
             outcome.generation_id = await self._save(prepared, result, elapsed, streamed)
         return outcome
+
+    async def _moderate(
+        self, prepared: PreparedGeneration, result: CompletionResult
+    ) -> tuple[CompletionResult, list[str]]:
+        """Every candidate checked before it is shown: withheld ones are dropped (and not
+        stored, so no button can show them); ModerationRefused when none is left."""
+        if self.moderation is None:
+            return result, prepared.notes
+        choices = sorted(result.choices, key=lambda c: c.index)
+        shown = _candidates(result, prepared.request, prepared.display, prepared.clean_mode)
+        check = await self.moderation.check_output(
+            prepared.requester.subject,
+            [candidate.text for candidate in shown],
+            prompt=prepared.request.prompt,
+        )
+        if not check.kept:
+            raise check.refusal()
+        kept = [choices[i].model_copy(update={"index": new}) for new, i in enumerate(check.kept)]
+        notes = [*prepared.notes, *(str(note) for note in check.footer_notes())]
+        return result.model_copy(update={"choices": kept}), notes
 
     async def _save(
         self, prepared: PreparedGeneration, result: CompletionResult, elapsed: float, streamed: bool
@@ -474,14 +522,25 @@ class GenerationStream:
 
     async def __aiter__(self) -> AsyncIterator[str]:
         prepared = self.prepared
+        await self.service.admit(prepared)
         request = prepared.request.model_copy(update={"stream": True})
+        moderation = self.service.moderation
+        # Only text moderation has checked is shown (see StreamGuard).
+        guard = moderation.stream_guard(prepared.requester.subject) if moderation else None
         started = time.monotonic()
         raw = ""
+        shown_last = ""
         deltas = self.service.completions.stream(request)
         async for delta in deltas:
             raw += delta
-            shown = _strip_echo(raw, request) if request.echo else raw
-            yield clean_text(prepared.display.prefix + shown, prepared.clean_mode)
+            generated = _strip_echo(raw, request) if request.echo else raw
+            text = clean_text(prepared.display.prefix + generated, prepared.clean_mode)
+            if guard is not None:
+                text = await guard.visible(text)
+                if text == shown_last:
+                    continue
+                shown_last = text
+            yield text
         elapsed = time.monotonic() - started
         # Once done, the client's stream knows how it ended (when the backend said so).
         result = CompletionResult(

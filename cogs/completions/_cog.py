@@ -284,6 +284,7 @@ def requester_of(interaction: discord.Interaction, private: bool) -> Requester:
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         private=private,
+        role_ids=frozenset(role.id for role in getattr(interaction.user, "roles", ())),
     )
 
 
