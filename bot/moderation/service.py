@@ -489,7 +489,7 @@ def hold_back(text: str) -> int:
     if limit <= 0:
         return 0
     space = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit))
-    return space if space >= limit - 20 else limit
+    return space if space >= 0 and space >= limit - 20 else limit
 
 
 class StreamGuard:

@@ -220,3 +220,18 @@ async def test_test_shows_every_providers_view(
     assert report.results["classifier"].found == ("profanity",)  # type: ignore[union-attr]
     assert report.wordlist == ["blax"]
     assert report.verdict.action == "block" and report.verdict.category == "wordlist"
+
+
+def test_hold_back_keeps_the_newest_characters() -> None:
+    """Nothing of the newest 60 characters is offered; a cut falls on a nearby space, and
+    text without spaces (Chinese, one long word) is cut by count."""
+    from bot.moderation.service import HOLD_BACK, hold_back
+
+    assert hold_back("short text") == 0
+    assert hold_back("x" * 100) == 100 - HOLD_BACK
+    assert hold_back("春" * 100) == 100 - HOLD_BACK
+    text = "word " * 30  # 150 characters, spaces every 5
+    cut = hold_back(text)
+    assert text[cut] == " " and 150 - HOLD_BACK - 5 <= cut <= 150 - HOLD_BACK
+    far = "a " + "b" * 120
+    assert hold_back(far) == len(far) - HOLD_BACK
