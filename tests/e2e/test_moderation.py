@@ -396,3 +396,23 @@ async def test_members_without_manage_server_cant_change_moderation(
         assert "Manage Server" in refusal
     shown = await world.admin("moderation show")
     assert "`hate` flag — default" in shown
+
+
+async def test_every_way_in_is_checked(world: World, bot: BotRun) -> None:
+    """The form's text and a message continued from the menu are checked before the
+    backend; a Regenerate whose new text is graphic is withheld."""
+    await world.admin("moderation words", add="zorblax")
+    form = await world.fake.slash("complete", member="alice")
+    await form.wait_modal(WAIT)
+    submitted = await world.fake.submit_modal(form, {"Prompt": "All about\nzorblax"})
+    assert "withholds wordlist" in await world.answer(submitted)
+    posted = await world.fake.post_message("general", "alice", "the zorblax said hello")
+    menu = await world.fake.context_menu("Continue with Couplet", posted, member="alice")
+    assert "withholds wordlist" in await world.answer(menu)
+    assert world.backend.requests == []
+
+    world.backend.text = "a calm reply"
+    first = await (await complete(world)).wait_final(WAIT)
+    world.backend.text = "now a gory reply"
+    again = await world.fake.click(first, "Regenerate", member="alice")
+    assert "blocks violence/graphic" in await world.answer(again)
