@@ -23,7 +23,7 @@ is still caught — stricter than the letter of the docs, never looser.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -126,11 +126,13 @@ class Hit:
     end: int
 
 
-def _spans(program: Any, text: str) -> Iterator[tuple[int, int]]:
-    """Every (start, end) of `program`'s keyword text in `text`, left to right.
+def _spans(program: Any, text: str, *, keyword: bool) -> Iterator[tuple[int, int]]:
+    """Every (start, end) of `program`'s matches in `text`, left to right.
 
-    The search restarts right after a keyword, so the character bordering one
-    match can border the next ("cat cat").
+    For a keyword program the span is the keyword's own text (the group that
+    took part), not the borders around it; the search restarts right after
+    it, so the character bordering one match can border the next ("cat cat").
+    An empty match finds nothing worth withholding and is skipped.
     """
     pos = 0
     while pos <= len(text):
@@ -138,22 +140,10 @@ def _spans(program: Any, text: str) -> Iterator[tuple[int, int]]:
         if match is None:
             return
         groups = [i for i in range(1, (match.re.groups or 0) + 1) if match.start(i) >= 0]
-        start, end = match.span(groups[0]) if groups else match.span()
+        start, end = match.span(groups[0]) if keyword and groups else match.span()
         if end > start:
             yield start, end
         pos = max(end, match.start() + 1)
-
-
-def _regex_spans(program: Any, text: str) -> Iterator[tuple[int, int]]:
-    pos = 0
-    while pos <= len(text):
-        match = program.search(text, pos)
-        if match is None:
-            return
-        start, end = match.span()
-        if end > start:  # an empty match finds nothing worth withholding
-            yield start, end
-        pos = max(end, start + 1)
 
 
 @dataclass(frozen=True)
@@ -174,16 +164,11 @@ class Matcher:
         skip_invalid: bool = False,
     ) -> Matcher:
         """Compile the lists; InvalidPattern on the first bad entry (unless `skip_invalid`)."""
-        compiled = []
-        for pattern in regexes:
-            try:
-                compiled.append(compile_regex(pattern))
-            except InvalidPattern:
-                if not skip_invalid:
-                    raise
-        kept_keywords = _valid(keywords, skip_invalid)
-        kept_allow = _valid(allow, skip_invalid)
-        return cls(_keyword_pattern(kept_keywords), tuple(compiled), _keyword_pattern(kept_allow))
+        return cls(
+            _keyword_pattern(_kept(keywords, check_keyword, skip_invalid)),
+            tuple(_kept(regexes, compile_regex, skip_invalid)),
+            _keyword_pattern(_kept(allow, check_keyword, skip_invalid)),
+        )
 
     @property
     def empty(self) -> bool:
@@ -194,21 +179,24 @@ class Matcher:
         if self.empty or not text:
             return []
         found = (
-            [Hit("keyword", s, e) for s, e in _spans(self.keywords, text)] if self.keywords else []
+            [Hit("keyword", s, e) for s, e in _spans(self.keywords, text, keyword=True)]
+            if self.keywords
+            else []
         )
         for program in self.regexes:
-            found.extend(Hit("regex", s, e) for s, e in _regex_spans(program, text))
+            found.extend(Hit("regex", s, e) for s, e in _spans(program, text, keyword=False))
         if found and self.allow is not None:
-            allowed = list(_spans(self.allow, text))
+            allowed = list(_spans(self.allow, text, keyword=True))
             found = [h for h in found if not any(a <= h.start and h.end <= b for a, b in allowed)]
         return sorted(found, key=lambda h: (h.start, h.end))
 
 
-def _valid(entries: Sequence[str], skip_invalid: bool) -> list[str]:
+def _kept(entries: Sequence[str], check: Callable[[str], Any], skip_invalid: bool) -> list[Any]:
+    """`check(entry)` of each entry; a bad one raises InvalidPattern, or is left out."""
     kept = []
     for entry in entries:
         try:
-            kept.append(check_keyword(entry))
+            kept.append(check(entry))
         except InvalidPattern:
             if not skip_invalid:
                 raise
