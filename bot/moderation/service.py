@@ -74,8 +74,9 @@ log = logging.getLogger(__name__)
 Decision = Literal["approve", "reject", "timeout_1h", "timeout_24h"]
 DECISIONS: tuple[Decision, ...] = ("approve", "reject", "timeout_1h", "timeout_24h")
 
-# While streaming, the newest characters are held back: a keyword (at most
-# KEYWORD_LENGTH characters) still being written could turn into a match.
+# While streaming, the newest characters are held back when a word list or
+# AutoMod rule applies: a keyword (at most KEYWORD_LENGTH characters) still
+# being written could turn into a match. Otherwise only the word being written.
 HOLD_BACK = KEYWORD_LENGTH
 # A stream's text is re-checked at most this often (each check may call OpenAI).
 STREAM_CHECK_INTERVAL = 1.0
@@ -351,17 +352,30 @@ class ModerationService:
         """What may be shown of a text still being generated (see StreamGuard)."""
         return StreamGuard(self, subject)
 
-    async def first_withheld_hit(self, subject: Subject, policy: Policy, text: str) -> int | None:
-        """Where the earliest list or AutoMod match that would withhold `text` starts."""
-        starts: list[int] = []
-        if withheld(policy.action(WORDLIST, private=subject.private)):
-            starts += [h.start for h in policy.matcher.hits(text)]
+    async def _withholding_lists(
+        self, subject: Subject, policy: Policy
+    ) -> tuple[bool, AutoModRules | None]:
+        """Whether the word list withholds, and the AutoMod rules when they withhold."""
+        words = withheld(policy.action(WORDLIST, private=subject.private))
+        rules = None
         if subject.guild_id is not None and withheld(
             policy.action(AUTOMOD, private=subject.private)
         ):
             rules = await self.automod_rules(subject.guild_id)
+        return words and not policy.matcher.empty, rules if rules and rules.rules else None
+
+    async def first_withheld_hit(self, subject: Subject, policy: Policy, text: str) -> int | None:
+        """Where the earliest list or AutoMod match that would withhold `text` starts."""
+        words, rules = await self._withholding_lists(subject, policy)
+        starts = [h.start for h in policy.matcher.hits(text)] if words else []
+        if rules is not None:
             starts += [h.start for _, h in rules.hits(text, subject.role_ids, subject.channel_id)]
         return min(starts, default=None)
+
+    async def hold_back_for(self, subject: Subject, policy: Policy) -> int:
+        """How many of a stream's newest characters to hold back (see HOLD_BACK)."""
+        words, rules = await self._withholding_lists(subject, policy)
+        return HOLD_BACK if words or rules is not None else 0
 
     async def test(self, subject: Subject, text: str) -> TestReport:
         """Every provider's verdict on `text` (whether the policy needs it or not)."""
@@ -482,10 +496,11 @@ def _open_notes(verdicts: Sequence[Verdict]) -> list[Msg]:
     return [unavailable_note(missing)] if missing else []
 
 
-def hold_back(text: str) -> int:
+def hold_back(text: str, keep: int = HOLD_BACK) -> int:
     """How much of a stream's text may be checked for showing: all but the newest
-    HOLD_BACK characters, cut at a space when one is near."""
-    limit = len(text) - HOLD_BACK
+    `keep` characters and the word being written, cut at a space when one is near
+    (text without spaces, such as Chinese, is cut by count)."""
+    limit = len(text) - keep
     if limit <= 0:
         return 0
     space = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit))
@@ -496,8 +511,9 @@ class StreamGuard:
     """What may be shown of a streamed text so far.
 
     `visible(text)` is given the whole text so far and answers the longest
-    prefix that has been checked: the newest characters are held back (a word
-    being written could still become a match), the text stops before the
+    prefix that has been checked: the word being written is held back, and the
+    newest HOLD_BACK characters when a word list or AutoMod rule applies (a
+    keyword being written could still become a match); the text stops before the
     first list or AutoMod match that would withhold it, and the prefix itself
     passes every provider. The text shown only grows; it is re-checked at most
     every STREAM_CHECK_INTERVAL seconds. The finished text is checked again
@@ -511,14 +527,14 @@ class StreamGuard:
         self._checked_at = -math.inf
 
     async def visible(self, text: str) -> str:
-        cut = hold_back(text)
+        policy = await self.service.policy(self.subject.guild_id)
+        cut = hold_back(text, await self.service.hold_back_for(self.subject, policy))
         if cut <= len(self.shown):
             return self.shown
         now = time.monotonic()
         if now - self._checked_at < STREAM_CHECK_INTERVAL:
             return self.shown
         self._checked_at = now
-        policy = await self.service.policy(self.subject.guild_id)
         first = await self.service.first_withheld_hit(self.subject, policy, text)
         if first is not None:
             cut = min(cut, first)

@@ -235,3 +235,14 @@ def test_hold_back_keeps_the_newest_characters() -> None:
     assert text[cut] == " " and 150 - HOLD_BACK - 5 <= cut <= 150 - HOLD_BACK
     far = "a " + "b" * 120
     assert hold_back(far) == len(far) - HOLD_BACK
+    # With no list to match, only the word being written waits.
+    assert hold_back("the cat sa", 0) == len("the cat")
+    assert hold_back("春风送暖", 0) == 4
+
+
+async def test_stream_guard_without_lists_holds_back_only_the_word_being_written(
+    service: ModerationService,
+) -> None:
+    """No word list or AutoMod rule: the checked text is shown up to the last whole word."""
+    guard = StreamGuard(service, ALICE)
+    assert await guard.visible("Once upon a time there wa") == "Once upon a time there"
