@@ -28,6 +28,7 @@ from bot.storage.cache import GuildCache
 from bot.storage.database import Database
 from bot.storage.guild_settings import GuildSettingsRepository
 from bot.storage.locks import guild_write
+from bot.stories import settings as stories
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,31 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 "model names separated by commas",
                 (),
                 _parse_models,
+            ),
+            # Group stories (bot/stories/settings.py).
+            Setting(
+                stories.STARTER_ROLE,
+                "behaviour",
+                "Who may start stories (unset: anyone)",
+                "a role",
+                None,
+                stories.parse_role(stories.STARTER_ROLE),
+            ),
+            Setting(
+                stories.MODERATOR_ROLE,
+                "behaviour",
+                "Who moderates stories (unset: Manage Messages)",
+                "a role",
+                None,
+                stories.parse_role(stories.MODERATOR_ROLE),
+            ),
+            Setting(
+                stories.IDLE_MINUTES,
+                "behaviour",
+                "Minutes without activity before a story pauses",
+                "5 minutes to 30 days (90m, 12h, 2d)",
+                stories.DEFAULT_IDLE_MINUTES,
+                stories.parse_idle_minutes,
             ),
         )
     }

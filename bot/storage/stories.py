@@ -142,6 +142,8 @@ class StoryRoundRow(Base):
     started_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
     channel_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Footer lines shown under the round (limits applied, candidates withheld), as posted.
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     quorum: Mapped[int | None] = mapped_column(Integer, nullable=True)
     proposed_node_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -221,6 +223,7 @@ class RoundRecord:
     started_by: int
     channel_id: int
     message_id: int | None
+    notes: str | None
     deadline: datetime | None
     quorum: int | None
     proposed_node_id: int | None
@@ -360,6 +363,7 @@ def _round(row: StoryRoundRow) -> RoundRecord:
         started_by=row.started_by,
         channel_id=row.channel_id,
         message_id=row.message_id,
+        notes=row.notes,
         deadline=row.deadline,
         quorum=row.quorum,
         proposed_node_id=row.proposed_node_id,
@@ -635,12 +639,13 @@ class StoryStore:
             await _finish_round(session, row, CANCELLED, None, None, now, reason="failed")
             return True
 
-    async def set_message(self, round_id: int, message_id: int) -> None:
+    async def set_message(self, round_id: int, message_id: int, notes: str | None) -> None:
+        """Remember the round's message (and the notes posted under it)."""
         async with self.db.write() as session:
             await session.execute(
                 update(StoryRoundRow)
                 .where(StoryRoundRow.id == round_id)
-                .values(message_id=message_id)
+                .values(message_id=message_id, notes=notes)
             )
 
     async def round(self, round_id: int) -> RoundRecord | None:

@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("started_by", sa.BigInteger(), nullable=False),
         sa.Column("channel_id", sa.BigInteger(), nullable=False),
         sa.Column("message_id", sa.BigInteger(), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("deadline", Timestamp, nullable=True),
         sa.Column("quorum", sa.Integer(), nullable=True),
         sa.Column("proposed_node_id", sa.Integer(), nullable=True),
