@@ -12,6 +12,8 @@ import importlib
 import json
 import logging
 import pkgutil
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -27,10 +29,13 @@ from bot.services.metering import Metering
 from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService
 from bot.services.server_settings import ServerSettingsService
+from bot.services.stories import StoryBackend
 from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.command_sync import CommandSyncStore
 from bot.storage.generations import GenerationStore
+from bot.storage.stories import StoryStore
+from bot.stories import StoryService
 from bot.tree import CoupletTree
 from bot.usage import UsageService, build_usage
 from bot.usage.ledger import FLUSH_INTERVAL
@@ -74,8 +79,11 @@ class CoupletBot(commands.AutoShardedBot):
         completions: CompletionsClient | None = None,
         database: Database | None = None,
         usage: UsageService | None = None,
+        clock: Callable[[], float] = time.time,
         **discord_kwargs: Any,
     ) -> None:
+        """`clock`: the wall clock stories keep their rounds' deadlines by (tests pass the
+        emulator's, which they can move forward)."""
         options: dict[str, Any] = {
             # Interactions need no intents; guilds keeps the server cache useful;
             # AutoMod rule events keep the server's rules fresh for moderation.
@@ -112,6 +120,13 @@ class CoupletBot(commands.AutoShardedBot):
             default_model=settings.completions_model,
             metering=self.metering,
             moderation=self.moderation,
+        )
+        # Group stories: their rounds go through the same generation, limits and moderation.
+        self.stories = StoryService(
+            StoryStore(self.db),
+            StoryBackend(self.generation, self.server_settings),
+            self.moderation,
+            clock=clock,
         )
         self.command_sync = CommandSyncStore(self.db)
         self.synced_scopes: list[str] = []
