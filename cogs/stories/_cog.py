@@ -259,9 +259,11 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
             "window": window,
             "quorum": quorum,
         }
-        notes = await self.service.prepare_start(member, title, prompt, **options)
+        # The checks may read the backend and run the moderation classifier: past 3 s.
+        # A refusal replaces this "thinking…" with a sentence only the member sees.
         await interaction.response.defer(thinking=True)
         interaction.extras[PUBLIC_DEFER] = True
+        notes = await self.service.prepare_start(member, title, prompt, **options)
         locale = pick_locale(interaction.guild_locale)
         channel = interaction.channel
         announce = render(
