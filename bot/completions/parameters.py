@@ -103,7 +103,7 @@ class ParamSpec:
             facts.append(_("bot default {value}", value=self.bot_default))
         if not facts:
             return self.about
-        return _("{about} ({facts})", about=self.about, facts=join(facts))
+        return _("{about} ({facts})", about=self.about, facts=join(facts, "clauses"))
 
     @property
     def flag(self) -> str:

@@ -118,7 +118,7 @@ class _OpenStream:
             return []
         except SSEError as err:  # an httpx transport error, but not one to retry
             raise MalformedResponse(
-                f"The {label} backend did not answer with an event stream."
+                _("The {backend} backend did not answer with an event stream.", backend=label)
             ) from err
         if event.data.strip() == "[DONE]":
             self.done = self.finished = True
@@ -127,7 +127,10 @@ class _OpenStream:
             data = json.loads(event.data) if event.data.strip() else None
         except ValueError as err:
             raise MalformedResponse(
-                f"The {label} backend sent a stream event that is not valid JSON."
+                _(
+                    "The {backend} backend sent a stream event that is not valid JSON.",
+                    backend=label,
+                )
             ) from err
         if event.event == "error" or (isinstance(data, dict) and "error" in data):
             raise _error_in_event(label, data)

@@ -14,13 +14,14 @@ from typing import Literal
 
 from bot.i18n.core import Localized, Msg, _, babel_locale, render
 
-ListStyle = Literal["list", "and", "or", "sentences"]
+ListStyle = Literal["list", "and", "or", "clauses", "sentences"]
 
 # The separator of a plain list of names (best_of, echo): the catalog gives each
 # language its own (Chinese uses the enumeration comma 、).
 LIST_SEPARATOR = _(", ")
-# Two sentences one after the other (a space in English, nothing in Chinese).
-SENTENCE_PAIR = _("{first} {second}")
+# Two clauses of one sentence (a comma in English, ， in Chinese) and two sentences
+# one after the other (a space in English, nothing in Chinese).
+PAIRS = {"clauses": _("{first}, {second}"), "sentences": _("{first} {second}")}
 
 
 def _pattern(decimals: int | None, suffix: str = "") -> str | None:
@@ -67,10 +68,11 @@ class Joined(Localized):
 
     def render(self, locale: str | None = None) -> str:
         parts = [render(item, locale) for item in self.items]
-        if self.style == "sentences":
+        if self.style in PAIRS:
             text = parts[0] if parts else ""
             for part in parts[1:]:
-                text = Msg(SENTENCE_PAIR.msgid, {"first": text, "second": part}).render(locale)
+                pair = PAIRS[self.style].msgid
+                text = Msg(pair, {"first": text, "second": part}).render(locale)
             return text
         if self.style == "list" or len(parts) < 2:
             return LIST_SEPARATOR.render(locale).join(parts)
@@ -92,8 +94,8 @@ def percent(value: float, decimals: int = 0) -> Percent:
 
 def join(items: Iterable[str | Localized], style: ListStyle = "list") -> Joined:
     """A lazy list: "list" separates names (a, b, c), "and"/"or" say the last link in words,
-    "sentences" puts whole sentences one after another."""
+    "clauses" joins parts of one sentence, "sentences" puts whole sentences one after another."""
     return Joined(tuple(items), style)
 
 
-__all__ = ["LIST_SEPARATOR", "Joined", "Number", "Percent", "join", "number", "percent"]
+__all__ = ["LIST_SEPARATOR", "PAIRS", "Joined", "Number", "Percent", "join", "number", "percent"]
