@@ -138,6 +138,11 @@ def is_menu_name(name: object) -> bool:
     return isinstance(name, str) and 1 <= len(name) <= 32
 
 
+def is_choice_name(name: object) -> bool:
+    """A choice's (localized) name: any 1–100 characters."""
+    return isinstance(name, str) and 1 <= len(name) <= 100
+
+
 def _check_description(desc: object, path: str, field: str = "description") -> list[FieldError]:
     """Discord's rule for a command's or an option's description: 1 to 100 characters."""
     if isinstance(desc, str) and 1 <= len(desc) <= 100:
@@ -277,6 +282,7 @@ def _validate_options(options: list[dict[str, Any]], path: str, depth: int) -> l
                 errors.append(too_long(f"{p}.choices", CHOICES_MAX))
             for k, choice in enumerate(choices):
                 errors += validate_choice(choice, otype, f"{p}.choices.{k}")
+                errors += _check_localizations(choice, f"{p}.choices.{k}", is_choice_name)
         if otype == 3:
             for key, lo, hi in (("min_length", 0, 6000), ("max_length", 1, 6000)):
                 if opt.get(key) is not None and not lo <= int(opt[key]) <= hi:

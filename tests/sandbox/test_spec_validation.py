@@ -235,6 +235,21 @@ async def test_localized_name_breaking_the_name_rule_is_refused(
     assert fake.commands() == []
 
 
+@pytest.mark.parametrize(
+    ("localizations", "code"),
+    [({"zh-CN": "选" * 101}, "BASE_TYPE_BAD_LENGTH"), ({"zh": "温度"}, "BASE_TYPE_CHOICES")],
+)
+async def test_bad_choice_name_localization_is_refused(
+    fake: FakeDiscord, http: aiohttp.ClientSession, localizations: dict[str, str], code: str
+) -> None:
+    """A choice's localized name is 1–100 characters under a Discord locale key."""
+    choice = {"name": "temperature", "value": "temperature", "name_localizations": localizations}
+    status, reply = await put_commands(fake, http, [command(option={"choices": [choice]})])
+    path = f"0.options.0.choices.0.name_localizations.{next(iter(localizations))}"
+    assert assert_refused(status, reply, path)[0]["code"] == code
+    assert fake.commands() == []
+
+
 async def test_valid_localizations_are_stored(
     fake: FakeDiscord, http: aiohttp.ClientSession
 ) -> None:
