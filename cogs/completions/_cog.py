@@ -71,14 +71,8 @@ PROMPT_MODAL_LIMIT = 4000
 GONE = _("That completion is no longer available; run /complete again.")
 
 
-class PromptModal(discord.ui.Modal, title="Prompt for /complete"):
+class PromptModal(discord.ui.Modal):
     """Asks for a long, multi-line prompt when /complete has none (in the member's language)."""
-
-    prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
-        label="Prompt",
-        style=discord.TextStyle.paragraph,
-        max_length=PROMPT_MODAL_LIMIT,
-    )
 
     def __init__(
         self,
@@ -89,8 +83,13 @@ class PromptModal(discord.ui.Modal, title="Prompt for /complete"):
         locale: str | None = None,
     ) -> None:
         super().__init__(title=render(_("Prompt for /complete"), locale), timeout=15 * 60)
-        self.prompt.label = render(_("Prompt"), locale)
-        self.prompt.placeholder = render(_("The text the model continues…"), locale)
+        self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+            label=render(_("Prompt"), locale),
+            style=discord.TextStyle.paragraph,
+            placeholder=render(_("The text the model continues…"), locale),
+            max_length=PROMPT_MODAL_LIMIT,
+        )
+        self.add_item(self.prompt)
         self.cog, self.options, self.preset, self.private = cog, options, preset, private
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
