@@ -63,13 +63,20 @@ def validate_commands(commands: Any) -> list[FieldError]:
     return errors
 
 
+def _longest(item: dict[str, Any], field: str) -> int:
+    """A field's size: its longest localization, or the default text if that is longer."""
+    texts = [str(item.get(field) or ""), *(item.get(f"{field}_localizations") or {}).values()]
+    return max(len(str(text)) for text in texts)
+
+
 def command_size(cmd: dict[str, Any]) -> int:
-    """Characters counted towards the 8000 limit: names, descriptions, choices."""
-    total = len(str(cmd.get("name") or "")) + len(str(cmd.get("description") or ""))
+    """Characters counted towards the 8000 limit: names, descriptions, choices (for each,
+    only its longest localization counts, as Discord documents)."""
+    total = _longest(cmd, "name") + _longest(cmd, "description")
     for opt in cmd.get("options") or []:
         total += command_size(opt)
         for choice in opt.get("choices") or []:
-            total += len(str(choice.get("name") or "")) + len(str(choice.get("value") or ""))
+            total += _longest(choice, "name") + len(str(choice.get("value") or ""))
     return total
 
 

@@ -44,7 +44,7 @@ class Setting:
     name: str
     kind: str  # "default" (a completion parameter), "limit" or "behaviour"
     description: Msg
-    allowed: Msg
+    allowed: Localized
     default: Any
     parse: Callable[[str, ServerConfig], Any]
 
@@ -241,7 +241,7 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 "language",
                 "behaviour",
                 _("Language of public replies (auto: each member's own)"),
-                _("auto, en-US or zh-CN"),
+                join(LANGUAGES, "or"),
                 AUTO_LANGUAGE,
                 _parse_language,
             ),

@@ -19,6 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.sandbox import FakeDiscord, InteractionRecord, limits
+from bot.sandbox.command_rules import command_size
 from bot.sandbox.openapi import REQUESTS, check_body, extract
 from scripts.extract_discord_schemas import extract as regenerate
 from tests.support.discord_env import running_bot, running_fake
@@ -248,6 +249,17 @@ async def test_bad_choice_name_localization_is_refused(
     path = f"0.options.0.choices.0.name_localizations.{next(iter(localizations))}"
     assert assert_refused(status, reply, path)[0]["code"] == code
     assert fake.commands() == []
+
+
+def test_command_size_counts_the_longest_localization() -> None:
+    """Discord counts each name, description and choice name at its longest localization."""
+    choice = {"name": "ab", "value": "abc", "name_localizations": {"zh-CN": "甲乙丙丁"}}
+    definition = command(
+        description_localizations={"zh-CN": "长" * 50},
+        option={"choices": [choice], "name_localizations": {"zh-CN": "提"}},
+    )
+    # complete + 50 (not "Complete") + prompt + "The text" + 4 (not "ab") + "abc"
+    assert command_size(definition) == 8 + 50 + 6 + 8 + 4 + 3
 
 
 async def test_valid_localizations_are_stored(
