@@ -121,16 +121,23 @@ def _parse_clean_mode(raw: str, config: ServerConfig) -> str:
     return value
 
 
-def _parse_stream(raw: str, config: ServerConfig) -> bool:
-    try:
-        return CompletionRequest.build(prompt="", stream=raw).stream
-    except ParameterError:
-        raise ParameterError(
-            "stream",
-            raw,
-            _("on or off"),
-            _("stream {value} is not on or off: use on or off.", value=_show(raw)),
-        ) from None
+def _parse_on_off(name: str) -> Callable[[str, ServerConfig], bool]:
+    def parse(raw: str, config: ServerConfig) -> bool:
+        try:
+            return CompletionRequest.build(prompt="", stream=raw).stream
+        except ParameterError:
+            raise ParameterError(
+                name,
+                raw,
+                _("on or off"),
+                _(
+                    "{name} {value} is not on or off: use on or off.",
+                    name=name,
+                    value=_show(raw),
+                ),
+            ) from None
+
+    return parse
 
 
 AUTO_LANGUAGE = "auto"
@@ -235,7 +242,15 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 _("Show text as it is generated"),
                 _("on or off"),
                 False,
-                _parse_stream,
+                _parse_on_off("stream"),
+            ),
+            Setting(
+                "limits_exempt_managers",
+                "behaviour",
+                _("Members with Manage Server skip the member usage limits"),
+                _("on or off"),
+                False,
+                _parse_on_off("limits_exempt_managers"),
             ),
             Setting(
                 "language",
@@ -335,6 +350,10 @@ class ServerConfig:
         return bool(self.value("stream"))
 
     @property
+    def limits_exempt_managers(self) -> bool:
+        return bool(self.value("limits_exempt_managers"))
+
+    @property
     def language(self) -> str:
         """auto (each member's own language) or the locale public messages are written in."""
         return str(self.value("language"))
@@ -376,6 +395,26 @@ class AuditRecord:
             if not parts:
                 return _("edited preset {name}: no change", name=target)
             return _("edited preset {name}: {changes}", name=target, changes=join(parts))
+        if self.action in ("limit.set", "limit.role", "limit.reset"):
+            name, _at, role = self.target.partition("@")
+            if self.action == "limit.reset":
+                if role:
+                    return _(
+                        "reset limit {name} for {role} (was {old})",
+                        name=name,
+                        role=f"<@&{role}>",
+                        old=old,
+                    )
+                return _("reset limit {name} (was {old})", name=name, old=old)
+            if role:
+                return _(
+                    "set limit {name} for {role}: {old} → {new}",
+                    name=name,
+                    role=f"<@&{role}>",
+                    old=old,
+                    new=new,
+                )
+            return _("set limit {name}: {old} → {new}", name=name, old=old, new=new)
         if self.action == "channel_preset.set":
             none = _("none")
             return _(
