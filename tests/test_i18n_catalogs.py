@@ -3,8 +3,8 @@ translation is used, and each keeps the English id's placeholders.
 
 Message ids are found the way translators find them: Babel's extractor over
 bot/ and cogs/ with the keywords `_` and `ngettext`. The catalogs are read as
-files (not through the merged runtime catalog), so a sentence defined twice or
-marked fuzzy is caught too.
+files (not through the merged runtime catalog), so a sentence translated two
+ways in two features' catalogs, or marked fuzzy, is caught too.
 """
 
 from __future__ import annotations
@@ -136,15 +136,18 @@ def test_no_catalog_entry_is_unused(locale: str) -> None:
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
-def test_each_message_is_in_one_catalog_once(locale: str) -> None:
-    """Catalogs are merged, so a sentence in two files would silently lose one translation."""
-    seen: dict[str, str] = {}
-    twice = []
+def test_a_sentence_in_several_catalogs_is_translated_the_same(locale: str) -> None:
+    """Catalogs are merged (the last file wins), so a sentence two features both say must
+    read the same in both, or one feature would silently show the other's wording."""
+    seen: dict[str, Entry] = {}
+    differ = []
     for entry in catalog_entries(locale):
-        if entry.msgid in seen:
-            twice.append(f"{entry.msgid!r} in {seen[entry.msgid]} and {entry.file}")
-        seen[entry.msgid] = entry.file
-    assert not twice, "; ".join(twice)
+        first = seen.setdefault(entry.msgid, entry)
+        if first is not entry and first.forms != entry.forms:
+            differ.append(
+                f"{entry.msgid!r}: {first.forms} in {first.file}, {entry.forms} in {entry.file}"
+            )
+    assert not differ, "; ".join(differ)
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)

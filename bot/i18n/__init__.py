@@ -30,7 +30,9 @@ No other part of Couplet is imported here: every layer may use it.
 
 from bot.i18n.core import (
     DEFAULT_LOCALE,
+    LOCALES_DIR,
     SUPPORTED_LOCALES,
+    Catalog,
     Localized,
     Msg,
     _,
@@ -46,7 +48,9 @@ from bot.i18n.formats import join, number, percent
 
 __all__ = [
     "DEFAULT_LOCALE",
+    "LOCALES_DIR",
     "SUPPORTED_LOCALES",
+    "Catalog",
     "Localized",
     "Msg",
     "_",
