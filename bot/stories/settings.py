@@ -87,6 +87,11 @@ def parse_role(name: str) -> Any:
     return parse
 
 
+def role_mention(role_id: int) -> str:
+    """A role as Discord shows it (replies never ping: allowed mentions are off)."""
+    return f"<@&{role_id}>"
+
+
 def parse_idle_minutes(raw: str, config: object) -> int:
     """Minutes, or a duration such as `90m`, `12h`, `2d`."""
     allowed = _("a duration from 5 minutes to 30 days (such as 90m, 12h or 2d)")

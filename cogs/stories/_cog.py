@@ -19,8 +19,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.command_helpers import MAX_CHOICES, member_facts, preset_choices, queue_waiting
-from bot.i18n import Msg, _, pick_locale, render
+from bot.command_helpers import (
+    MAX_CHOICES,
+    describe,
+    localized,
+    member_facts,
+    preset_choices,
+    queue_waiting,
+)
+from bot.i18n import Msg, _, normalize_locale, pick_locale, render
 from bot.render.reply import layout_reply
 from bot.render.story import (
     chosen_messages,
@@ -46,7 +53,7 @@ from bot.stories.rules import (
     leaders,
 )
 from bot.stories.tree import path
-from bot.tree import PUBLIC_DEFER, interaction_locale, reply_ephemeral
+from bot.tree import PUBLIC_DEFER, interaction_locale, public_locale, reply_ephemeral
 from cogs.stories._views import COG_NAME, TextForm, next_view, round_view
 
 if TYPE_CHECKING:
@@ -89,7 +96,14 @@ def tail(text: str) -> str:
 
 
 @app_commands.guild_only()
-class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
+class Stories(
+    commands.GroupCog,
+    name=COG_NAME,
+    group_name="story",
+    group_description=localized(
+        _("Write one text together: the model proposes, members vote, moderators approve.")
+    ),
+):
     """Write one text together: the model proposes, members vote, moderators approve."""
 
     def __init__(self, bot: CoupletBot) -> None:
@@ -136,7 +150,12 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
 
     # -- posting and editing in a story's thread ------------------------------------------
 
-    def server_locale(self, guild_id: int) -> str:
+    async def server_locale(self, guild_id: int) -> str:
+        """The language of a story's messages: the server's `language` setting when it
+        names one, else the server's own (everyone reads the same thread)."""
+        forced = normalize_locale((await self.bot.server_settings.get(guild_id)).language)
+        if forced is not None:
+            return forced
         guild = self.bot.get_guild(guild_id)
         return pick_locale(guild.preferred_locale if guild is not None else None)
 
@@ -153,8 +172,8 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
             content, view=view or discord.utils.MISSING, allowed_mentions=NO_MENTIONS
         )
 
-    def render_round(self, state: RoundState) -> tuple[str, discord.ui.View | None]:
-        locale = self.server_locale(state.story.guild_id)
+    async def render_round(self, state: RoundState) -> tuple[str, discord.ui.View | None]:
+        locale = await self.server_locale(state.story.guild_id)
         tied = leaders(state.live) if state.round.status == "tied" else []
         content = round_message(state, tied, state.round.notes, locale)
         return content, round_view(state, tied, locale)
@@ -162,9 +181,9 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
     async def post_round(self, view: RoundView) -> None:
         """A new round's message, with its notes kept for the edits that follow."""
         state = view.state
-        locale = self.server_locale(state.story.guild_id)
+        locale = await self.server_locale(state.story.guild_id)
         notes = "\n".join(f"-# {render(note, locale)}" for note in view.notes) or None
-        content, buttons = self.render_round(
+        content, buttons = await self.render_round(
             replace(state, round=replace(state.round, notes=notes))
         )
         message = await self.post(state.story, content, buttons)
@@ -178,7 +197,7 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
         state = await self.service.store.round_state(round_id)
         if state is None or state.round.message_id is None:
             return
-        content, buttons = self.render_round(state)
+        content, buttons = await self.render_round(state)
         thread = self.thread_of(state.story.guild_id, state.round.channel_id)
         await thread.get_partial_message(state.round.message_id).edit(
             content=content, view=buttons, allowed_mentions=NO_MENTIONS
@@ -188,7 +207,7 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
         """A round closed or was decided: its message shows it; a chosen text goes on."""
         self.refresh(state.round.id)
         if state.round.status == "closed" and state.round.winner_node_id is not None:
-            locale = self.server_locale(state.story.guild_id)
+            locale = await self.server_locale(state.story.guild_id)
             pieces = chosen_messages(state, locale)
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1
@@ -200,7 +219,7 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
         story = await self.service.store.story(round_.story_id)
         if story is None:
             return
-        locale = self.server_locale(story.guild_id)
+        locale = await self.server_locale(story.guild_id)
         text = _(
             "Round {number} could not finish (Couplet stopped while the model was writing): "
             "start it again with Next round.",
@@ -209,7 +228,7 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
         await self.post(story, render(text, locale), next_view(story.id, locale))
 
     async def post_paused(self, story: StoryRecord) -> None:
-        locale = self.server_locale(story.guild_id)
+        locale = await self.server_locale(story.guild_id)
         text = _(
             "⏸️ This story is paused: nothing happened here for a while. "
             "/story next or Next round resumes it."
@@ -228,15 +247,20 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
 
     # -- /story start -----------------------------------------------------------------------
 
-    @app_commands.command(name="start")
-    @app_commands.describe(
-        title="The story's title (also its thread's name)",
-        prompt="The opening text the model continues",
-        preset="One of this server's presets for the model's parameters (type to search)",
-        mode="vote: members vote; approve: a moderator approves; vote+approve: both",
-        candidates="How many continuations the model writes each round",
-        window="Minutes a round stays open for votes",
-        quorum="Close a round as soon as this many members voted",
+    @app_commands.command(
+        name="start",
+        description=localized(
+            _("Start a story in a new thread (or this one): the model continues, members vote.")
+        ),
+    )
+    @describe(
+        title=_("The story's title (also its thread's name)"),
+        prompt=_("The opening text the model continues"),
+        preset=_("One of this server's presets for the model's parameters (type to search)"),
+        mode=_("vote: members vote; approve: a moderator approves; vote+approve: both"),
+        candidates=_("How many continuations the model writes each round"),
+        window=_("Minutes a round stays open for votes"),
+        quorum=_("Close a round as soon as this many members voted"),
     )
     @app_commands.choices(mode=MODE_CHOICES)
     async def start(
@@ -264,7 +288,7 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
         await interaction.response.defer(thinking=True)
         interaction.extras[PUBLIC_DEFER] = True
         notes = await self.service.prepare_start(member, title, prompt, **options)
-        locale = pick_locale(interaction.guild_locale)
+        locale = await public_locale(interaction)
         channel = interaction.channel
         announce = render(
             _("📖 <@{user}> started a story: **{title}**.", user=member.user_id, title=title),
@@ -296,12 +320,14 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
             opening=prompt,
             **options,
         )
-        pieces = opening_messages(story, prompt, locale)
+        pieces = opening_messages(story, prompt, await self.server_locale(story.guild_id))
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
             await thread.send(
                 piece,
-                view=next_view(story.id, locale) if last else discord.utils.MISSING,
+                view=next_view(story.id, await self.server_locale(story.guild_id))
+                if last
+                else discord.utils.MISSING,
                 allowed_mentions=NO_MENTIONS,
             )
         interaction.extras.pop(PUBLIC_DEFER, None)
@@ -324,8 +350,13 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
 
     # -- rounds ---------------------------------------------------------------------------
 
-    @app_commands.command(name="next")
-    @app_commands.describe(direction="An instruction for this round only (e.g. 'a storm arrives')")
+    @app_commands.command(
+        name="next",
+        description=localized(
+            _("Run the next round of this thread's story: the model writes the candidates.")
+        ),
+    )
+    @describe(direction=_("An instruction for this round only (e.g. 'a storm arrives')"))
     async def next_(
         self,
         interaction: discord.Interaction,
@@ -469,9 +500,9 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
 
     # -- reading ---------------------------------------------------------------------------
 
-    @app_commands.command(name="show")
-    @app_commands.describe(
-        story="A story of this server (default: this thread's)", private="Only you see it"
+    @app_commands.command(name="show", description=localized(_("Show a story's text so far.")))
+    @describe(
+        story=_("A story of this server (default: this thread's)"), private=_("Only you see it")
     )
     async def show(
         self, interaction: discord.Interaction, story: int | None = None, private: bool = False
@@ -496,10 +527,15 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
         for piece in rest:
             await interaction.followup.send(piece, ephemeral=private, allowed_mentions=NO_MENTIONS)
 
-    @app_commands.command(name="export")
-    @app_commands.describe(
-        format="md: the text; json: the whole tree; jsonl: one node per line",
-        story="A story of this server (default: this thread's)",
+    @app_commands.command(
+        name="export",
+        description=localized(
+            _("Download a story: its text, or its whole tree with every candidate.")
+        ),
+    )
+    @describe(
+        format=_("md: the text; json: the whole tree; jsonl: one node per line"),
+        story=_("A story of this server (default: this thread's)"),
     )
     @app_commands.choices(format=FORMAT_CHOICES)
     async def export(
@@ -517,7 +553,7 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
             text, file=file, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
-    @app_commands.command(name="list")
+    @app_commands.command(name="list", description=localized(_("List this server's stories.")))
     async def list_(self, interaction: discord.Interaction) -> None:
         """List this server's stories."""
         assert interaction.guild_id is not None
@@ -541,10 +577,13 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
 
     # -- moderators: the text --------------------------------------------------------------
 
-    @app_commands.command(name="branch")
-    @app_commands.describe(
-        node="The node to continue from (type to search; ids are in /story export)"
+    @app_commands.command(
+        name="branch",
+        description=localized(
+            _("Continue this story from an earlier point (moderators); nothing is lost.")
+        ),
     )
+    @describe(node=_("The node to continue from (type to search; ids are in /story export)"))
     async def branch(self, interaction: discord.Interaction, node: int) -> None:
         """Continue this story from an earlier point (moderators); nothing is lost."""
         story = await self.story_here(interaction)
@@ -578,7 +617,12 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
             app_commands.Choice(name=node_choice(n, n.id in on_path), value=n.id) for n in shown
         ][:MAX_CHOICES]
 
-    @app_commands.command(name="undo")
+    @app_commands.command(
+        name="undo",
+        description=localized(
+            _("Take the last part off this story (moderators); it stays in the tree.")
+        ),
+    )
     async def undo(self, interaction: discord.Interaction) -> None:
         """Take the last part off this story (moderators); it stays in the tree."""
         story = await self.story_here(interaction)
@@ -596,12 +640,17 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
         """Say in the thread what a moderator changed, quoting the end of the text now."""
         fresh = await self.service.get(story.guild_id, story.id)
         text = await self.service.text(fresh)
-        locale = self.server_locale(story.guild_id)
+        locale = await self.server_locale(story.guild_id)
         quote = "\n".join("> " + line for line in tail(text).split("\n"))
         await self.post(fresh, f"{render(what, locale)}\n{quote}", next_view(story.id, locale))
         await reply_ephemeral(interaction, _("Done."))
 
-    @app_commands.command(name="end")
+    @app_commands.command(
+        name="end",
+        description=localized(
+            _("End this story (moderators): no more rounds; it can still be shown and exported.")
+        ),
+    )
     async def end(self, interaction: discord.Interaction) -> None:
         """End this story (moderators): no more rounds; it can still be shown and exported."""
         story = await self.story_here(interaction)
@@ -609,7 +658,7 @@ class Stories(commands.GroupCog, name=COG_NAME, group_name="story"):
         cancelled = await self.service.end(member, story)
         if cancelled is not None:
             self.refresh(cancelled.id)
-        locale = self.server_locale(story.guild_id)
+        locale = await self.server_locale(story.guild_id)
         text = _(
             "🏁 <@{user}> ended *{title}*. /story show and /story export still work.",
             user=member.user_id,
