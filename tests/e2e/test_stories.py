@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.sandbox import FakeDiscord
 from bot.stories.tree import node_dict, path, text_of
-from tests.e2e.conftest import RecordingProxy, ephemeral_answer, make_settings
+from tests.e2e.conftest import ephemeral_answer
 from tests.e2e.story_support import (
     Scripted,
     add_members,
