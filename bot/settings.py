@@ -120,9 +120,7 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             parts = value.replace(",", " ").split()
             if not all(part.isdecimal() for part in parts):
-                raise ValueError(
-                    f"{value.strip()!r} is not a list of shard numbers such as 0,1"
-                )
+                raise ValueError(f"{value.strip()!r} is not a list of shard numbers such as 0,1")
             return [int(part) for part in parts]
         return value
 

@@ -194,7 +194,7 @@ class ModerationService:
 
     async def refresh_automod(self, guild_id: int) -> AutoModRules:
         """Read the server's rules again (after a rule was created, changed or deleted)."""
-        self.automod.invalidate(guild_id)
+        await self.automod.changed(guild_id)
         return await self.automod_rules(guild_id)
 
     # -- checking ------------------------------------------------------------------
@@ -406,14 +406,14 @@ class ModerationService:
         changed = await self.store.update_policy(
             guild_id, actor_id, category, actions={category: action}
         )
-        self.policies.invalidate(guild_id)
+        await self.policies.changed(guild_id)
         return changed
 
     async def set_failure_mode(
         self, guild_id: int, mode: FailureMode | None, actor_id: int
     ) -> tuple[PolicyRecord, PolicyRecord]:
         changed = await self.store.update_policy(guild_id, actor_id, "on_failure", on_failure=mode)
-        self.policies.invalidate(guild_id)
+        await self.policies.changed(guild_id)
         return changed
 
     async def set_channel(
@@ -422,7 +422,7 @@ class ModerationService:
         changed = await self.store.update_policy(
             guild_id, actor_id, "channel", channel_id=channel_id
         )
-        self.policies.invalidate(guild_id)
+        await self.policies.changed(guild_id)
         return changed
 
     async def change_words(
@@ -442,7 +442,7 @@ class ModerationService:
                     kind=full.kind,
                 ),
             ) from None
-        self.policies.invalidate(guild_id)
+        await self.policies.changed(guild_id)
         return changed
 
     async def history(self, guild_id: int, limit: int = 10) -> list[EventRecord]:
