@@ -169,7 +169,11 @@ class LedgerWriter:
                 del self._pending[: len(batch)]
                 count += len(batch)
             if self.spool is not None:
-                count += await self._drain()
+                try:
+                    count += await self._drain()
+                except RedisError as err:
+                    # Still in the spool: the next flush (here or elsewhere) writes them.
+                    log.warning("could not read the ledger spool (%s); will try again", err)
             self.written += count
             return count
 

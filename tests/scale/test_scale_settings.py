@@ -106,9 +106,7 @@ def test_several_base_urls_and_the_metrics_port() -> None:
     unless set, and must be a port."""
     loaded = settings(completions_base_url="http://a:1/v1, http://b:2/v1/")
     assert loaded.completions_base_urls == ["http://a:1/v1", "http://b:2/v1"]
-    assert settings(completions_base_url="http://a:1/v1").completions_base_urls == [
-        "http://a:1/v1"
-    ]
+    assert settings(completions_base_url="http://a:1/v1").completions_base_urls == ["http://a:1/v1"]
     assert settings().metrics_port is None
     assert settings(metrics_port=9100).metrics_port == 9100
     with pytest.raises(ValidationError):
