@@ -239,13 +239,18 @@ class UsageService:
 
     # -- the queues ---------------------------------------------------------------
 
-    def queue(self, backend_key: str, backend: str) -> BackendQueue:
-        """The fair queue to one backend (made on first use)."""
+    def queue(self, backend_key: str, backend: str, servers: int = 1) -> BackendQueue:
+        """The fair queue to one backend (made on first use).
+
+        The concurrency limit is per model server: a pool of `servers` runs
+        that many times as many generations at once.
+        """
         queue = self._queues.get(backend_key)
         if queue is None:
             limit = self.concurrency
             if limit is None:
                 limit = default_concurrency(backend)
+            limit *= max(1, servers)
             queue = self._queues[backend_key] = self.make_queue(backend_key, limit, self.queue_size)
         return queue
 
@@ -295,6 +300,7 @@ class UsageService:
         command: str,
         backend: str,
         backend_key: str = "",
+        servers: int = 1,
         exempt: bool = False,
         deadline: float | None = None,
         on_position: PositionCallback | None = None,
@@ -327,7 +333,7 @@ class UsageService:
         async with AsyncExitStack() as stack:
             try:
                 meter.waited = await stack.enter_async_context(
-                    self.queue(backend_key, backend).slot(
+                    self.queue(backend_key, backend, servers).slot(
                         subject.guild_id,
                         subject.user_id,
                         deadline=deadline,
