@@ -31,7 +31,7 @@ from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.command_sync import CommandSyncStore
 from bot.storage.generations import GenerationStore
-from bot.tree import CoupletTree
+from bot.tree import CoupletTranslator, CoupletTree
 from bot.usage import UsageService, build_usage
 from bot.usage.ledger import FLUSH_INTERVAL
 
@@ -130,6 +130,7 @@ class CoupletBot(commands.AutoShardedBot):
         await super().launch_shards()
 
     async def setup_hook(self) -> None:
+        await self.tree.set_translator(CoupletTranslator())
         await self.db.upgrade()
         try:
             await self.generations.prune(GENERATION_RETENTION)
@@ -167,10 +168,17 @@ class CoupletBot(commands.AutoShardedBot):
         self.synced_scopes = synced
         return synced
 
+    async def command_payload(self, guild: discord.abc.Snowflake | None = None) -> list[Any]:
+        """What a sync sends for one scope, translations included (as `tree.sync` builds it)."""
+        translator = self.tree.translator
+        commands = self.tree.get_commands(guild=guild)
+        if translator is None:
+            return [command.to_dict(self.tree) for command in commands]
+        return [await command.get_translated_payload(self.tree, translator) for command in commands]
+
     async def _sync_scope(self, guild: discord.abc.Snowflake | None, *, force: bool) -> bool:
         scope = "global" if guild is None else f"guild:{guild.id}"
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
-        digest = commands_hash(payload)
+        digest = commands_hash(await self.command_payload(guild))
         app_id = self.application_id or 0
         if not force and await self.command_sync.last_hash(app_id, scope) == digest:
             log.info("commands unchanged for %s: not syncing", scope)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.i18n import Msg, _, render
+from bot.i18n import Localized, Msg, _, render
 
 
 class CoupletError(Exception):
@@ -42,7 +42,11 @@ class ParameterError(CoupletError, ValueError):
     can raise it)."""
 
     def __init__(
-        self, param: str, value: object, allowed: str | Msg, message: str | Msg | None = None
+        self,
+        param: str,
+        value: object,
+        allowed: str | Localized,
+        message: str | Msg | None = None,
     ) -> None:
         self.param = param
         self.value = value
@@ -78,7 +82,9 @@ def show_value(value: object) -> str:
 class _NamedThingError(CoupletError):
     """An error about one named thing: `kind` ("preset", ...) and `name` say which."""
 
-    def __init__(self, message: str, *, kind: str | None = None, name: str | None = None) -> None:
+    def __init__(
+        self, message: str | Msg, *, kind: str | None = None, name: str | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.name = name
@@ -108,7 +114,7 @@ class BackendStatusError(BackendError):
 
     def __init__(
         self,
-        message: str,
+        message: str | Msg,
         *,
         status: int,
         error_type: str | None = None,
@@ -125,7 +131,9 @@ class BackendStatusError(BackendError):
 class RateLimited(BackendStatusError):
     """HTTP 429: too many requests, or the account's quota is used up."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+    def __init__(
+        self, message: str | Msg, *, retry_after: float | None = None, **kwargs: object
+    ) -> None:
         kwargs.setdefault("status", 429)
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
@@ -134,7 +142,7 @@ class RateLimited(BackendStatusError):
 class BackendUnavailable(BackendError):
     """The backend could not be reached, or said it is unavailable (503)."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str | Msg, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
 
@@ -153,8 +161,15 @@ class UnsupportedParameter(BackendError):
     Raised before any HTTP request is made.
     """
 
-    def __init__(self, param: str, backend: str, reason: str) -> None:
-        super().__init__(f"{param} is not available on {backend}: {reason}")
+    def __init__(self, param: str, backend: str, reason: str | Msg) -> None:
+        super().__init__(
+            _(
+                "{param} is not available on {backend}: {reason}",
+                param=param,
+                backend=backend,
+                reason=reason,
+            )
+        )
         self.param = param
         self.backend = backend
         self.reason = reason

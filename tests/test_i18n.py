@@ -5,7 +5,21 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import ParameterError
-from bot.i18n import Msg, _, catalog, ngettext, normalize_locale, pick_locale, render
+from bot.i18n import (
+    Msg,
+    _,
+    babel_locale,
+    catalog,
+    from_data,
+    join,
+    ngettext,
+    normalize_locale,
+    number,
+    percent,
+    pick_locale,
+    render,
+    to_data,
+)
 
 
 def test_english_is_the_message_id_with_values_filled() -> None:
@@ -96,3 +110,61 @@ def test_catalog_is_loaded_from_po_files() -> None:
     zh = catalog("zh-CN")
     assert zh is not None and "{param} {value} is not allowed: use {allowed}." in zh.messages
     assert catalog("en-US") is None
+
+
+# -- formats and storage ------------------------------------------------------------
+
+
+def test_lists_join_the_locales_way() -> None:
+    """A list of names, an "or" list and clauses read differently in English and Chinese."""
+    names = join(["best_of", "echo", "n"])
+    either = join(["auto", "en-US", "zh-CN"], "or")
+    clauses = join(["0 to 2", "API default 1"], "clauses")
+    assert (str(names), render(names, "zh-CN")) == ("best_of, echo, n", "best_of、echo、n")
+    assert (str(either), render(either, "zh-CN")) == ("auto, en-US, or zh-CN", "auto、en-US或zh-CN")
+    assert (str(clauses), render(clauses, "zh-CN")) == (
+        "0 to 2, API default 1",
+        "0 to 2，API default 1",
+    )
+
+
+def test_two_sentences_are_spaced_the_locales_way() -> None:
+    """Whole sentences follow each other with a space in English, without one in Chinese."""
+    both = join([_("TGI ignores logit_bias."), _("TGI refuses suffix with an error.")], "sentences")
+    assert str(both) == "TGI ignores logit_bias. TGI refuses suffix with an error."
+    assert render(both, "zh-CN") == "TGI 会忽略 logit_bias。TGI 收到 suffix 会报错拒绝。"
+
+
+def test_numbers_and_percentages_use_the_locales_format() -> None:
+    """Numbers group thousands and fix decimals, percentages get the sign (Babel's CLDR data)."""
+    assert str(number(65536)) == "65,536"
+    assert str(number(0.4, 1)) == "0.4"
+    assert str(percent(0.4251)) == "43%"
+    assert render(percent(0.0042, 1), "zh-CN") == "0.4%"
+    assert babel_locale("zh-CN").territory == "CN" and babel_locale("fr").language == "en"
+
+
+def test_values_inside_a_sentence_follow_its_locale() -> None:
+    """A number and a nested sentence inside a sentence render in the outer locale."""
+    inner = _("{seconds} s", seconds=number(3.26, 1))
+    outer = _("mean logprob {value}", value=inner)
+    assert (str(outer), render(outer, "zh-CN")) == ("mean logprob 3.3 s", "平均 logprob 3.3 秒")
+
+
+def test_sentences_survive_storage_as_json() -> None:
+    """to_data/from_data keep the id, values, plurals, formats and lists; text stays text."""
+    import json
+
+    msg = ngettext(
+        "{n} token in all",
+        "{n} tokens in all",
+        3,
+    )
+    nested = _(
+        "Emulated by Couplet on this backend: {names}.",
+        names=join(["n", number(2)]),
+    )
+    for original in (msg, nested, "plain text written by an older version"):
+        loaded = from_data(json.loads(json.dumps(to_data(original))))
+        assert loaded == original
+    assert render(from_data(to_data(msg)), "zh-CN") == "共 3 个 token"

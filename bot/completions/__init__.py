@@ -15,7 +15,7 @@ from bot.completions.parameters import (
 )
 from bot.completions.profiles import PROFILES, BackendProfile, Support
 from bot.completions.request import CompletionRequest
-from bot.completions.result import Choice, CompletionResult, LogProbs, Usage
+from bot.completions.result import Choice, CompletionResult, LogProbs, Sentence, Usage
 from bot.completions.stops import parse_stop
 from bot.completions.streaming import CompletionStream
 from bot.completions.user_input import check_together, parse_param, parse_params
@@ -37,6 +37,7 @@ __all__ = [
     "CompletionsClient",
     "LogProbs",
     "ParamSpec",
+    "Sentence",
     "StreamCleaner",
     "Support",
     "Usage",

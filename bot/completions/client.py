@@ -30,11 +30,12 @@ from bot.completions.profiles import (
     detect_from_models,
     profile_for,
 )
-from bot.completions.request import CompletionRequest
+from bot.completions.request import CompletionRequest, best_of_with_stream
 from bot.completions.result import Choice, CompletionResult, Usage
 from bot.completions.streaming import CompletionStream, stream_chunks
 from bot.completions.wire import CompletionResponse, ModelList, WireChoice, read
 from bot.errors import BackendError, MalformedResponse, ParameterError
+from bot.i18n import Localized, Msg, _, join
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -157,7 +158,7 @@ class CompletionsClient:
         async with self._lock:
             if self._models is None or refresh:
                 body = await self.http.request_json("GET", "models")
-                listed = read(ModelList, body, "a model list")
+                listed = read(ModelList, body, _("a model list"))
                 self._models_body = body  # profile detection reads owned_by
                 self._models_listed_at = time.monotonic()
                 self._models = [entry.id for entry in listed.data]
@@ -215,8 +216,8 @@ class CompletionsClient:
             raise ParameterError(
                 "model",
                 None,
-                "a model name",
-                "model is missing: OpenAI needs a model, such as gpt-3.5-turbo-instruct.",
+                _("a model name"),
+                _("model is missing: OpenAI needs a model, such as gpt-3.5-turbo-instruct."),
             )
         models = await self.list_models()
         return models[0] if models else None
@@ -253,26 +254,33 @@ class CompletionsClient:
             models = await self._served_models(refresh=True)
             if not models or _served(model, models):
                 return
-        shown = ", ".join(models[:MODELS_SHOWN])
+        shown: Localized = join(models[:MODELS_SHOWN])
         if len(models) > MODELS_SHOWN:
-            shown += f" and {len(models) - MODELS_SHOWN} more"
+            shown = _(
+                "{names} and {count} more",
+                names=join(models[:MODELS_SHOWN]),
+                count=len(models) - MODELS_SHOWN,
+            )
         raise ParameterError(
             "model",
             model,
-            f"one of {shown}",
-            f"model {model[:80]!r} is not served by this backend: use one of {shown} "
-            "(see /models).",
+            _("one of {names}", names=shown),
+            _(
+                "model {model} is not served by this backend: use one of {names} (see /models).",
+                model=repr(model[:80]),
+                names=shown,
+            ),
         )
 
     async def _prepare(
         self, req: CompletionRequest, affinity: str | None = None
-    ) -> tuple[BackendProfile, str | None, dict[str, Any], list[str]]:
+    ) -> tuple[BackendProfile, str | None, dict[str, Any], list[str | Msg]]:
         """Check the request against the profile and build the base body."""
         profile = await self.profile()
         profile.check(req)
         model = await self._model(req, profile)
         body = profile.payload(req, model)
-        warnings: list[str] = []
+        warnings: list[str | Msg] = []
         bias = dict(req.logit_bias or {})
         if req.logit_bias_words:
             word_ids, warnings = await resolve_words(
@@ -321,9 +329,12 @@ class CompletionsClient:
         ):
             # llama-cpp-python silently shortens max_tokens to what fits the context.
             warnings.append(
-                f"The backend stopped after {usage.completion_tokens} tokens, fewer than "
-                f"max_tokens {body['max_tokens']}: the prompt and max_tokens do not fit its "
-                "context size."
+                _(
+                    "The backend stopped after {count} tokens, fewer than max_tokens "
+                    "{max_tokens}: the prompt and max_tokens do not fit its context size.",
+                    count=usage.completion_tokens,
+                    max_tokens=body["max_tokens"],
+                )
             )
 
         choices = [
@@ -336,8 +347,11 @@ class CompletionsClient:
             for c in choices:
                 if c.logprobs is None:
                     raise BackendError(
-                        f"The {profile.name} backend returned no logprobs although logprobs "
-                        "was asked for."
+                        _(
+                            "The {backend} backend returned no logprobs although logprobs "
+                            "was asked for.",
+                            backend=profile.name,
+                        )
                     )
         candidates: list[Choice] = []
         if best_of_emulated:
@@ -397,17 +411,21 @@ class CompletionsClient:
 
     async def _post(self, body: dict[str, Any], affinity: str | None = None) -> CompletionResponse:
         data = await self.http.request_json("POST", "completions", body, affinity=affinity)
-        return read(CompletionResponse, data, "a completion")
+        return read(CompletionResponse, data, _("a completion"))
 
     @staticmethod
     def _choices(response: CompletionResponse, *, expect: int) -> list[WireChoice]:
         choices = response.choices
         if not choices:
-            raise MalformedResponse("The backend's answer has no choices.")
+            raise MalformedResponse(_("The backend's answer has no choices."))
         if len(choices) < expect:
             raise BackendError(
-                f"The backend returned {len(choices)} choices instead of {expect}; set "
-                "COMPLETIONS_BACKEND so Couplet can emulate n."
+                _(
+                    "The backend returned {count} choices instead of {expected}; set "
+                    "COMPLETIONS_BACKEND so Couplet can emulate n.",
+                    count=len(choices),
+                    expected=expect,
+                )
             )
         return sorted(choices, key=lambda c: c.index)
 
@@ -464,25 +482,22 @@ class CompletionsClient:
             raise ParameterError(
                 "n",
                 req.n,
-                "1 when streaming",
-                f"n {req.n} cannot be streamed: streaming shows one completion; turn stream "
-                "off for several.",
+                _("1 when streaming"),
+                _(
+                    "n {n} cannot be streamed: streaming shows one completion; turn stream "
+                    "off for several.",
+                    n=req.n,
+                ),
             )
         if req.logprobs is not None:
             raise ParameterError(
                 "logprobs",
                 req.logprobs,
-                "no logprobs when streaming",
-                "logprobs cannot be shown while streaming: turn stream off to see them.",
+                _("no logprobs when streaming"),
+                _("logprobs cannot be shown while streaming: turn stream off to see them."),
             )
         if req.wants_best_of:
-            raise ParameterError(
-                "best_of",
-                req.best_of,
-                "best_of 1 when streaming",
-                "best_of cannot be used with stream: the candidates are compared only once "
-                "they are complete.",
-            )
+            raise best_of_with_stream(req.best_of)
         profile, model, body, warnings = await self._prepare(req, affinity)
         body.pop("echo", None)
         if profile.stream_usage:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from bot.completions.parameters import PARAMETERS
 from bot.completions.request import CompletionRequest
 from bot.errors import ParameterError, UnsupportedParameter
+from bot.i18n import Msg, _
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class BackendProfile:
 
     name: str
     support: dict[str, Support]
-    reasons: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, Msg] = field(default_factory=dict)
     max_logprobs: int = 5
     tokenizer: Tokenizer | None = None
     logprobs_chat_style: bool = False  # llama.cpp answers in the chat format
@@ -47,7 +48,7 @@ class BackendProfile:
     # Ask for usage in the last stream event (stream_options.include_usage).
     stream_usage: bool = False
     # Why max_tokens 0 cannot be honoured there (None: it can).
-    zero_max_tokens_reason: str | None = None
+    zero_max_tokens_reason: Msg | None = None
     # llama.cpp's sampler chain cuts top_p at temperature 1 and applies the
     # temperature last; OpenAI, vLLM and TGI scale by temperature first.
     top_p_before_temperature: bool = False
@@ -73,12 +74,17 @@ class BackendProfile:
             if is_given and self.supports(param) is Support.REFUSED:
                 raise UnsupportedParameter(param, self.name, self.reasons[param])
         if req.logprobs is not None and req.logprobs > self.max_logprobs:
-            allowed = f"a whole number from 0 to {self.max_logprobs}"
+            allowed = _("a whole number from {low} to {high}", low=0, high=self.max_logprobs)
             raise ParameterError(
                 "logprobs",
                 req.logprobs,
                 allowed,
-                f"logprobs {req.logprobs} is out of range on {self.name}: use {allowed}.",
+                _(
+                    "logprobs {value} is out of range on {backend}: use {allowed}.",
+                    value=req.logprobs,
+                    backend=self.name,
+                    allowed=allowed,
+                ),
             )
         if req.logit_bias_words and self.tokenizer is None:
             raise UnsupportedParameter("logit_bias", self.name, self.reasons["logit_bias_words"])
@@ -86,15 +92,22 @@ class BackendProfile:
             raise ParameterError(
                 "max_tokens",
                 0,
-                "a whole number of 1 or more",
-                f"max_tokens 0 is not available on {self.name}: {self.zero_max_tokens_reason}",
+                _("a whole number of 1 or more"),
+                _(
+                    "max_tokens 0 is not available on {backend}: {reason}",
+                    backend=self.name,
+                    reason=self.zero_max_tokens_reason,
+                ),
             )
         if self.omit_top_p_one and req.top_p == 0:
             raise ParameterError(
                 "top_p",
                 0,
-                "a number above 0 and up to 1",
-                f"top_p 0 is not available on {self.name}: use a number above 0 and up to 1.",
+                _("a number above 0 and up to 1"),
+                _(
+                    "top_p 0 is not available on {backend}: use a number above 0 and up to 1.",
+                    backend=self.name,
+                ),
             )
 
     def payload(self, req: CompletionRequest, model: str | None) -> dict[str, Any]:
@@ -133,7 +146,7 @@ class BackendProfile:
         return body
 
 
-_NO_LOGPROBS = "it returns no logprobs to rank candidates with."
+_NO_LOGPROBS = _("it returns no logprobs to rank candidates with.")
 
 PROFILES: dict[str, BackendProfile] = {
     "openai": BackendProfile(
@@ -141,8 +154,10 @@ PROFILES: dict[str, BackendProfile] = {
         support={"user": Support.NATIVE},
         stream_usage=True,
         reasons={
-            "logit_bias_words": "words need OpenAI's cl100k_base tokenizer (tiktoken), which "
-            'is not available offline; give token ids instead, such as {"50256": -100}.',
+            "logit_bias_words": _(
+                "words need OpenAI's cl100k_base tokenizer (tiktoken), which "
+                'is not available offline; give token ids instead, such as {"50256": -100}.'
+            ),
         },
         max_logprobs=5,
     ),
@@ -154,8 +169,9 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "vLLM answers suffix with an error (no fill-in-the-middle on "
-            "/v1/completions)."
+            "suffix": _(
+                "vLLM answers suffix with an error (no fill-in-the-middle on /v1/completions)."
+            )
         },
         max_logprobs=20,
         tokenizer="vllm",
@@ -171,8 +187,10 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "llama.cpp's server refuses suffix on /v1/completions "
-            "(fill-in-the-middle is its separate /infill endpoint)."
+            "suffix": _(
+                "llama.cpp's server refuses suffix on /v1/completions "
+                "(fill-in-the-middle is its separate /infill endpoint)."
+            )
         },
         max_logprobs=20,
         tokenizer="llamacpp",
@@ -188,14 +206,16 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "its fill-in-the-middle token ids are hard-coded to 0, so the text after "
-            "the gap would be ignored or garbled.",
+            "suffix": _(
+                "its fill-in-the-middle token ids are hard-coded to 0, so the text after "
+                "the gap would be ignored or garbled."
+            ),
         },
         # The server has no limit, but each extra alternative costs time over
         # Gemma's 262k-token vocabulary; keep OpenAI's limit.
         max_logprobs=5,
         tokenizer="llama-cpp-python",
-        zero_max_tokens_reason="it treats 0 as no limit; use 1 or more.",
+        zero_max_tokens_reason=_("it treats 0 as no limit; use 1 or more."),
         top_p_before_temperature=True,
     ),
     "ollama": BackendProfile(
@@ -210,9 +230,9 @@ PROFILES: dict[str, BackendProfile] = {
         },
         reasons={
             "best_of": _NO_LOGPROBS,
-            "logprobs": "Ollama's /v1/completions returns no logprobs.",
-            "logit_bias": "Ollama ignores logit_bias on /v1/completions.",
-            "logit_bias_words": "Ollama ignores logit_bias on /v1/completions.",
+            "logprobs": _("Ollama's /v1/completions returns no logprobs."),
+            "logit_bias": _("Ollama ignores logit_bias on /v1/completions."),
+            "logit_bias_words": _("Ollama ignores logit_bias on /v1/completions."),
         },
         max_logprobs=0,
         stream_usage=True,
@@ -231,16 +251,16 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "TGI refuses suffix with an error.",
+            "suffix": _("TGI refuses suffix with an error."),
             "best_of": _NO_LOGPROBS,
-            "logprobs": "TGI's /v1/completions returns no logprobs.",
-            "logit_bias": "TGI ignores logit_bias.",
-            "logit_bias_words": "TGI ignores logit_bias.",
-            "presence_penalty": "TGI ignores presence_penalty; use frequency_penalty instead.",
+            "logprobs": _("TGI's /v1/completions returns no logprobs."),
+            "logit_bias": _("TGI ignores logit_bias."),
+            "logit_bias_words": _("TGI ignores logit_bias."),
+            "presence_penalty": _("TGI ignores presence_penalty; use frequency_penalty instead."),
         },
         max_logprobs=0,
         omit_top_p_one=True,
-        zero_max_tokens_reason="TGI answers 0 with an error; use 1 or more.",
+        zero_max_tokens_reason=_("TGI answers 0 with an error; use 1 or more."),
     ),
     # Used when auto-detection cannot tell what the server is: emulate what
     # every server can be made to do, refuse what cannot be checked.
@@ -254,9 +274,11 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "set COMPLETIONS_BACKEND so Couplet knows whether the server honours it.",
-            "logit_bias_words": "Couplet does not know this server's tokenizer; set "
-            "COMPLETIONS_BACKEND or give token ids.",
+            "suffix": _("set COMPLETIONS_BACKEND so Couplet knows whether the server honours it."),
+            "logit_bias_words": _(
+                "Couplet does not know this server's tokenizer; set "
+                "COMPLETIONS_BACKEND or give token ids."
+            ),
         },
         max_logprobs=5,
     ),

@@ -110,13 +110,18 @@ class Channel:
 
 @dataclass
 class Member:
-    """A user's membership of one guild."""
+    """A user's membership of one guild.
+
+    `locale` is the language the member's Discord client is set to (a Discord
+    locale code); it is sent as each interaction's `locale`.
+    """
 
     user: User
     guild: Guild
     roles: list[Role] = field(default_factory=list)
     nick: str | None = None
     joined_at: str = field(default_factory=iso_now)
+    locale: str = "en-US"
     # ISO timestamp until which the member is timed out (PATCH communication_disabled_until).
     communication_disabled_until: str | None = None
 
@@ -186,6 +191,8 @@ class Guild:
         self.id = world.ids.next()
         self.name = name
         self.owner_id: int | None = None
+        # The server's language (Community settings); interactions carry it as guild_locale.
+        self.preferred_locale = "en-US"
         # The @everyone role shares the guild's id, as in Discord.
         self.everyone = Role(self.id, "@everyone", perm.DEFAULT_EVERYONE, position=0)
         self.roles: list[Role] = [self.everyone]
@@ -282,7 +289,7 @@ class Guild:
             "member_count": len(self.members),
             "large": False,
             "features": [],
-            "preferred_locale": "en-US",
+            "preferred_locale": self.preferred_locale,
             "verification_level": 0,
             "default_message_notifications": 0,
             "explicit_content_filter": 0,

@@ -25,9 +25,12 @@ from bot.completions import (
     CompletionRequest,
     CompletionResult,
     LogProbs,
+    Sentence,
     clean_text,
 )
+from bot.completions.request import not_a_parameter
 from bot.errors import ParameterError
+from bot.i18n import Msg, _, join
 from bot.moderation import Subject
 from bot.services.metering import Metering, Waiting, report
 
@@ -91,8 +94,8 @@ class StoredDisplay(BaseModel):
     continued_from: int | None = None
     clean_mode: CleanMode = "preserve"
     sources: dict[str, str] = Field(default_factory=dict)
-    clamped: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    clamped: list[Sentence] = Field(default_factory=list)
+    notes: list[Sentence] = Field(default_factory=list)
     preset: str | None = None
     stream: bool = False
     streamed: bool = False
@@ -128,12 +131,12 @@ class PreparedGeneration:
     request: CompletionRequest
     requester: Requester
     sources: dict[str, str] = field(default_factory=dict)
-    clamped: list[str] = field(default_factory=list)
+    clamped: list[str | Msg] = field(default_factory=list)
     clean_mode: CleanMode = "preserve"
     stream: bool = False
     preset: str | None = None
     display: Display = field(default_factory=Display)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str | Msg] = field(default_factory=list)
     # Requests with the same key prefer the same model server of a pool (a story's
     # id, so its rounds reuse the server's prompt cache); None: the least busy one.
     affinity: str | None = None
@@ -163,8 +166,8 @@ class GenerationOutcome:
     display: Display
     clean_mode: CleanMode
     sources: dict[str, str] = field(default_factory=dict)
-    clamped: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    clamped: list[str | Msg] = field(default_factory=list)
+    notes: list[str | Msg] = field(default_factory=list)
     elapsed: float = 0.0
     streamed: bool = False
 
@@ -173,7 +176,7 @@ class GenerationOutcome:
         return list(self.result.emulated)
 
     @property
-    def warnings(self) -> list[str]:
+    def warnings(self) -> list[str | Msg]:
         return list(self.result.warnings)
 
     @property
@@ -183,11 +186,13 @@ class GenerationOutcome:
             return None
         return clean_text(self.display.echo_prompt, self.clean_mode)
 
-    def footer_notes(self) -> list[str]:
+    def footer_notes(self) -> list[str | Msg]:
         """Sentences for the footer: clamps, emulation, warnings, service notes."""
         notes = [*self.clamped, *self.notes]
         if self.emulated:
-            notes.append("Emulated by Couplet on this backend: " + ", ".join(self.emulated) + ".")
+            notes.append(
+                _("Emulated by Couplet on this backend: {names}.", names=join(self.emulated))
+            )
         notes.extend(self.warnings)
         return notes
 
@@ -227,15 +232,13 @@ class GenerationService:
         unknown = sorted(set(given) - set(OPTION_NAMES))
         if unknown:
             name = unknown[0]
-            raise ParameterError(
-                name,
-                given[name],
-                "a Completions parameter",
-                f"{name} is not a Completions parameter.",
-            )
+            raise not_a_parameter(name, given[name])
         if not prompt.strip():
             raise ParameterError(
-                "prompt", prompt, "some text", "prompt is empty: write some text to complete."
+                "prompt",
+                prompt,
+                _("some text"),
+                _("prompt is empty: write some text to complete."),
             )
         if self.parameters is not None:
             resolved = await self.parameters.resolve(
@@ -254,15 +257,18 @@ class GenerationService:
         if params.get("model") is None and self.default_model:
             params["model"] = self.default_model
             sources["model"] = "bot default"
-        notes: list[str] = []
+        notes: list[str | Msg] = []
         if stream and (params.get("n") or 1) > 1:
             stream = False
             notes.append(
-                f"stream was not used: n is {params['n']}, and candidates are paged whole."
+                _(
+                    "stream was not used: n is {n}, and candidates are paged whole.",
+                    n=params["n"],
+                )
             )
         elif stream and params.get("logprobs") is not None:
             stream = False
-            notes.append("stream was not used: token probabilities need the whole completion.")
+            notes.append(_("stream was not used: token probabilities need the whole completion."))
         request = CompletionRequest.build(prompt=prompt, **params)
         return PreparedGeneration(
             request=request,
@@ -279,7 +285,7 @@ class GenerationService:
     @staticmethod
     def _resolve_without_settings(
         given: Mapping[str, Any], preset: str | None
-    ) -> tuple[dict[str, Any], dict[str, str], list[str], CleanMode, bool, str | None]:
+    ) -> tuple[dict[str, Any], dict[str, str], list[str | Msg], CleanMode, bool, str | None]:
         """Options alone, for a service built without server settings (CLI, tests)."""
         from bot.completions import parse_logit_bias, parse_stop
 
@@ -287,8 +293,8 @@ class GenerationService:
             raise ParameterError(
                 "preset",
                 preset,
-                "no preset",
-                "Presets need server settings, which are not set up here.",
+                _("no preset"),
+                _("Presets need server settings, which are not set up here."),
             )
         params: dict[str, Any] = {}
         stream = False
@@ -312,9 +318,11 @@ class GenerationService:
         if stored is None:
             return None
         request, display = stored.request, stored.display
-        notes = []
+        notes: list[str | Msg] = []
         if request.seed is not None:
-            notes.append(f"seed {request.seed} is fixed, so the same text may come back.")
+            notes.append(
+                _("seed {seed} is fixed, so the same text may come back.", seed=request.seed)
+            )
         return PreparedGeneration(
             request=request,
             requester=replace(requester, private=stored.record.private),
@@ -379,7 +387,7 @@ class GenerationService:
         notes = await self.moderation.check_input(
             prepared.requester.subject, [request.prompt, request.suffix or ""]
         )
-        prepared.notes = [*prepared.notes, *(str(note) for note in notes)]
+        prepared.notes = [*prepared.notes, *notes]  # sentences, shown in the reader's language
 
     async def run(
         self, prepared: PreparedGeneration, waiting: Waiting | None = None
@@ -485,7 +493,7 @@ class GenerationService:
 
     async def _moderate(
         self, prepared: PreparedGeneration, result: CompletionResult
-    ) -> tuple[CompletionResult, list[str]]:
+    ) -> tuple[CompletionResult, list[str | Msg]]:
         """Every candidate checked before it is shown: withheld ones are dropped (and not
         stored, so no button can show them); ModerationRefused when none is left."""
         if self.moderation is None:
@@ -500,7 +508,8 @@ class GenerationService:
         if not check.kept:
             raise check.refusal()
         kept = [choices[i].model_copy(update={"index": new}) for new, i in enumerate(check.kept)]
-        notes = [*prepared.notes, *(str(note) for note in check.footer_notes())]
+        # Kept as sentences: the footer shows them in the reader's language, now and later.
+        notes = [*prepared.notes, *check.footer_notes()]
         return result.model_copy(update={"choices": kept}), notes
 
     async def _save(

@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.command_helpers import manage_guild_check
+from bot.command_helpers import describe, localized, manage_guild_check
 from bot.errors import ParameterError
 from bot.i18n import Msg, _, pick_locale
 from bot.moderation.automod import AutoModRule, AutoModRules
@@ -109,7 +109,12 @@ class ChannelNotifier:
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class Moderation(commands.GroupCog, name=COG_NAME, group_name="moderation"):
+class Moderation(
+    commands.GroupCog,
+    name=COG_NAME,
+    group_name="moderation",
+    group_description=localized(_("What Couplet withholds here, and the review queue.")),
+):
     """What Couplet withholds here, and the review queue."""
 
     def __init__(self, bot: CoupletBot) -> None:
@@ -181,7 +186,12 @@ class Moderation(commands.GroupCog, name=COG_NAME, group_name="moderation"):
 
     # -- commands -------------------------------------------------------------------------
 
-    @app_commands.command(name="show")
+    @app_commands.command(
+        name="show",
+        description=localized(
+            _("Show what Couplet withholds here: each category's action, channel, lists, rules.")
+        ),
+    )
     async def show(self, interaction: discord.Interaction) -> None:
         """Show what Couplet withholds here: each category's action, channel, lists, rules."""
         assert interaction.guild_id is not None
@@ -192,11 +202,16 @@ class Moderation(commands.GroupCog, name=COG_NAME, group_name="moderation"):
             interaction, show_text(policy, CATEGORIES, self.service.providers, rules, locale)
         )
 
-    @app_commands.command(name="set")
-    @app_commands.describe(
-        category="The category to change",
-        action="allow, flag (report), hold (review first) or block; default undoes a change",
-        on_failure="When a provider is down: open (show, with a note) or closed (withhold)",
+    @app_commands.command(
+        name="set",
+        description=localized(
+            _("Change a category's action, or what happens when a provider is down.")
+        ),
+    )
+    @describe(
+        category=_("The category to change"),
+        action=_("allow, flag (report), hold (review first) or block; default undoes a change"),
+        on_failure=_("When a provider is down: open (show, with a note) or closed (withhold)"),
     )
     @app_commands.choices(
         category=CATEGORY_CHOICES, action=ACTION_CHOICES, on_failure=FAILURE_CHOICES
@@ -245,8 +260,13 @@ class Moderation(commands.GroupCog, name=COG_NAME, group_name="moderation"):
         locale = interaction_locale(interaction)
         await reply(interaction, "\n".join(m.render(locale) for m in said))
 
-    @app_commands.command(name="channel")
-    @app_commands.describe(channel="Where reports and held texts go; leave out to have none")
+    @app_commands.command(
+        name="channel",
+        description=localized(
+            _("Set the channel for reports and the review queue (needs Manage Server).")
+        ),
+    )
+    @describe(channel=_("Where reports and held texts go; leave out to have none"))
     @manage_guild_check
     async def channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
@@ -264,12 +284,17 @@ class Moderation(commands.GroupCog, name=COG_NAME, group_name="moderation"):
                 _("Reports and held texts now go to <#{channel}>.", channel=channel.id),
             )
 
-    @app_commands.command(name="words")
-    @app_commands.describe(
-        add="Keywords to withhold, separated by commas (cat, cat*, *cat, *cat*)",
-        allow="Keywords that never count, separated by commas",
-        regex="One regular expression to withhold (Rust/RE2 syntax)",
-        remove="Entries to remove, separated by commas (or one pattern exactly)",
+    @app_commands.command(
+        name="words",
+        description=localized(
+            _("List or change this server's word list, in AutoMod's syntax (needs Manage Server).")
+        ),
+    )
+    @describe(
+        add=_("Keywords to withhold, separated by commas (cat, cat*, *cat, *cat*)"),
+        allow=_("Keywords that never count, separated by commas"),
+        regex=_("One regular expression to withhold (Rust/RE2 syntax)"),
+        remove=_("Entries to remove, separated by commas (or one pattern exactly)"),
     )
     @manage_guild_check
     async def words(
@@ -301,8 +326,11 @@ class Moderation(commands.GroupCog, name=COG_NAME, group_name="moderation"):
             ),
         )
 
-    @app_commands.command(name="test")
-    @app_commands.describe(text="The text to check; nothing is generated or posted")
+    @app_commands.command(
+        name="test",
+        description=localized(_("Show every provider's verdict on a text (needs Manage Server).")),
+    )
+    @describe(text=_("The text to check; nothing is generated or posted"))
     @manage_guild_check
     async def test(self, interaction: discord.Interaction, text: str) -> None:
         """Show every provider's verdict on a text (needs Manage Server)."""
@@ -310,8 +338,13 @@ class Moderation(commands.GroupCog, name=COG_NAME, group_name="moderation"):
         report = await self.service.test(subject_of(interaction), text)
         await reply(interaction, test_text(report, interaction_locale(interaction)))
 
-    @app_commands.command(name="history")
-    @app_commands.describe(count="How many events to show (newest first)")
+    @app_commands.command(
+        name="history",
+        description=localized(
+            _("Verdicts and moderators' decisions, newest first (needs Manage Server).")
+        ),
+    )
+    @describe(count=_("How many events to show (newest first)"))
     @manage_guild_check
     async def history(
         self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 25] = 10

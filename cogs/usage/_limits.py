@@ -12,30 +12,41 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.command_helpers import manage_guild_check
+from bot.command_helpers import choice, describe, localized, manage_guild_check
 from bot.i18n import _
 from bot.tree import interaction_locale
 from bot.tree import reply_ephemeral as reply
 from bot.usage.limits import LIMITS, MAX_VALUE, MEMBER_LIMITS
+from bot.usage.limits import describe as about
 from cogs.usage._text import limits_text, shown_value
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot
 
-LIMIT_CHOICES = [app_commands.Choice(name=name, value=name) for name in LIMITS]
-MEMBER_LIMIT_CHOICES = [app_commands.Choice(name=name, value=name) for name in MEMBER_LIMITS]
+LIMIT_CHOICES = [
+    choice(_("{limit} — {description}", limit=name, description=about(name)), name)
+    for name in LIMITS
+]
+MEMBER_LIMIT_CHOICES = [c for c in LIMIT_CHOICES if c.value in MEMBER_LIMITS]
 Value = app_commands.Range[int, 0, MAX_VALUE]
 
 
 @app_commands.guild_only()
-class Limits(commands.GroupCog, group_name="limits"):
+class Limits(
+    commands.GroupCog,
+    group_name="limits",
+    group_description=localized(_("Usage limits per member and per server.")),
+):
     """Usage limits per member and per server."""
 
     def __init__(self, bot: CoupletBot) -> None:
         self.bot = bot
         super().__init__()
 
-    @app_commands.command(name="show")
+    @app_commands.command(
+        name="show",
+        description=localized(_("Show this server's usage limits and the roles that change them.")),
+    )
     async def show(self, interaction: discord.Interaction) -> None:
         """Show this server's usage limits and the roles that change them."""
         assert interaction.guild_id is not None  # guild_only
@@ -47,8 +58,11 @@ class Limits(commands.GroupCog, group_name="limits"):
         )
         await reply(interaction, text)
 
-    @app_commands.command(name="set")
-    @app_commands.describe(limit="The limit to change", value="Its new value (0 = no limit)")
+    @app_commands.command(
+        name="set",
+        description=localized(_("Change one of this server's usage limits (needs Manage Server).")),
+    )
+    @describe(limit=_("The limit to change"), value=_("Its new value (0 = no limit)"))
     @app_commands.choices(limit=LIMIT_CHOICES)
     @manage_guild_check
     async def set_(self, interaction: discord.Interaction, limit: str, value: Value) -> None:
@@ -69,11 +83,19 @@ class Limits(commands.GroupCog, group_name="limits"):
             ),
         )
 
-    @app_commands.command(name="role")
-    @app_commands.describe(
-        role="The role whose members get this value",
-        limit="The member limit to change for the role",
-        value="Its value for the role (0 = no limit)",
+    @app_commands.command(
+        name="role",
+        description=localized(
+            _(
+                "Give a role its own member limit; the most generous role wins "
+                "(needs Manage Server)."
+            )
+        ),
+    )
+    @describe(
+        role=_("The role whose members get this value"),
+        limit=_("The member limit to change for the role"),
+        value=_("Its value for the role (0 = no limit)"),
     )
     @app_commands.choices(limit=MEMBER_LIMIT_CHOICES)
     @manage_guild_check
@@ -96,10 +118,13 @@ class Limits(commands.GroupCog, group_name="limits"):
             ),
         )
 
-    @app_commands.command(name="reset")
-    @app_commands.describe(
-        limit="The limit to reset; leave out to reset every limit",
-        role="Only this role's override; leave out for the server's value and every role's",
+    @app_commands.command(
+        name="reset",
+        description=localized(_("Put usage limits back to the defaults (needs Manage Server).")),
+    )
+    @describe(
+        limit=_("The limit to reset; leave out to reset every limit"),
+        role=_("Only this role's override; leave out for the server's value and every role's"),
     )
     @app_commands.choices(limit=LIMIT_CHOICES)
     @manage_guild_check

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.command_helpers import manage_guild_check, usage_subject
+from bot.command_helpers import describe, localized, manage_guild_check, usage_subject
 from bot.i18n import _, render
 from bot.tree import interaction_locale
 from bot.tree import reply_ephemeral as reply
@@ -22,14 +22,21 @@ CSV_FILE = "usage.csv"
 
 
 @app_commands.guild_only()
-class Usage(commands.GroupCog, group_name="usage"):
+class Usage(
+    commands.GroupCog,
+    group_name="usage",
+    group_description=localized(_("What members and the server used.")),
+):
     """What members and the server used."""
 
     def __init__(self, bot: CoupletBot) -> None:
         self.bot = bot
         super().__init__()
 
-    @app_commands.command(name="me")
+    @app_commands.command(
+        name="me",
+        description=localized(_("Your use today and this month, and what your limits leave.")),
+    )
     async def me(self, interaction: discord.Interaction) -> None:
         """Your use today and this month, and what your limits leave."""
         assert interaction.guild_id is not None
@@ -39,8 +46,13 @@ class Usage(commands.GroupCog, group_name="usage"):
         )
         await reply(interaction, member_text(usage, interaction_locale(interaction)))
 
-    @app_commands.command(name="server")
-    @app_commands.describe(csv="Also attach usage.csv: one row per member per day (90 days)")
+    @app_commands.command(
+        name="server",
+        description=localized(
+            _("This server's use this month by day, model and member (needs Manage Server).")
+        ),
+    )
+    @describe(csv=_("Also attach usage.csv: one row per member per day (90 days)"))
     @manage_guild_check
     async def server(self, interaction: discord.Interaction, csv: bool = False) -> None:
         """This server's use this month by day, model and member (needs Manage Server)."""

@@ -150,7 +150,7 @@ async def test_word_splitting_into_pieces_warns(client: CompletionsClient) -> No
     result = await complete(
         client, prompt=CAPITAL, max_tokens=1, temperature=0, logit_bias_words={word: -5}
     )
-    assert result.warnings and f"{word!r} is" in result.warnings[0]
+    assert result.warnings and f"{word!r} is" in str(result.warnings[0])
 
 
 async def test_temperature_zero_is_repeatable(client: CompletionsClient) -> None:

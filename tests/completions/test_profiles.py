@@ -176,7 +176,7 @@ async def test_split_word_gives_a_warning(fault: FaultServer) -> None:
     fault.tokens = {"Parisian": [1, 2, 3], " Parisian": [4, 5]}
     result = await run(fault, "vllm", logit_bias_words={"Parisian": -10})
     assert fault.requests()[0].body["logit_bias"] == {str(i): -10 for i in (1, 2, 3, 4, 5)}
-    assert result.warnings and "'Parisian' is 3 tokens" in result.warnings[0]
+    assert result.warnings and "'Parisian' is 3 tokens" in str(result.warnings[0])
 
 
 @pytest.mark.parametrize(
@@ -354,7 +354,7 @@ async def test_silently_shortened_max_tokens_gives_a_warning(fault: FaultServer)
     }
     fault.script(COMPLETIONS, reply(200, body))
     result = await run(fault, "llama-cpp-python", max_tokens=100)
-    assert result.warnings == [
+    assert [str(warning) for warning in result.warnings] == [
         "The backend stopped after 8 tokens, fewer than max_tokens 100: the prompt and "
         "max_tokens do not fit its context size."
     ]

@@ -54,7 +54,7 @@ def _options(command: dict[str, Any], sub: str | None = None) -> dict[str, dict[
 def _assert_option_matches(option: dict[str, Any], spec: ParamSpec) -> None:
     """One synced option has the table's type, range and description."""
     assert option["type"] == OPTION_TYPE.get(spec.kind, STRING), spec.name
-    assert option["description"] == spec.description, spec.name
+    assert option["description"] == str(spec.description), spec.name
     assert len(option["description"]) <= 100
     if spec.is_numeric:
         assert (option.get("min_value"), option.get("max_value")) == (spec.low, spec.high)

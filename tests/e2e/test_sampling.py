@@ -159,7 +159,7 @@ async def test_a_click_from_another_server_is_refused(
     fake.messages[int(copied["id"])] = copied
     before = len(recorder.completions())
     click = await fake.click(copied, "Next token", member="bob")
-    assert await ephemeral_followup(click) == GONE
+    assert await ephemeral_followup(click) == str(GONE)
     assert len(recorder.completions()) == before
 
 
@@ -172,7 +172,7 @@ async def test_a_pruned_chart_says_it_is_gone(
     async with couplet.bot.db.write() as session:
         await session.execute(text("DELETE FROM sampling_charts"))
     click = await fake.click(message, "Sample it")
-    assert await ephemeral_followup(click) == GONE
+    assert await ephemeral_followup(click) == str(GONE)
     assert fake.messages[int(message["id"])]["content"] == message["content"]
 
 
