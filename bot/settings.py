@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     @field_validator("shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return [value]  # SHARD_IDS=3 (the environment's JSON reading gives a number)
         if isinstance(value, str):
             parts = value.replace(",", " ").split()
             if not all(part.isdecimal() for part in parts):

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -136,6 +137,8 @@ class ModerationService:
         self.automod_loader: AutoModLoader | None = None
         self.notifier: Notifier | None = None
         self._client: httpx.AsyncClient | None = None
+        # Verdicts given, by stage and action (for /metrics).
+        self.verdicts: Counter[tuple[str, str]] = Counter()
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database) -> ModerationService:
@@ -317,6 +320,8 @@ class ModerationService:
         Clean texts leave no record: a log of every text checked would be a log
         of everything members write.
         """
+        for verdict in verdicts:
+            self.verdicts[(stage, verdict.action)] += 1
         events = [
             EventRecord(
                 user_id=subject.user_id,

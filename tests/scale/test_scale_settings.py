@@ -49,10 +49,15 @@ def test_cluster_settings_become_shard_ids(monkeypatch: pytest.MonkeyPatch) -> N
     assert (loaded.shard_count, loaded.shard_ids) == (4, [2, 3])
 
 
-def test_shard_ids_with_shard_count() -> None:
-    """SHARD_IDS=1,3 with SHARD_COUNT=4 is taken as given."""
+def test_shard_ids_with_shard_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SHARD_IDS=1,3 with SHARD_COUNT=4 is taken as given; a single id from the
+    environment (SHARD_IDS=3) too."""
     assert settings(shard_count=4, shard_ids="1,3").shard_ids == [1, 3]
     assert settings().shard_ids is None
+    monkeypatch.setenv("SHARD_COUNT", "4")
+    for raw, ids in (("3", [3]), ("0,1", [0, 1]), ("[2, 3]", [2, 3])):
+        monkeypatch.setenv("SHARD_IDS", raw)
+        assert Settings(_env_file=None).shard_ids == ids  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
