@@ -15,6 +15,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -44,7 +46,13 @@ class IdentifyGate:
         if self.redis is None:
             await self._wait_here(bucket)
         else:
-            await self._wait_shared(bucket)
+            try:
+                await self._wait_shared(bucket)
+            except RedisError as err:
+                # Better to connect than to wait for Redis: Discord refuses a session
+                # started too early (INVALID_SESSION), and discord.py tries again.
+                log.warning("IDENTIFY turns cannot be shared (%s); keeping them here", err)
+                await self._wait_here(bucket)
         waited = time.monotonic() - started
         self.waited += waited
         if waited > 0.05:

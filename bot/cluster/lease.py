@@ -59,6 +59,7 @@ class Leases:
         self._claim = redis.register_script(CLAIM) if redis is not None else None
         self._release = redis.register_script(RELEASE) if redis is not None else None
         self.held: set[str] = set()
+        self.failing: set[str] = set()  # leases Redis could not be asked about
         # Successful claims per lease: each is one run of the guarded work (for /metrics).
         self.runs: Counter[str] = Counter()
 
@@ -76,8 +77,12 @@ class Leases:
                     await self._claim(keys=[KEY_PREFIX + name], args=[self.owner, _ms(ttl)])
                 )
             except RedisError as err:
-                log.warning("could not claim the %s lease (%s); not running it now", name, err)
+                if name not in self.failing:  # said once, not every round
+                    log.warning("could not claim the %s lease (%s); not running it", name, err)
+                self.failing.add(name)
                 granted = False
+            else:
+                self.failing.discard(name)
         if granted:
             if name not in self.held:
                 log.info("this process now runs %s", name)
