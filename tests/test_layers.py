@@ -68,8 +68,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "moderation": _BOTTOM | {"storage"},
     "usage": _BOTTOM | {"storage"},
     "stories": _BOTTOM | {"completions", "storage", "moderation", "usage", "cluster"},
-    "services": _BOTTOM
-    | {"completions", "storage", "moderation", "usage", "stories", "cluster"},
+    "services": _BOTTOM | {"completions", "storage", "moderation", "usage", "stories", "cluster"},
     # Pure functions from results to messages (the result types are imported
     # for hints only, under TYPE_CHECKING).
     "render": {"errors", "i18n"},
