@@ -50,6 +50,8 @@ STALE_AFTER = 12.0
 # Seconds between looks for lost jobs (by the holder of the lease).
 RECOVER_EVERY = 2.0
 RECOVER_LEASE = "interaction-jobs"
+# Jobs too old to answer are dropped every this many rounds (a minute).
+DROP_EVERY = 30
 # Processes a job may cost before it is given up with a sentence.
 MAX_ATTEMPTS = 3
 # Discord accepts answers to an interaction for 15 minutes.
@@ -171,7 +173,8 @@ class InteractionJobs:
         if not await self.bot.cluster.leases.claim(RECOVER_LEASE, ttl=RECOVER_EVERY * 4):
             return
         try:
-            await self.store.drop_expired()
+            if self.recover.current_loop % DROP_EVERY == 0:
+                await self.store.drop_expired()
             stale = utcnow() - timedelta(seconds=STALE_AFTER)
             jobs = await self.store.claim_stale(self.owner, stale)
         except Exception:
