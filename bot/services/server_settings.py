@@ -16,10 +16,13 @@ from types import MappingProxyType
 from typing import Any
 
 from bot.completions import (
+    DEFAULT_SAMPLING,
     PARAMETERS,
+    SAMPLING_MODES,
     SERVER_DEFAULT_PARAMS,
     CompletionRequest,
     ParamSpec,
+    SamplingMode,
     parse_param,
 )
 from bot.errors import ParameterError
@@ -106,6 +109,19 @@ def _parse_clean_mode(raw: str, config: ServerConfig) -> str:
     return value
 
 
+def _parse_sampling(raw: str, config: ServerConfig) -> str:
+    value = raw.strip().lower()
+    if value not in SAMPLING_MODES:
+        raise ParameterError(
+            "sampling",
+            raw,
+            "api or server",
+            f"sampling {_show(raw)} is not a sampling mode: use api (only the API's samplers) "
+            "or server (the backend's own samplers too).",
+        )
+    return value
+
+
 def _parse_stream(raw: str, config: ServerConfig) -> bool:
     try:
         return CompletionRequest.build(prompt="", stream=raw).stream
@@ -184,6 +200,14 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 "on or off",
                 False,
                 _parse_stream,
+            ),
+            Setting(
+                "sampling",
+                "behaviour",
+                "api: sample as the API says; server: add the backend's own samplers",
+                "api or server",
+                DEFAULT_SAMPLING,
+                _parse_sampling,
             ),
             _limit("max_tokens_limit", "The most max_tokens a member may ask for", 1024),
             _limit("n_limit", "The most completions (n) per request", 4),
@@ -269,6 +293,10 @@ class ServerConfig:
     @property
     def stream(self) -> bool:
         return bool(self.value("stream"))
+
+    @property
+    def sampling(self) -> SamplingMode:
+        return "server" if self.value("sampling") == "server" else "api"
 
 
 @dataclass(frozen=True)
