@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     # Seconds to wait for one backend response; Discord allows 15 minutes
     # for a deferred answer, people rarely wait more than a minute.
     completions_timeout: float = Field(default=120.0, gt=0)
+    # Generations sent to the backend at once; the rest wait in a fair queue.
+    # None: 1 on llama-cpp-python (the bundled model serves one request at a
+    # time), 8 elsewhere. 0: no limit, no queue.
+    completions_concurrency: int | None = Field(default=None, ge=0)
+    # Requests that may wait for the backend at once; one more is refused.
+    completions_queue_size: int = Field(default=100, ge=1)
+
+    # Usage counters shared by several processes; unset: kept in this process.
+    redis_url: SecretStr | None = None
 
     # Logging
     log_level: str = "INFO"

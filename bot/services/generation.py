@@ -25,10 +25,10 @@ from bot.completions import (
     CompletionRequest,
     CompletionResult,
     LogProbs,
-    Usage,
     clean_text,
 )
 from bot.errors import ParameterError
+from bot.services.metering import Metering, Waiting, report
 
 if TYPE_CHECKING:
     from bot.completions import CompletionsClient
@@ -43,12 +43,15 @@ OPTION_NAMES = (*GENERATION_PARAMS, "stream")
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asked, and where (ids only)."""
+    """Who asked, and where; the name, roles and Manage Server decide usage limits."""
 
     user_id: int
     guild_id: int | None = None
     channel_id: int | None = None
     private: bool = False
+    name: str = ""
+    role_ids: tuple[int, ...] = ()
+    manages_server: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,11 +189,14 @@ class GenerationService:
         store: GenerationStore | None = None,
         *,
         default_model: str | None = None,
+        metering: Metering | None = None,
     ) -> None:
         self.completions = completions
         self.parameters = parameters
         self.store = store
         self.default_model = default_model
+        # Usage limits, the fair queue and the ledger around each backend call.
+        self.metering = metering or Metering(None, completions)
 
     # -- preparing -----------------------------------------------------------
 
@@ -345,17 +351,28 @@ class GenerationService:
 
     # -- running -------------------------------------------------------------
 
-    async def run(self, prepared: PreparedGeneration) -> GenerationOutcome:
-        """Call the backend (not streamed) and store the outcome."""
-        started = time.monotonic()
+    async def run(
+        self, prepared: PreparedGeneration, waiting: Waiting | None = None
+    ) -> GenerationOutcome:
+        """Call the backend (not streamed) and store the outcome.
+
+        `waiting`: how long the request may wait for its turn and who hears its place.
+        """
         request = prepared.request.model_copy(update={"stream": False})
-        result = await self.completions.complete(request)
+        async with self.metering.call(
+            prepared.requester, request, command="complete", waiting=waiting
+        ) as meter:
+            started = time.monotonic()
+            result = await self.completions.complete(request)
+            report(meter, result.usage, result.model)
         elapsed = time.monotonic() - started
         return await self._finish(prepared, result, elapsed, streamed=False)
 
-    def stream(self, prepared: PreparedGeneration) -> GenerationStream:
+    def stream(
+        self, prepared: PreparedGeneration, waiting: Waiting | None = None
+    ) -> GenerationStream:
         """Stream the completion: iterate for cleaned text so far, then read `.outcome`."""
-        return GenerationStream(self, prepared)
+        return GenerationStream(self, prepared, waiting)
 
     async def generate(
         self,
@@ -467,29 +484,45 @@ class GenerationService:
 class GenerationStream:
     """`async for text in stream` gives the cleaned text so far; then `.outcome`."""
 
-    def __init__(self, service: GenerationService, prepared: PreparedGeneration) -> None:
+    def __init__(
+        self,
+        service: GenerationService,
+        prepared: PreparedGeneration,
+        waiting: Waiting | None = None,
+    ) -> None:
         self.service = service
         self.prepared = prepared
+        self.waiting = waiting
         self.outcome: GenerationOutcome | None = None
 
     async def __aiter__(self) -> AsyncIterator[str]:
         prepared = self.prepared
         request = prepared.request.model_copy(update={"stream": True})
-        started = time.monotonic()
         raw = ""
-        deltas = self.service.completions.stream(request)
-        async for delta in deltas:
-            raw += delta
-            shown = _strip_echo(raw, request) if request.echo else raw
-            yield clean_text(prepared.display.prefix + shown, prepared.clean_mode)
-        elapsed = time.monotonic() - started
+        metering = self.service.metering
+        async with metering.call(
+            prepared.requester, request, command="complete", waiting=self.waiting
+        ) as meter:
+            started = time.monotonic()
+            deltas = self.service.completions.stream(request)
+            async for delta in deltas:
+                raw += delta
+                shown = _strip_echo(raw, request) if request.echo else raw
+                yield clean_text(prepared.display.prefix + shown, prepared.clean_mode)
+            elapsed = time.monotonic() - started
+            usage = deltas.usage
+            if usage is None:
+                # llama-cpp-python reports no usage while streaming: count it (still
+                # within this turn, so the count never interrupts another stream).
+                usage = await metering.count_stream(request, raw)
+            report(meter, usage, deltas.model or request.model or "", counted=deltas.usage is None)
         # Once done, the client's stream knows how it ended (when the backend said so).
         result = CompletionResult(
             id="stream",
             created=int(time.time()),
             model=deltas.model or request.model or "",
             choices=[Choice(index=0, text=raw, finish_reason=deltas.finish_reason)],
-            usage=deltas.usage or Usage(),
+            usage=usage,
             warnings=list(deltas.warnings),
             elapsed=elapsed,
         )
