@@ -21,6 +21,7 @@ from discord.ext import commands, tasks
 import cogs
 from bot.completions import CompletionsClient
 from bot.discord_endpoints import patch_discord_endpoints
+from bot.moderation import ModerationService
 from bot.services.generation import GenerationService
 from bot.services.metering import Metering
 from bot.services.parameters import ParameterResolver
@@ -76,8 +77,9 @@ class CoupletBot(commands.AutoShardedBot):
         **discord_kwargs: Any,
     ) -> None:
         options: dict[str, Any] = {
-            # Interactions need no intents; guilds keeps the server cache useful.
-            "intents": discord.Intents(guilds=True),
+            # Interactions need no intents; guilds keeps the server cache useful;
+            # AutoMod rule events keep the server's rules fresh for moderation.
+            "intents": discord.Intents(guilds=True, auto_moderation_configuration=True),
             "allowed_mentions": discord.AllowedMentions.none(),
             "tree_cls": CoupletTree,
             "shard_count": settings.shard_count,
@@ -102,12 +104,14 @@ class CoupletBot(commands.AutoShardedBot):
         self.parameters = ParameterResolver(self.server_settings, self.presets)
         self.generations = GenerationStore(self.db)
         self.metering = Metering(self.usage, self.completions, self.server_settings)
+        self.moderation = ModerationService.from_settings(settings, self.db)
         self.generation = GenerationService(
             self.completions,
             self.parameters,
             self.generations,
             default_model=settings.completions_model,
             metering=self.metering,
+            moderation=self.moderation,
         )
         self.command_sync = CommandSyncStore(self.db)
         self.synced_scopes: list[str] = []
@@ -204,6 +208,7 @@ class CoupletBot(commands.AutoShardedBot):
                 await self.usage.ledger.flush()
         except Exception:
             log.exception("could not write the usage ledger on close")
+        await self.moderation.aclose()
         if self._owns_completions:
             await self.completions.aclose()
         if self._owns_db:
