@@ -289,6 +289,9 @@ class CompletionsClient:
             bias = {**word_ids, **bias}  # explicit ids win over word-derived ones
         if bias:
             body["logit_bias"] = bias
+        note = profile.sampling_note(req.sampling)
+        if note:
+            warnings.append(note)
         return profile, model, body, warnings
 
     # -- completion ------------------------------------------------------------------

@@ -16,10 +16,13 @@ from types import MappingProxyType
 from typing import Any
 
 from bot.completions import (
+    DEFAULT_SAMPLING,
     PARAMETERS,
+    SAMPLING_MODES,
     SERVER_DEFAULT_PARAMS,
     CompletionRequest,
     ParamSpec,
+    SamplingMode,
     parse_param,
 )
 from bot.completions.request import out_of_range
@@ -115,6 +118,22 @@ def _parse_clean_mode(raw: str, config: ServerConfig) -> str:
             _(
                 "clean_mode {value} is not a cleaning mode: use seed (the original rule) "
                 "or preserve (keep line breaks).",
+                value=_show(raw),
+            ),
+        )
+    return value
+
+
+def _parse_sampling(raw: str, config: ServerConfig) -> str:
+    value = raw.strip().lower()
+    if value not in SAMPLING_MODES:
+        raise ParameterError(
+            "sampling",
+            raw,
+            _("api or server"),
+            _(
+                "sampling {value} is not a sampling mode: use api (only the API's samplers) "
+                "or server (the backend's own samplers too).",
                 value=_show(raw),
             ),
         )
@@ -260,6 +279,14 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 AUTO_LANGUAGE,
                 _parse_language,
             ),
+            Setting(
+                "sampling",
+                "behaviour",
+                _("api: sample as the API says; server: add the backend's own samplers"),
+                _("api or server"),
+                DEFAULT_SAMPLING,
+                _parse_sampling,
+            ),
             _limit("max_tokens_limit", _("The most max_tokens a member may ask for"), 1024),
             _limit("n_limit", _("The most completions (n) per request"), 4),
             _limit("best_of_limit", _("The most best_of candidates per request"), 8),
@@ -357,6 +384,10 @@ class ServerConfig:
     def language(self) -> str:
         """auto (each member's own language) or the locale public messages are written in."""
         return str(self.value("language"))
+
+    @property
+    def sampling(self) -> SamplingMode:
+        return "server" if self.value("sampling") == "server" else "api"
 
 
 @dataclass(frozen=True)

@@ -188,14 +188,19 @@ async def test_the_queue_alternates_servers_and_shows_positions(
             recs[name] = await fake.slash(
                 "complete", guild=guild, member=name, prompt=name, max_tokens=8
             )
+            # Each one is queued (and told its place) before the next arrives, so
+            # the place it hears first is the one it took.
             if name == "b1":
                 await wait_until(lambda: backend.arrived == ["b1"], "b1 at the backend")
+            else:
+                await wait_until(
+                    lambda name=name: bool(position_edits(recs[name])),
+                    f"{name}'s position",
+                    TIMEOUT,
+                )
         await wait_until(lambda: run.bot.usage.waiting == 5, "five requests waiting")
         expected_first = {"b2": 0, "b3": 1, "b4": 2, "q1": 1, "q2": 3}
         for name, ahead in expected_first.items():
-            await wait_until(
-                lambda name=name: bool(position_edits(recs[name])), f"{name}'s position", TIMEOUT
-            )
             assert position_edits(recs[name])[0] == ahead_text(ahead), name
         # q2 hears itself move up as the queue empties ahead of it, down to "you are next".
         for ahead in (2, 1, 0):
