@@ -10,10 +10,23 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.metrics import command_label, server_label
+from bot.sandbox import FakeDiscord
+from bot.settings import Settings
 from tests.e2e.conftest import make_settings, start_couplet
 from tests.scale.processes import WAIT, ScaleStub
 from tests.support.discord_env import running_fake
 from tests.support.postgres import free_port
+
+
+def settings_for(fake: FakeDiscord, tmp_path: Path, stub: ScaleStub, **more: object) -> Settings:
+    return make_settings(
+        fake,
+        tmp_path / "couplet.db",
+        stub.base_url,
+        completions_backend="vllm",
+        moderation_classifier=False,
+        **more,
+    )
 
 
 async def get(port: int, path: str) -> httpx.Response:
@@ -28,14 +41,7 @@ async def test_health_readiness_and_metrics(tmp_path: Path) -> None:
     async with running_fake() as fake:
         backend = contextlib.AsyncExitStack()
         stub = await backend.enter_async_context(ScaleStub().running())
-        settings = make_settings(
-            fake,
-            tmp_path / "couplet.db",
-            stub.base_url,
-            completions_backend="vllm",
-            moderation_classifier=False,
-            metrics_port=port,
-        )
+        settings = settings_for(fake, tmp_path, stub, metrics_port=port)
         try:
             async with start_couplet(fake, settings):
                 assert (await get(port, "/healthz")).status_code == 200
@@ -64,15 +70,8 @@ async def test_an_unreachable_redis_makes_the_process_not_ready(tmp_path: Path) 
     """With REDIS_URL pointing at nothing, /readyz is 503 and names Redis."""
     port = free_port()
     async with running_fake() as fake, ScaleStub().running() as stub:
-        settings = make_settings(
-            fake,
-            tmp_path / "couplet.db",
-            stub.base_url,
-            completions_backend="vllm",
-            moderation_classifier=False,
-            metrics_port=port,
-            redis_url=f"redis://127.0.0.1:{free_port()}/0",
-        )
+        nowhere = f"redis://127.0.0.1:{free_port()}/0"
+        settings = settings_for(fake, tmp_path, stub, metrics_port=port, redis_url=nowhere)
         async with start_couplet(fake, settings):
             ready = await get(port, "/readyz")
             assert ready.status_code == 503
@@ -83,9 +82,7 @@ async def test_an_unreachable_redis_makes_the_process_not_ready(tmp_path: Path) 
 async def test_no_metrics_port_no_endpoint(tmp_path: Path) -> None:
     """Off by default: without METRICS_PORT the bot opens no HTTP endpoint."""
     async with running_fake() as fake, ScaleStub().running() as stub:
-        settings = make_settings(
-            fake, tmp_path / "couplet.db", stub.base_url, moderation_classifier=False
-        )
+        settings = settings_for(fake, tmp_path, stub)
         async with start_couplet(fake, settings) as run:
             assert run.bot.health is None
 

@@ -7,41 +7,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from redis.asyncio import Redis
 
 from bot.storage import Database
 from bot.storage.usage import LedgerStore
-from bot.usage import FairQueue, LedgerEntry, LedgerSpool, LedgerWriter, QueueFull
+from bot.usage import FairQueue, LedgerSpool, LedgerWriter, QueueFull
 from bot.usage.counters import Counters, Hold, MemoryCounters
 from bot.usage.redis_counters import RedisCounters
 from bot.usage.redis_queue import RedisFairQueue
 from tests.support.discord_env import wait_until
-
-AT = datetime(2027, 3, 15, 12, tzinfo=UTC).timestamp()
-
-
-def entry(user: int, guild: int = 7) -> LedgerEntry:
-    return LedgerEntry(
-        at=AT,
-        guild_id=guild,
-        channel_id=8,
-        user_id=user,
-        user_name=f"user{user}",
-        command="complete",
-        backend="vllm",
-        model="m",
-        prompt_tokens=3,
-        completion_tokens=4,
-        tokens_counted=False,
-        n=1,
-        best_of=None,
-        requests=1,
-        outcome="ok",
-        latency_ms=10,
-    )
+from tests.usage.test_ledger import entry
 
 
 async def test_spooled_entries_survive_their_process_and_are_written_once(
