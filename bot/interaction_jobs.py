@@ -110,11 +110,13 @@ class InteractionJobs:
         job_id = interaction.id
         resumed = job_id in self._resumed  # a job being run again is stored already
         raw = self._raw.pop(job_id, None)
-        adding: asyncio.Task[bool] | None = None
+        stored = resumed
         if not resumed and raw is not None:
             job = Job(job_id, kind, raw, args, interaction.created_at + TOKEN_LIFETIME)
-            # Written beside the work, not before it: the answer is not delayed.
-            adding = asyncio.create_task(self._add(job), name=f"couplet-job-{job_id}")
+            # Written beside the work, not before it: the answer is not delayed, and
+            # a job answered before its write started is never written.
+            self.store.add_soon(job, self.owner).add_done_callback(_log_failed_add)
+            stored = True
         task = asyncio.current_task()
         if task is not None:
             self._running[job_id] = task
@@ -127,18 +129,8 @@ class InteractionJobs:
         finally:
             self._running.pop(job_id, None)
             self._resumed.discard(job_id)
-            if not _cancelled():
-                stored = resumed or (adding is not None and await adding)
-                if stored:
-                    await self._finish(job_id)
-
-    async def _add(self, job: Job) -> bool:
-        try:
-            await self.store.add(job, self.owner)
-        except Exception:
-            log.warning("could not store interaction %s's job", job.id, exc_info=True)
-            return False
-        return True
+            if stored and not _cancelled():
+                await self._finish(job_id)
 
     async def _finish(self, job_id: int) -> None:
         try:
@@ -242,6 +234,11 @@ class InteractionJobs:
             return
         if left:
             log.info("left %d unfinished interactions for another process", left)
+
+
+def _log_failed_add(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("could not store an interaction's job", exc_info=future.exception())
 
 
 def _cancelled() -> bool:

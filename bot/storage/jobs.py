@@ -12,11 +12,12 @@ again. Rows past Discord's 15 minutes can no longer be answered and are dropped.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, delete, select, update
+from sqlalchemy import BigInteger, Index, Integer, String, delete, insert, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.database import Database
@@ -61,6 +62,21 @@ class Job:
     attempts: int = 1
 
 
+def _row(job: Job, owner: str) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "id": job.id,
+        "kind": job.kind[:32],
+        "interaction": job.interaction,
+        "args": job.args,
+        "owner": owner,
+        "heartbeat_at": now,
+        "expires_at": job.expires_at,
+        "attempts": job.attempts,
+        "created_at": now,
+    }
+
+
 def _job(row: InteractionJobRow) -> Job:
     return Job(
         row.id, row.kind, dict(row.interaction), dict(row.args), row.expires_at, row.attempts
@@ -68,32 +84,80 @@ def _job(row: InteractionJobRow) -> Job:
 
 
 class JobStore:
-    """Adds, refreshes, claims and removes interaction jobs."""
+    """Adds, refreshes, claims and removes interaction jobs.
+
+    Adds and removals are written with group commit: those made while a write
+    is under way share the next transaction, and a job removed before its add
+    was written is never written at all — under load most short interactions
+    cost no database write, and the rest share one.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._adds: dict[int, tuple[Job, str]] = {}  # not yet taken by a write
+        self._removals: set[int] = set()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.writes = 0  # transactions written (for tests and benchmarks)
 
     async def add(self, job: Job, owner: str) -> None:
-        """Start a job owned by `owner` (a job already there, say after a retry, is replaced)."""
-        async with self.db.write() as session:
-            await session.execute(delete(InteractionJobRow).where(InteractionJobRow.id == job.id))
-            session.add(
-                InteractionJobRow(
-                    id=job.id,
-                    kind=job.kind[:32],
-                    interaction=job.interaction,
-                    args=job.args,
-                    owner=owner[:OWNER_LENGTH],
-                    heartbeat_at=utcnow(),
-                    expires_at=job.expires_at,
-                    attempts=job.attempts,
-                )
-            )
+        """Start a job owned by `owner` (a job already there, say after a retry, is
+        replaced); returns once it is written."""
+        await self.add_soon(job, owner)
+
+    def add_soon(self, job: Job, owner: str) -> asyncio.Future[None]:
+        """`add`, taken at once: a `finish` from now on cancels it if it is not written
+        yet. The future is done once written (or cancelled that way)."""
+        self._removals.discard(job.id)
+        self._adds[job.id] = (job, owner[:OWNER_LENGTH])
+        return self._written()
 
     async def finish(self, job_id: int) -> None:
         """The member has an answer: forget the job."""
-        async with self.db.write() as session:
-            await session.execute(delete(InteractionJobRow).where(InteractionJobRow.id == job_id))
+        if self._adds.pop(job_id, None) is not None:
+            return  # its add was never written: nothing to remove
+        self._removals.add(job_id)
+        await self._written()
+
+    def _written(self) -> asyncio.Future[None]:
+        """A future done when the next write (with what is pending now) is committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="couplet-job-writer")
+        return future
+
+    async def _write(self) -> None:
+        while self._waiters:
+            adds, removals, waiters = self._adds, self._removals, self._waiters
+            self._adds, self._removals, self._waiters = {}, set(), []
+            if not adds and not removals:
+                # Everything pending cancelled out (answered before written).
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                continue
+            try:
+                async with self.db.write() as session:
+                    gone = removals | set(adds)
+                    if gone:
+                        await session.execute(
+                            delete(InteractionJobRow).where(InteractionJobRow.id.in_(gone))
+                        )
+                    if adds:
+                        await session.execute(
+                            insert(InteractionJobRow),
+                            [_row(job, owner) for job, owner in adds.values()],
+                        )
+                self.writes += 1
+            except Exception as err:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(err)
+            else:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     async def heartbeat(self, owner: str) -> int:
         """Mark every job of `owner` as still being worked on; returns how many."""
