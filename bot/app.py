@@ -322,16 +322,17 @@ class CoupletBot(commands.AutoShardedBot):
         """Write the usage ledger's pending entries (batched, off the reply path).
 
         With several processes the entries wait in a shared spool, which one
-        process (the lease's holder) writes; a process still holding entries of
-        its own (the spool was unreachable) writes those itself.
+        process (the lease's holder) writes; each process only checks that its
+        own entries got there (see bot/usage/ledger.py).
         """
         ledger = self.usage.ledger
-        if not ledger.pending and not await self.cluster.leases.claim(
-            FLUSH_LEASE, ttl=FLUSH_LEASE_TTL
-        ):
-            return
         try:
-            await ledger.flush()
+            if ledger.spool is None:
+                await ledger.flush()
+                return
+            if await self.cluster.leases.claim(FLUSH_LEASE, ttl=FLUSH_LEASE_TTL):
+                await ledger.drain()
+            await ledger.confirm()
         except Exception:
             log.warning("could not write the usage ledger; will try again", exc_info=True)
 

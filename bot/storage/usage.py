@@ -163,6 +163,18 @@ class LedgerStore:
             await session.execute(stmt, batch)
         return len(batch)
 
+    async def existing(self, entry_ids: Sequence[str]) -> set[str]:
+        """Which of these entry ids the ledger holds."""
+        found: set[str] = set()
+        for start in range(0, len(entry_ids), 500):
+            chunk = list(entry_ids[start : start + 500])
+            async with self.db.read() as session:
+                rows = await session.scalars(
+                    select(UsageRow.entry_id).where(UsageRow.entry_id.in_(chunk))
+                )
+                found.update(row for row in rows if row is not None)
+        return found
+
     async def totals(
         self, guild_id: int | None, since: date, *, user_id: int | None = None
     ) -> Totals:

@@ -5,13 +5,16 @@ gathered in one transaction. The bot flushes every second and once more when
 it closes, so a clean stop loses nothing. A failed write keeps its entries for
 the next flush (and logs why), so a database hiccup loses nothing either.
 
-With several processes (`REDIS_URL`) the buffer is a Redis stream, the
-`LedgerSpool`: `add()` appends each entry to it at once, so a process killed
-with kill -9 loses none, and one process (the holder of the `ledger-flush`
-lease) moves the stream into the database. Any process may flush too (`/usage`
-does before it reads): an entry carries its own id, the ledger keeps one row
-per id, and a batch is removed from the stream by id only once written, so
-flushing twice or concurrently writes each entry once.
+With several processes (`REDIS_URL`) each entry also goes, as it is
+recorded, to a Redis stream every process shares, the `LedgerSpool`, so a
+process killed with kill -9 loses none: one process at a time (the holder of
+the `ledger-flush` lease) writes the stream to the database (`drain`). An
+entry carries its own id and the ledger keeps one row per id, so writing an
+entry twice is harmless. Each process keeps its own entries too, until it
+sees them in the database (`confirm`, a read); ones still missing after
+`CONFIRM_AFTER` seconds (Redis lost its data, or the spool could not be
+reached) it writes itself. `flush()` — on close, or before `/usage` reads —
+writes this process's entries and drains the spool at once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +43,8 @@ FLUSH_INTERVAL = 1.0
 BATCH_SIZE = 500
 # The Redis stream holding entries not yet in the database.
 SPOOL_KEY = "couplet:usage:ledger"
+# Seconds after which a process writes its own entries still missing from the database.
+CONFIRM_AFTER = 5.0
 
 
 @dataclass(frozen=True)
@@ -120,72 +126,102 @@ class LedgerSpool:
 class LedgerWriter:
     """Buffers entries; `flush()` writes them. Safe to flush from several tasks."""
 
-    def __init__(self, store: LedgerStore, spool: LedgerSpool | None = None) -> None:
+    def __init__(
+        self, store: LedgerStore, spool: LedgerSpool | None = None, *, clock: Any = time.monotonic
+    ) -> None:
         self.store = store
         self.spool = spool
-        self._pending: list[LedgerEntry] = []
+        self.clock = clock
+        # This process's entries not yet seen in the database, with when they were recorded.
+        self._pending: list[tuple[LedgerEntry, float]] = []
         # Held while a flush writes; hold it to stop the flushing without cutting one off.
         self.lock = asyncio.Lock()
         self.written = 0
 
     @property
     def pending(self) -> int:
-        """Entries held in this process (with a spool: those Redis could not take yet)."""
+        """This process's entries not yet known to be in the database."""
         return len(self._pending)
 
     def record(self, entry: LedgerEntry) -> None:
         """Queue one entry for the next flush (never waits)."""
-        self._pending.append(entry)
+        self._pending.append((entry, self.clock()))
 
     async def add(self, entry: LedgerEntry) -> None:
-        """Queue one entry: into the shared spool at once when there is one (so a process
-        that dies keeps nothing unwritten), else as `record`."""
+        """Queue one entry, and put it in the shared spool at once when there is one (so
+        it outlives this process)."""
+        self.record(entry)
         if self.spool is not None:
             try:
                 await self.spool.push([entry])
-                return
             except RedisError as err:
                 log.warning("could not spool a ledger entry (%s); keeping it here", err)
-        self._pending.append(entry)
 
     async def flush(self) -> int:
-        """Write every pending entry; returns how many were written.
+        """Write this process's entries and (with a spool) everything spooled; returns how
+        many rows were written.
 
         On a database error the entries stay pending (here or in the spool)
         and the error is raised (the flush loop logs it and tries again).
         """
         async with self.lock:
-            count = 0
-            if self.spool is not None and self._pending:
-                try:
-                    await self.spool.push(self._pending)
-                    self._pending.clear()
-                except RedisError as err:
-                    log.warning("the ledger spool is unreachable (%s); writing directly", err)
-            while self._pending:
-                batch = self._pending[:BATCH_SIZE]
-                await self.store.add_many(entry.row() for entry in batch)
-                # Only now are they safe: drop exactly the entries written.
-                del self._pending[: len(batch)]
-                count += len(batch)
+            count = await self._write_own(len(self._pending))
             if self.spool is not None:
-                try:
-                    count += await self._drain()
-                except RedisError as err:
-                    # Still in the spool: the next flush (here or elsewhere) writes them.
-                    log.warning("could not read the ledger spool (%s); will try again", err)
+                count += await self._drain()
             self.written += count
             return count
 
+    async def drain(self) -> int:
+        """Write everything spooled by any process (the lease holder's round)."""
+        if self.spool is None:
+            return await self.flush()
+        async with self.lock:
+            count = await self._drain()
+            self.written += count
+            return count
+
+    async def confirm(self) -> int:
+        """Forget this process's entries the database has; write those still missing
+        after CONFIRM_AFTER seconds. Returns how many it wrote."""
+        async with self.lock:
+            due = self.clock() - CONFIRM_AFTER
+            old = [entry.entry_id for entry, at in self._pending if at <= due]
+            if not old:
+                return 0
+            present = await self.store.existing(old)
+            self._pending = [(e, at) for e, at in self._pending if e.entry_id not in present]
+            late = sum(1 for _, at in self._pending if at <= due)
+            if late:
+                log.warning("%d ledger entries were not in the spool; writing them here", late)
+            count = await self._write_own(late)
+            self.written += count
+            return count
+
+    async def _write_own(self, count: int) -> int:
+        """Write the first `count` of this process's entries."""
+        written = 0
+        while written < count and self._pending:
+            batch = self._pending[: min(BATCH_SIZE, count - written)]
+            await self.store.add_many(entry.row() for entry, _ in batch)
+            # Only now are they safe: drop exactly the entries written.
+            del self._pending[: len(batch)]
+            written += len(batch)
+        return written
+
     async def _drain(self) -> int:
-        """Move the spool into the database, batch by batch."""
+        """Move the spool into the database, batch by batch (an unreachable spool is
+        logged: the entries are still there, or still here)."""
         assert self.spool is not None
         count = 0
-        while True:
-            batch = await self.spool.peek(BATCH_SIZE)
-            if not batch:
-                return count
-            await self.store.add_many(entry.row() for _, entry in batch)
-            # Written (or already there): now they may leave the spool.
-            await self.spool.remove([stream_id for stream_id, _ in batch])
-            count += len(batch)
+        try:
+            while True:
+                batch = await self.spool.peek(BATCH_SIZE)
+                if not batch:
+                    return count
+                await self.store.add_many(entry.row() for _, entry in batch)
+                # Written (or already there): now they may leave the spool.
+                await self.spool.remove([stream_id for stream_id, _ in batch])
+                count += len(batch)
+        except RedisError as err:
+            log.warning("could not read the ledger spool (%s); will try again", err)
+            return count

@@ -16,6 +16,7 @@ from bot.storage import Database
 from bot.storage.usage import LedgerStore
 from bot.usage import FairQueue, LedgerSpool, LedgerWriter, QueueFull
 from bot.usage.counters import Counters, Hold, MemoryCounters
+from bot.usage.ledger import CONFIRM_AFTER
 from bot.usage.redis_counters import RedisCounters
 from bot.usage.redis_queue import RedisFairQueue
 from tests.support.discord_env import wait_until
@@ -26,19 +27,46 @@ async def test_spooled_entries_survive_their_process_and_are_written_once(
     db: Database, redis: Redis
 ) -> None:
     """Entries added by a process that then dies (never flushing) are in the spool; two
-    processes flushing at once write each of them exactly once."""
+    processes draining it at once write each of them exactly once."""
     store = LedgerStore(db)
     dying = LedgerWriter(store, LedgerSpool(redis))
     for user in range(1, 601):  # more than one batch
         await dying.add(entry(user))
-    assert dying.pending == 0  # nothing kept in the dying process
-    del dying
+    del dying  # killed: what it kept in memory is gone
     first = LedgerWriter(store, LedgerSpool(redis))
     second = LedgerWriter(store, LedgerSpool(redis))
-    await asyncio.gather(first.flush(), second.flush(), first.flush())
+    await asyncio.gather(first.drain(), second.drain(), first.drain())
     total = await store.totals(7, date(2027, 3, 15))
     assert (total.requests, total.tokens) == (600, 600 * 7)
     assert await LedgerSpool(redis).size() == 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_process_checks_its_entries_reached_the_database(
+    db: Database, redis: Redis
+) -> None:
+    """An entry another process drained is forgotten here without a write; one the spool
+    lost (Redis lost its data) is written here once it is overdue."""
+    store = LedgerStore(db)
+    clock = Clock()
+    own = LedgerWriter(store, LedgerSpool(redis), clock=clock)
+    holder = LedgerWriter(store, LedgerSpool(redis))
+    await own.add(entry(1))
+    await holder.drain()
+    await own.add(entry(2))
+    await redis.flushall()  # entry 2 is lost from the spool
+    assert await own.confirm() == 0  # nothing overdue yet
+    clock.now += CONFIRM_AFTER
+    assert await own.confirm() == 1  # entry 2 written here; entry 1 found
+    assert own.pending == 0
+    assert (await store.totals(7, date(2027, 3, 15))).requests == 2
 
 
 async def test_a_batch_written_twice_is_kept_once(db: Database) -> None:
