@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.sandbox import FakeDiscord
 from bot.sandbox import permissions as perm
 from bot.sandbox.world import Guild
+from tests.e2e.conftest import serve
 from tests.support.cli import couplet_command
 from tests.support.discord_env import BotProcess, running_process, wait_until
 from tests.support.postgres import free_port
@@ -113,18 +114,13 @@ class ScaleStub:
         app = web.Application()
         app.router.add_post("/v1/completions", self.completions)
         app.router.add_get("/v1/models", self.models)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        try:
-            yield self
-        finally:
-            for gate in self.holds.values():
-                gate.set()
-            await runner.cleanup()
+        async with serve(app) as url:
+            self.base_url = url + "/v1"
+            try:
+                yield self
+            finally:
+                for gate in self.holds.values():
+                    gate.set()
 
 
 @dataclass
