@@ -228,7 +228,8 @@ class Injection:
             "token": token,
             "version": 1,
             "app_permissions": str(guild.app_permissions_in(channel)),
-            "locale": "en-US",
+            # The member's client language; the server's own stays en-US.
+            "locale": member.user.locale,
             "guild_locale": "en-US",
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild.id)},

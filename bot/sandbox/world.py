@@ -18,11 +18,13 @@ def iso_now() -> str:
 
 @dataclass
 class User:
-    """A Discord account (a person or the bot)."""
+    """A Discord account (a person or the bot); `locale` is the language their client
+    is set to, which Discord sends with each of their interactions."""
 
     id: int
     name: str
     bot: bool = False
+    locale: str = "en-US"
 
     def payload(self) -> dict[str, Any]:
         return {

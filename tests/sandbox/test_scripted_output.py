@@ -13,8 +13,9 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from bot.sandbox.rendering import render_message
 from bot.sandbox.stub_completions import StubCompletions
-from bot.sandbox.terminal import Terminal, render_message
+from bot.sandbox.terminal import Terminal
 from tests.sandbox.minimal_bot import MiniBot
 from tests.support.cli import couplet_command, settings_env
 from tests.support.discord_env import running_bot, running_fake
