@@ -32,7 +32,7 @@ STYLE_RULES: dict[str, str] = {
     "codeblock": "ansiyellow",
     "embed.bar": "ansiblue",
     "embed.author": "bold",
-    "embed.title": "bold ansibrightwhite",
+    "embed.title": "bold",
     "embed.field": "bold",
     "embed.footer": "ansibrightblack",
     "button": "bold",

@@ -232,7 +232,7 @@ def typed_options(
 # ------------------------------------------------------------------ buttons
 
 
-def _label_key(text: str) -> str:
+def label_key(text: str) -> str:
     """A label as typed: case-folded, symbols and emoji dropped, spaces collapsed.
 
     "Next ▶" and "◀ Prev" become "next" and "prev"; letters, digits and
@@ -254,11 +254,11 @@ def match_button(buttons: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
     exact = [b for b, name in zip(buttons, names, strict=True) if name == wanted]
     if exact:
         return exact[0]
-    key = _label_key(wanted)
+    key = label_key(wanted)
     listed = ", ".join(repr(n) for n in names) or "none"
     if not key:
         raise ComponentError(f"Say which button by its words: click LABEL (buttons: {listed}).")
-    keys = [_label_key(name) for name in names]
+    keys = [label_key(name) for name in names]
     for prefix in (False, True):
         found = [
             b
@@ -275,14 +275,27 @@ def match_button(buttons: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------- terminal
 
-HELP = """Commands:
-  /NAME [SUB] opt:value opt:"quoted value"   run a slash command
-  click LABEL                               click a button on the last bot message
-  select VALUE [VALUE …]                    choose in the last select menu
-  modal FIELD=value … | modal TEXT          submit the form the bot opened (\\n = new line)
-  as NAME                                   act as another member
-  in #CHANNEL                               move to another channel
-  help | quit"""
+# The terminal's own words: (usage, meaning), for help and for completion.
+TERMINAL_WORDS = {
+    "click": ("click LABEL", "click a button on the last bot message"),
+    "select": ("select VALUE [VALUE …]", "choose in the last select menu"),
+    "modal": (
+        "modal FIELD=value … | modal TEXT",
+        "submit the form the bot opened (\\n = new line)",
+    ),
+    "as": ("as NAME", "act as another member"),
+    "in": ("in #CHANNEL", "move to another channel"),
+    "help": ("help", "what you can type, and the synced commands"),
+    "quit": ("quit", "leave the sandbox"),
+}
+HELP = "\n".join(
+    [
+        "Commands:",
+        '  /NAME [SUB] opt:value opt:"quoted value"   run a slash command',
+        *(f"  {usage:<42}{meaning}" for usage, meaning in list(TERMINAL_WORDS.values())[:5]),
+        "  help | quit",
+    ]
+)
 
 
 class Terminal:
