@@ -99,7 +99,7 @@ def raw_value(word: Word) -> str:
 class SlashState:
     """A slash-command line up to the cursor.
 
-    `definition` is the synced command (None while its name is typed or if it is
+    `definition` is the synced command (None while its `name` is typed or if it is
     unknown), `path` the subcommands walked, `options` what may come next (the
     subcommands while `needs_subcommand`, else the leaf options), `given` the option
     words before the cursor and `current` the word under it (None: a new word starts).
@@ -107,6 +107,7 @@ class SlashState:
 
     definition: dict[str, Any] | None
     current: Word | None
+    name: str = ""  # the command's name as typed so far, without the slash
     path: list[str] = field(default_factory=list)
     options: list[dict[str, Any]] = field(default_factory=list)
     given: dict[str, Word] = field(default_factory=dict)
@@ -144,10 +145,11 @@ def read_slash(line: str, commands: list[dict[str, Any]]) -> SlashState | None:
     current = None if at_new_word else found[-1]
     done = found if at_new_word else found[:-1]
     if not done:
-        return SlashState(None, current)
+        assert current is not None
+        return SlashState(None, current, current.text[1:].lower())
     name = done[0].text[1:].lower()
     definition = next((c for c in commands if c["name"] == name), None)
-    state = SlashState(definition, current)
+    state = SlashState(definition, current, name)
     if definition is None:
         return state
     state.options = definition.get("options") or []

@@ -98,22 +98,25 @@ class SandboxCompleter(Completer):
                 yield completion
 
     # ---------------------------------------------------------------- names
+    def _commands(self, typed: str, start: int) -> Iterator[Completion]:
+        """The slash commands whose `/name` starts with what is typed."""
+        for cmd in self.terminal.slash_commands():
+            if ("/" + cmd["name"]).startswith(typed.lower()):
+                yield Completion(
+                    f"/{cmd['name']} ",
+                    start,
+                    display=f"/{cmd['name']}",
+                    display_meta=localized(cmd, "description", self.terminal.locale),
+                )
+
     def _names(self, state: SlashState) -> Iterator[Completion]:
         """Command, subcommand or option names for the word under the cursor."""
         typed = state.current.text if state.current is not None else ""
         start = -len(state.current.raw) if state.current is not None else 0
         locale = self.terminal.locale
         if state.definition is None:
-            if state.current is None or state.given or not typed.startswith("/"):
-                return
-            for cmd in self.terminal.slash_commands():
-                if ("/" + cmd["name"]).startswith(typed.lower()):
-                    yield Completion(
-                        f"/{cmd['name']} ",
-                        start,
-                        display=f"/{cmd['name']}",
-                        display_meta=localized(cmd, "description", locale),
-                    )
+            if state.current is not None and not state.given and typed.startswith("/"):
+                yield from self._commands(typed, start)
             return
         if state.needs_subcommand:
             for sub in state.options:
@@ -239,14 +242,7 @@ class SandboxCompleter(Completer):
         typed = current.text if current is not None else ""
         start = -len(current.raw) if current is not None else 0
         if not done:
-            for cmd in self.terminal.slash_commands():
-                if ("/" + cmd["name"]).startswith(typed.lower()):
-                    yield Completion(
-                        f"/{cmd['name']} ",
-                        start,
-                        display=f"/{cmd['name']}",
-                        display_meta=localized(cmd, "description", self.terminal.locale),
-                    )
+            yield from self._commands(typed, start)
             for keyword, (usage, meaning) in TERMINAL_WORDS.items():
                 if keyword.startswith(typed.lower()):
                     yield Completion(keyword + " ", start, display=usage, display_meta=meaning)

@@ -112,8 +112,11 @@ def toolbar(terminal: Terminal, before_cursor: str) -> Fragments:
 
 
 def _command_names(terminal: Terminal, state: SlashState) -> Fragments:
-    typed = (state.current.text if state.current is not None else "/").lower()
-    matches = [c for c in terminal.slash_commands() if ("/" + c["name"]).startswith(typed)]
+    """The commands the name being typed can become, or that no synced command has it."""
+    typed = "/" + state.name
+    commands = terminal.slash_commands()
+    being_typed = state.current is not None and state.current.text.lower() == typed
+    matches = [c for c in commands if ("/" + c["name"]).startswith(typed) and being_typed]
     if len(matches) == 1:
         cmd = matches[0]
         return [

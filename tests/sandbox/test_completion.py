@@ -336,3 +336,14 @@ async def test_a_zh_cn_member_is_sent_in_every_interaction(tmp_path: Path) -> No
         )
         (only,) = completer.get_completions(Document("/hel"), event)
         assert only.display_meta_text == "打个招呼"
+
+
+async def test_toolbar_follows_a_command_name_as_it_is_typed(
+    sandbox: Sandbox, as_alice: Terminal
+) -> None:
+    """`/` lists the commands, `/comp` describes /complete, an unknown name is flagged."""
+    assert plain(toolbar(as_alice, "/")) == "/complete  /models  /preset  /sampling  /settings"
+    assert plain(toolbar(as_alice, "/comp")).startswith("/complete — Continue a prompt")
+    assert plain(toolbar(as_alice, "/nope ")) == "✗ no command /nope is synced (Tab lists them)"
+    assert plain(toolbar(as_alice, "")).startswith("Type / for commands")
+    assert plain(toolbar(as_alice, "click ")).startswith("click LABEL — click a button")
