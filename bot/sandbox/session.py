@@ -68,6 +68,17 @@ def _styled_printer(stdout: TextIO) -> Callable[[Fragments], None] | None:
     return styled_printer(stdout)
 
 
+async def _cancel_unfinished_commands() -> None:
+    """Leaving cuts what the bot is still doing (a reply Ctrl-C stopped waiting for): cancel
+    those commands before the bot closes, so they end quietly instead of failing with
+    tracebacks on a closed HTTP client. discord.py runs each one in a task of this name."""
+    unfinished = [t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker"]
+    for command in unfinished:
+        command.cancel()
+    if unfinished:
+        await asyncio.wait(unfinished, timeout=10)
+
+
 async def wait_while_running(awaitable: Any, task: asyncio.Task[Any], timeout: float) -> bool:  # noqa: ASYNC109
     """Wait for `awaitable` while `task` (the bot) runs: True once it is done;
     False, with `awaitable` cancelled, when `task` ends first or `timeout` passes."""
@@ -160,6 +171,7 @@ async def run_sandbox(
                 write(f"(the bot called routes the emulator does not know: {fake.unknown_routes})")
             return code
         finally:
+            await _cancel_unfinished_commands()
             if bot is not None:
                 with contextlib.suppress(Exception):
                     await bot.close()

@@ -113,6 +113,10 @@ class PtyScreen:
         raise AssertionError(f"{row_text!r} is not on the screen:\n{self.text()}")
 
 
+def _take_terminal() -> None:
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 @contextlib.asynccontextmanager
 async def pty_screen(
     argv: list[str],
@@ -134,7 +138,10 @@ async def pty_screen(
             stderr=errors,
             env={**env, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(rows)},
             cwd=cwd,
+            # Its own session with the pty as controlling terminal, as a shell gives it:
+            # Ctrl-C typed outside the prompt's raw mode then sends it SIGINT.
             start_new_session=True,
+            preexec_fn=_take_terminal,
         )
     os.close(slave)
     screen = PtyScreen(process, master, rows, columns)

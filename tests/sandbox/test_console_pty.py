@@ -142,3 +142,28 @@ async def test_long_output_is_paged_and_no_color_keeps_it_uncoloured(
         await screen.wait_for(lambda text: "more lines skipped)" in text and PROMPT in text)
         assert "[Regenerate]" not in screen.text()
         assert await leave(screen) == 0
+
+
+async def test_ctrl_c_stops_waiting_for_a_slow_bot(tmp_path: Path) -> None:
+    """While the bot is awaited the screen says so; Ctrl-C stops waiting and gives the prompt
+    back (the sandbox keeps running), and Ctrl-C at the prompt only clears the line."""
+    slow = StubCompletions(delay=600)
+    await slow.start()
+    try:
+        async with sandbox(sandbox_env(slow, tmp_path), tmp_path) as screen:
+            await screen.wait_for(PROMPT)
+            screen.send('/complete prompt:"hi"', "enter")
+            await screen.wait_for("waiting for Couplet… (Ctrl-C stops waiting)")
+            screen.send("ctrl-c")
+            await screen.wait_for("Stopped waiting for the bot.")
+            await screen.wait_for(lambda _: prompt_line(screen) == PROMPT)
+            assert "waiting for Couplet" not in screen.text()
+            screen.send("/models")
+            await screen.wait_for(PROMPT + " /models")
+            screen.send("ctrl-c")
+            await screen.wait_for(lambda _: prompt_line(screen) == PROMPT)
+            assert screen.process.poll() is None
+            assert await leave(screen) == 0
+    finally:
+        await slow.stop()
+    assert "Traceback" not in (tmp_path / "stderr.txt").read_text()
