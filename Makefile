@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # The native llama.cpp build crashes on some CPUs; the portable one runs.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: run sandbox test lint install postgres clean
+.PHONY: run sandbox test lint install postgres redis clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,7 +26,11 @@ sandbox: $(VENV)/.installed
 postgres:
 	bash scripts/ensure-postgres.sh
 
-test: $(VENV)/.installed postgres
+# Debian's redis-server; the tests start their own throwaway server on loopback.
+redis:
+	bash scripts/ensure-redis.sh
+
+test: $(VENV)/.installed postgres redis
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed

@@ -16,12 +16,14 @@ from datetime import timedelta
 from typing import Any
 
 import discord
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 import cogs
 from bot.completions import CompletionsClient
 from bot.discord_endpoints import patch_discord_endpoints
+from bot.moderation import ModerationService
 from bot.services.generation import GenerationService
+from bot.services.metering import Metering
 from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService
 from bot.services.server_settings import ServerSettingsService
@@ -30,6 +32,8 @@ from bot.storage import Database
 from bot.storage.command_sync import CommandSyncStore
 from bot.storage.generations import GenerationStore
 from bot.tree import CoupletTree
+from bot.usage import UsageService, build_usage
+from bot.usage.ledger import FLUSH_INTERVAL
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +73,13 @@ class CoupletBot(commands.AutoShardedBot):
         *,
         completions: CompletionsClient | None = None,
         database: Database | None = None,
+        usage: UsageService | None = None,
         **discord_kwargs: Any,
     ) -> None:
         options: dict[str, Any] = {
-            # Interactions need no intents; guilds keeps the server cache useful.
-            "intents": discord.Intents(guilds=True),
+            # Interactions need no intents; guilds keeps the server cache useful;
+            # AutoMod rule events keep the server's rules fresh for moderation.
+            "intents": discord.Intents(guilds=True, auto_moderation_configuration=True),
             "allowed_mentions": discord.AllowedMentions.none(),
             "tree_cls": CoupletTree,
             "shard_count": settings.shard_count,
@@ -90,15 +96,22 @@ class CoupletBot(commands.AutoShardedBot):
             settings
         )
         self.db: Database = database or Database(settings.database_url)
+        self._owns_usage = usage is None
+        # Limits, the usage ledger and the fair queue to the backend.
+        self.usage: UsageService = usage or build_usage(settings, self.db)
         self.server_settings = ServerSettingsService(self.db)
         self.presets = PresetService(self.db)
         self.parameters = ParameterResolver(self.server_settings, self.presets)
         self.generations = GenerationStore(self.db)
+        self.metering = Metering(self.usage, self.completions, self.server_settings)
+        self.moderation = ModerationService.from_settings(settings, self.db)
         self.generation = GenerationService(
             self.completions,
             self.parameters,
             self.generations,
             default_model=settings.completions_model,
+            metering=self.metering,
+            moderation=self.moderation,
         )
         self.command_sync = CommandSyncStore(self.db)
         self.synced_scopes: list[str] = []
@@ -122,6 +135,9 @@ class CoupletBot(commands.AutoShardedBot):
             await self.generations.prune(GENERATION_RETENTION)
         except Exception:
             log.exception("could not prune old generations; continuing")
+        # The ledger is the source of truth for the limit counters.
+        await self.usage.rebuild()
+        self.flush_ledger.start()
         for name in cog_modules():
             await self.load_extension(name)
             log.info("loaded %s", name)
@@ -164,6 +180,14 @@ class CoupletBot(commands.AutoShardedBot):
         log.info("synced %d commands to %s", len(synced), scope)
         return True
 
+    @tasks.loop(seconds=FLUSH_INTERVAL)
+    async def flush_ledger(self) -> None:
+        """Write the usage ledger's pending entries (batched, off the reply path)."""
+        try:
+            await self.usage.ledger.flush()
+        except Exception:
+            log.warning("could not write the usage ledger; will try again", exc_info=True)
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -174,6 +198,17 @@ class CoupletBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("could not unload %s", name)
         await super().close()
+        async with self.usage.ledger.lock:  # so no flush is cut off half way
+            self.flush_ledger.cancel()
+        # A clean stop loses no ledger entry: the last ones are written here.
+        try:
+            if self._owns_usage:
+                await self.usage.aclose()
+            else:
+                await self.usage.ledger.flush()
+        except Exception:
+            log.exception("could not write the usage ledger on close")
+        await self.moderation.aclose()
         if self._owns_completions:
             await self.completions.aclose()
         if self._owns_db:

@@ -14,6 +14,7 @@ from discord import app_commands
 
 from bot.completions import PARAMETERS as _P
 from bot.completions import ParamSpec
+from bot.usage import Subject
 
 if TYPE_CHECKING:
     from bot.services.presets import PresetService
@@ -101,3 +102,26 @@ async def preset_choices(
         log.warning("preset autocomplete failed", exc_info=True)
         return []
     return [app_commands.Choice(name=name, value=name) for name in names[:MAX_CHOICES]]
+
+
+def member_facts(interaction: discord.Interaction) -> dict[str, Any]:
+    """What usage limits need to know of the member: name, roles, Manage Server."""
+    user = interaction.user
+    return {
+        "name": str(user.name),
+        "role_ids": tuple(role.id for role in getattr(user, "roles", ())),
+        "manages_server": bool(interaction.guild_id and interaction.permissions.manage_guild),
+    }
+
+
+def usage_subject(interaction: discord.Interaction) -> Subject:
+    """Who an interaction's usage is charged to (for /usage me)."""
+    facts = member_facts(interaction)
+    return Subject(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_name=facts["name"],
+        role_ids=facts["role_ids"],
+        manages_server=facts["manages_server"],
+    )

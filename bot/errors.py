@@ -1,20 +1,37 @@
 """Domain errors every layer raises; the command tree turns each into one sentence.
 
-Every error carries `.message`: one sentence that is safe to show a chat user
-(no secrets, no stack traces). Nothing here imports another part of Couplet.
+Every error carries one sentence that is safe to show a chat user (no secrets,
+no stack traces): `.msg` (a translatable `bot.i18n.Msg`, or plain text) and
+`.message`, its English text. `.text(locale)` renders it for a member.
+Nothing here imports another part of Couplet but the translation layer.
 """
 
 from __future__ import annotations
 
 import re
 
+from bot.i18n import Msg, _, render
+
 
 class CoupletError(Exception):
     """Base class: something the user can be told in one sentence."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Msg) -> None:
+        super().__init__(str(message))
+        self.msg: str | Msg = message
+
+    @property
+    def message(self) -> str:
+        """The sentence in English."""
+        return str(self.msg)
+
+    @message.setter
+    def message(self, text: str) -> None:
+        self.msg = text
+
+    def text(self, locale: str | None = None) -> str:
+        """The sentence in `locale` (a Discord locale code such as zh-CN)."""
+        return render(self.msg, locale)
 
     def __str__(self) -> str:
         return self.message
@@ -24,11 +41,21 @@ class ParameterError(CoupletError, ValueError):
     """A parameter has a value that is not allowed (a ValueError, so pydantic validators
     can raise it)."""
 
-    def __init__(self, param: str, value: object, allowed: str, message: str | None = None) -> None:
+    def __init__(
+        self, param: str, value: object, allowed: str | Msg, message: str | Msg | None = None
+    ) -> None:
         self.param = param
         self.value = value
         self.allowed = allowed
-        super().__init__(message or f"{param} {show_value(value)} is not allowed: use {allowed}.")
+        super().__init__(
+            message
+            or _(
+                "{param} {value} is not allowed: use {allowed}.",
+                param=param,
+                value=show_value(value),
+                allowed=allowed,
+            )
+        )
 
 
 _NUMERIC_TEXT = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")

@@ -24,6 +24,7 @@ from bot.errors import (
     RateLimited,
     UnsupportedParameter,
 )
+from bot.i18n import Msg, pick_locale, render
 from bot.render.text import MESSAGE_LIMIT
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,17 @@ def permission_names(permissions: list[str]) -> str:
     )
 
 
-def message_for(error: BaseException) -> str | None:
-    """The sentence for a known error, or None for an unexpected one."""
+def interaction_locale(interaction: discord.Interaction) -> str:
+    """The language to answer this member in: theirs, else the server's, else English."""
+    return pick_locale(interaction.locale, interaction.guild_locale)
+
+
+def message_for(error: BaseException, locale: str | None = None) -> str | None:
+    """The sentence for a known error (in `locale`), or None for an unexpected one."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, ParameterError):
-        return str(error)
+        return error.text(locale)
     if isinstance(error, UnsupportedParameter):
         return f"{error.message} Leave {error.param} out, or ask an admin about another backend."
     if isinstance(error, RateLimited):
@@ -87,11 +93,11 @@ def message_for(error: BaseException) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here."
     if isinstance(error, CoupletError):
-        return error.message
+        return error.text(locale)
     return None
 
 
-async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
+async def reply_ephemeral(interaction: discord.Interaction, text: str | Msg) -> None:
     """Answer with an ephemeral sentence whether or not the interaction was answered.
 
     After a public "thinking…" the deferred message would carry the sentence
@@ -99,6 +105,7 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
     followup.
     """
     mentions = discord.AllowedMentions.none()
+    text = render(text, interaction_locale(interaction))
     if len(text) > MESSAGE_LIMIT:
         text = text[: MESSAGE_LIMIT - 1] + "…"
     try:
@@ -121,7 +128,7 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
 
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
     """Reply to `error`: its sentence if known, else log it and say so generically."""
-    text = message_for(error)
+    text = message_for(error, interaction_locale(interaction))
     if text is None:
         command = interaction.command.qualified_name if interaction.command else "component"
         original = getattr(error, "original", error)

@@ -19,7 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.command_helpers import Temperature, TopP
+from bot.command_helpers import Temperature, TopP, member_facts
 from bot.completions.parameters import descriptions
 from bot.render.sampling import caption, sampling_content
 from bot.render.sampling_chart import chart_png
@@ -96,6 +96,7 @@ def requester_of(interaction: discord.Interaction) -> Requester:
         user_id=interaction.user.id,
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
+        **member_facts(interaction),
     )
 
 

@@ -45,6 +45,19 @@ MODELS_RETRY = 300.0
 MODELS_SHOWN = 10
 
 
+def _best_of_emulated(req: CompletionRequest, profile: BackendProfile) -> bool:
+    return req.wants_best_of and profile.supports("best_of") is not Support.NATIVE
+
+
+def _candidates(req: CompletionRequest, profile: BackendProfile) -> int:
+    """How many choices are generated: best_of's candidates when emulated, else n."""
+    return req.best_of if _best_of_emulated(req, profile) and req.best_of else req.n
+
+
+def _one_request(profile: BackendProfile, count: int) -> bool:
+    return count == 1 or profile.supports("n") is Support.NATIVE
+
+
 def _served(model: str, models: list[str]) -> bool:
     """Whether `model` names one of `models` (Ollama's implicit `:latest` tag included)."""
     return model in models or (":" not in model and f"{model}:latest" in models)
@@ -258,8 +271,8 @@ class CompletionsClient:
         echo_emulated = req.echo and (
             profile.supports("echo") is not Support.NATIVE or req.wants_best_of
         )
-        best_of_emulated = req.wants_best_of and profile.supports("best_of") is not Support.NATIVE
-        count = req.best_of if best_of_emulated and req.best_of else req.n
+        best_of_emulated = _best_of_emulated(req, profile)
+        count = _candidates(req, profile)
         if best_of_emulated:
             emulated.append("best_of")
             # Candidates are ranked on the generated tokens alone.
@@ -329,7 +342,7 @@ class CompletionsClient:
         emulated: list[str],
     ) -> tuple[list[WireChoice], Usage, CompletionResponse]:
         """`count` choices as sent: one request with native n, or `count` concurrent ones."""
-        if count == 1 or profile.supports("n") is Support.NATIVE:
+        if _one_request(profile, count):
             if count > 1:
                 body = {**body, "n": count}
             response = await self._post(body)
@@ -369,6 +382,36 @@ class CompletionsClient:
                 "COMPLETIONS_BACKEND so Couplet can emulate n."
             )
         return sorted(choices, key=lambda c: c.index)
+
+    # -- usage -----------------------------------------------------------------------
+
+    async def request_count(self, req: CompletionRequest) -> int:
+        """How many HTTP requests `complete(req)` sends (several when n or best_of is
+        emulated); streaming always sends one."""
+        if req.stream:
+            return 1
+        profile = await self.profile()
+        count = _candidates(req, profile)
+        return 1 if _one_request(profile, count) else count
+
+    async def count_usage(self, req: CompletionRequest, text: str) -> Usage | None:
+        """Count a completion's tokens with the backend's tokenizer, for backends that
+        report no usage (llama-cpp-python while streaming); None without a tokenizer.
+
+        The prompt is counted as the server sees it (its start token included),
+        the generated text without the tokens the server adds.
+        """
+        profile = await self.profile()
+        if profile.tokenizer is None:
+            return None
+        tokenizer = Tokenizer(self.http, profile, req.model or self.default_model)
+        prompt = await tokenizer.count(req.prompt)
+        completion = len(await tokenizer.tokenize(text)) if text else 0
+        return Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+        )
 
     # -- streaming -------------------------------------------------------------------
 

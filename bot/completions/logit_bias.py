@@ -112,6 +112,10 @@ class Tokenizer:
         data = await self.http.request_json("POST", url, body)
         return read(TokenizeResponse, data, "a token list").ids()
 
+    async def count(self, text: str) -> int:
+        """How many tokens the server makes of `text`, the ones it adds included."""
+        return len(await self._raw(text))
+
     async def tokenize(self, text: str) -> list[int]:
         """Token ids of `text`, without BOS or other tokens the server adds."""
         if self._specials is None:

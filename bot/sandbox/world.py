@@ -119,6 +119,8 @@ class Member:
     roles: list[Role] = field(default_factory=list)
     nick: str | None = None
     joined_at: str = field(default_factory=iso_now)
+    # ISO timestamp until which the member is timed out (PATCH communication_disabled_until).
+    communication_disabled_until: str | None = None
 
     @property
     def id(self) -> int:
@@ -141,6 +143,11 @@ class Member:
     def has(self, bits: int) -> bool:
         """Whether every bit in `bits` is granted."""
         return self.permissions & bits == bits
+
+    @property
+    def top_position(self) -> int:
+        """The position of the member's highest role (0: @everyone only)."""
+        return max((role.position for role in self.roles), default=0)
 
     def permissions_in(self, channel: Channel) -> int:
         """Permissions in one channel: guild permissions with the channel's overwrites."""
@@ -165,7 +172,7 @@ class Member:
             "mute": False,
             "pending": False,
             "flags": 0,
-            "communication_disabled_until": None,
+            "communication_disabled_until": self.communication_disabled_until,
         }
         if with_permissions:
             value = self.permissions if channel is None else self.permissions_in(channel)
@@ -188,6 +195,8 @@ class Guild:
         self.members: list[Member] = []
         self.bot_role = self.add_role("Couplet", perm.DEFAULT_BOT_ROLE, managed=True)
         self.bot_member: Member | None = None
+        # AutoMod rules by id, as Discord's rule objects (see bot/sandbox/automod.py).
+        self.automod_rules: dict[int, dict[str, Any]] = {}
         if world.bot_user is not None:
             self._add_bot(world.bot_user)
 

@@ -25,13 +25,15 @@ from bot.completions import (
     CompletionRequest,
     CompletionResult,
     LogProbs,
-    Usage,
     clean_text,
 )
 from bot.errors import ParameterError
+from bot.moderation import Subject
+from bot.services.metering import Metering, Waiting, report
 
 if TYPE_CHECKING:
     from bot.completions import CompletionsClient
+    from bot.moderation import ModerationService
     from bot.services.parameters import ParameterResolver
     from bot.storage.generations import GenerationRecord, GenerationStore
 
@@ -43,12 +45,23 @@ OPTION_NAMES = (*GENERATION_PARAMS, "stream")
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asked, and where (ids only)."""
+    """Who asked, and where; the name, roles and Manage Server decide usage limits."""
 
     user_id: int
     guild_id: int | None = None
     channel_id: int | None = None
     private: bool = False
+    name: str = ""
+    # The member's roles (usage role overrides; AutoMod rules can exempt roles).
+    role_ids: tuple[int, ...] = ()
+    manages_server: bool = False
+
+    @property
+    def subject(self) -> Subject:
+        """Who moderation checks texts for."""
+        return Subject(
+            self.user_id, self.guild_id, self.channel_id, frozenset(self.role_ids), self.private
+        )
 
 
 @dataclass(frozen=True)
@@ -186,11 +199,16 @@ class GenerationService:
         store: GenerationStore | None = None,
         *,
         default_model: str | None = None,
+        metering: Metering | None = None,
+        moderation: ModerationService | None = None,
     ) -> None:
         self.completions = completions
         self.parameters = parameters
         self.store = store
         self.default_model = default_model
+        # Usage limits, the fair queue and the ledger around each backend call.
+        self.metering = metering or Metering(None, completions)
+        self.moderation = moderation
 
     # -- preparing -----------------------------------------------------------
 
@@ -345,17 +363,44 @@ class GenerationService:
 
     # -- running -------------------------------------------------------------
 
-    async def run(self, prepared: PreparedGeneration) -> GenerationOutcome:
-        """Call the backend (not streamed) and store the outcome."""
-        started = time.monotonic()
+    async def admit(self, prepared: PreparedGeneration) -> None:
+        """What must pass before any backend request: moderation of the member's text.
+
+        Raises ModerationRefused when it is withheld; a note when a provider was
+        down and the server lets text through. Usage limits come after this
+        (metering, around the backend call).
+        """
+        if self.moderation is None:
+            return
+        request = prepared.request
+        notes = await self.moderation.check_input(
+            prepared.requester.subject, [request.prompt, request.suffix or ""]
+        )
+        prepared.notes = [*prepared.notes, *(str(note) for note in notes)]
+
+    async def run(
+        self, prepared: PreparedGeneration, waiting: Waiting | None = None
+    ) -> GenerationOutcome:
+        """Admit, call the backend (not streamed, metered) and store the outcome.
+
+        `waiting`: how long the request may wait for its turn and who hears its place.
+        """
+        await self.admit(prepared)
         request = prepared.request.model_copy(update={"stream": False})
-        result = await self.completions.complete(request)
+        async with self.metering.call(
+            prepared.requester, request, command="complete", waiting=waiting
+        ) as meter:
+            started = time.monotonic()
+            result = await self.completions.complete(request)
+            report(meter, result.usage, result.model)
         elapsed = time.monotonic() - started
         return await self._finish(prepared, result, elapsed, streamed=False)
 
-    def stream(self, prepared: PreparedGeneration) -> GenerationStream:
+    def stream(
+        self, prepared: PreparedGeneration, waiting: Waiting | None = None
+    ) -> GenerationStream:
         """Stream the completion: iterate for cleaned text so far, then read `.outcome`."""
-        return GenerationStream(self, prepared)
+        return GenerationStream(self, prepared, waiting)
 
     async def generate(
         self,
@@ -415,6 +460,8 @@ class GenerationService:
         *,
         streamed: bool,
     ) -> GenerationOutcome:
+        result, notes = await self._moderate(prepared, result)
+        prepared = replace(prepared, notes=notes)
         outcome = GenerationOutcome(
             generation_id=None,
             request=prepared.request,
@@ -432,6 +479,26 @@ class GenerationService:
         if self.store is not None:
             outcome.generation_id = await self._save(prepared, result, elapsed, streamed)
         return outcome
+
+    async def _moderate(
+        self, prepared: PreparedGeneration, result: CompletionResult
+    ) -> tuple[CompletionResult, list[str]]:
+        """Every candidate checked before it is shown: withheld ones are dropped (and not
+        stored, so no button can show them); ModerationRefused when none is left."""
+        if self.moderation is None:
+            return result, prepared.notes
+        choices = sorted(result.choices, key=lambda c: c.index)
+        shown = _candidates(result, prepared.request, prepared.display, prepared.clean_mode)
+        check = await self.moderation.check_output(
+            prepared.requester.subject,
+            [candidate.text for candidate in shown],
+            prompt=prepared.request.prompt,
+        )
+        if not check.kept:
+            raise check.refusal()
+        kept = [choices[i].model_copy(update={"index": new}) for new, i in enumerate(check.kept)]
+        notes = [*prepared.notes, *(str(note) for note in check.footer_notes())]
+        return result.model_copy(update={"choices": kept}), notes
 
     async def _save(
         self, prepared: PreparedGeneration, result: CompletionResult, elapsed: float, streamed: bool
@@ -467,29 +534,56 @@ class GenerationService:
 class GenerationStream:
     """`async for text in stream` gives the cleaned text so far; then `.outcome`."""
 
-    def __init__(self, service: GenerationService, prepared: PreparedGeneration) -> None:
+    def __init__(
+        self,
+        service: GenerationService,
+        prepared: PreparedGeneration,
+        waiting: Waiting | None = None,
+    ) -> None:
         self.service = service
         self.prepared = prepared
+        self.waiting = waiting
         self.outcome: GenerationOutcome | None = None
 
     async def __aiter__(self) -> AsyncIterator[str]:
         prepared = self.prepared
+        await self.service.admit(prepared)
         request = prepared.request.model_copy(update={"stream": True})
-        started = time.monotonic()
+        moderation = self.service.moderation
+        # Only text moderation has checked is shown (see StreamGuard).
+        guard = moderation.stream_guard(prepared.requester.subject) if moderation else None
         raw = ""
-        deltas = self.service.completions.stream(request)
-        async for delta in deltas:
-            raw += delta
-            shown = _strip_echo(raw, request) if request.echo else raw
-            yield clean_text(prepared.display.prefix + shown, prepared.clean_mode)
-        elapsed = time.monotonic() - started
+        shown_last = ""
+        metering = self.service.metering
+        async with metering.call(
+            prepared.requester, request, command="complete", waiting=self.waiting
+        ) as meter:
+            started = time.monotonic()
+            deltas = self.service.completions.stream(request)
+            async for delta in deltas:
+                raw += delta
+                generated = _strip_echo(raw, request) if request.echo else raw
+                text = clean_text(prepared.display.prefix + generated, prepared.clean_mode)
+                if guard is not None:
+                    text = await guard.visible(text)
+                    if text == shown_last:
+                        continue
+                    shown_last = text
+                yield text
+            elapsed = time.monotonic() - started
+            usage = deltas.usage
+            if usage is None:
+                # llama-cpp-python reports no usage while streaming: count it (still
+                # within this turn, so the count never interrupts another stream).
+                usage = await metering.count_stream(request, raw)
+            report(meter, usage, deltas.model or request.model or "", counted=deltas.usage is None)
         # Once done, the client's stream knows how it ended (when the backend said so).
         result = CompletionResult(
             id="stream",
             created=int(time.time()),
             model=deltas.model or request.model or "",
             choices=[Choice(index=0, text=raw, finish_reason=deltas.finish_reason)],
-            usage=deltas.usage or Usage(),
+            usage=usage,
             warnings=list(deltas.warnings),
             elapsed=elapsed,
         )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.completions import BackendProfile, CompletionRequest, Support
 from bot.errors import BackendError, CoupletError
+from bot.services.metering import report
 from bot.services.sampling_math import NextToken, SamplingPicture, count_samples, picture
 
 if TYPE_CHECKING:
@@ -169,7 +170,9 @@ class SamplingService:
             temperature=chart.temperature,
             top_p=chart.top_p,
         )
-        result = await self.completions.complete(request)
+        async with self.generation.metering.call(requester, request, command="sampling") as meter:
+            result = await self.completions.complete(request)
+            report(meter, result.usage, result.model)
         outcome.samples = tuple(choice.text for choice in result.choices)
         outcome.model = result.model or chart.model
         return outcome
@@ -202,7 +205,7 @@ class SamplingService:
         notes: list[str],
     ) -> SamplingOutcome:
         profile = await self.profile()
-        listed, served_model = await self._listed(prompt, model, profile)
+        listed, served_model = await self._listed(requester, prompt, model, profile)
         chart_id = None
         if self.store is not None:
             from bot.storage.sampling import SamplingChart
@@ -235,7 +238,7 @@ class SamplingService:
         )
 
     async def _listed(
-        self, prompt: str, model: str | None, profile: BackendProfile
+        self, requester: Requester, prompt: str, model: str | None, profile: BackendProfile
     ) -> tuple[NextToken, str | None]:
         """The backend's top alternatives for the token after `prompt`, and the model name.
 
@@ -252,7 +255,9 @@ class SamplingService:
             temperature=0,
             top_p=1,
         )
-        result = await self.completions.complete(request)
+        async with self.generation.metering.call(requester, request, command="sampling") as meter:
+            result = await self.completions.complete(request)
+            report(meter, result.usage, result.model)
         logprobs = result.choices[0].logprobs
         top = logprobs.top_logprobs[0] if logprobs and logprobs.top_logprobs else None
         if not top:

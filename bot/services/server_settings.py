@@ -106,13 +106,16 @@ def _parse_clean_mode(raw: str, config: ServerConfig) -> str:
     return value
 
 
-def _parse_stream(raw: str, config: ServerConfig) -> bool:
-    try:
-        return CompletionRequest.build(prompt="", stream=raw).stream
-    except ParameterError:
-        raise ParameterError(
-            "stream", raw, "on or off", f"stream {_show(raw)} is not on or off: use on or off."
-        ) from None
+def _parse_on_off(name: str) -> Callable[[str, ServerConfig], bool]:
+    def parse(raw: str, config: ServerConfig) -> bool:
+        try:
+            return CompletionRequest.build(prompt="", stream=raw).stream
+        except ParameterError:
+            raise ParameterError(
+                name, raw, "on or off", f"{name} {_show(raw)} is not on or off: use on or off."
+            ) from None
+
+    return parse
 
 
 def _parse_models(raw: str, config: ServerConfig) -> builtins.list[str]:
@@ -183,7 +186,15 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 "Show text as it is generated",
                 "on or off",
                 False,
-                _parse_stream,
+                _parse_on_off("stream"),
+            ),
+            Setting(
+                "limits_exempt_managers",
+                "behaviour",
+                "Members with Manage Server skip the member usage limits",
+                "on or off",
+                False,
+                _parse_on_off("limits_exempt_managers"),
             ),
             _limit("max_tokens_limit", "The most max_tokens a member may ask for", 1024),
             _limit("n_limit", "The most completions (n) per request", 4),
@@ -270,6 +281,10 @@ class ServerConfig:
     def stream(self) -> bool:
         return bool(self.value("stream"))
 
+    @property
+    def limits_exempt_managers(self) -> bool:
+        return bool(self.value("limits_exempt_managers"))
+
 
 @dataclass(frozen=True)
 class AuditRecord:
@@ -299,6 +314,12 @@ class AuditRecord:
                 for key in changes
             ]
             return f"edited preset {self.target}: " + ("; ".join(parts) or "no change")
+        if self.action in ("limit.set", "limit.role", "limit.reset"):
+            name, _, role = self.target.partition("@")
+            where = f" for <@&{role}>" if role else ""
+            if self.action == "limit.reset":
+                return f"reset limit {name}{where} (was {_fmt(self.old)})"
+            return f"set limit {name}{where}: {_fmt(self.old)} → {_fmt(self.new)}"
         if self.action == "channel_preset.set":
             return f"channel {self.target} preset: {self.old or 'none'} → {self.new or 'none'}"
         return f"{self.action} {self.target}"

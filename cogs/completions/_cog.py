@@ -31,10 +31,12 @@ from bot.command_helpers import (
     Temperature,
     TopP,
     given_options,
+    member_facts,
     preset_choices,
 )
 from bot.completions import GENERATION_PARAMS
 from bot.completions.parameters import descriptions
+from bot.i18n import _, ngettext, render
 from bot.render.completion import (
     MessagePlan,
     completion_messages,
@@ -47,7 +49,8 @@ from bot.services.generation import (
     PreparedGeneration,
     Requester,
 )
-from bot.tree import PUBLIC_DEFER, reply_ephemeral, report_error
+from bot.services.metering import Waiting
+from bot.tree import PUBLIC_DEFER, interaction_locale, reply_ephemeral, report_error
 from cogs.completions._views import COG_NAME, view_for
 
 if TYPE_CHECKING:
@@ -59,6 +62,8 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # Discord allows about five edits per five seconds per message; stay under it.
 STREAM_EDIT_INTERVAL = 1.2
 PROMPT_MODAL_LIMIT = 4000
+# Discord accepts an interaction's answer for 15 minutes.
+INTERACTION_LIFETIME = 15 * 60.0
 GONE = "That completion is no longer available; run /complete again."
 
 
@@ -182,9 +187,10 @@ class Completions(commands.Cog, name=COG_NAME):
         self, interaction: discord.Interaction, prepared: PreparedGeneration
     ) -> GenerationOutcome:
         """Run the generation; streamed ones fill the deferred message as text arrives."""
+        waiting = queue_waiting(interaction, self.bot.settings.completions_timeout)
         if not prepared.stream:
-            return await self.bot.generation.run(prepared)
-        stream = self.bot.generation.stream(prepared)
+            return await self.bot.generation.run(prepared, waiting)
+        stream = self.bot.generation.stream(prepared, waiting)
         last_edit = 0.0
         async for text in stream:
             if not text.strip():
@@ -284,7 +290,31 @@ def requester_of(interaction: discord.Interaction, private: bool) -> Requester:
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         private=private,
+        **member_facts(interaction),
     )
+
+
+def queue_waiting(interaction: discord.Interaction, backend_timeout: float) -> Waiting:
+    """While the request waits for the backend, the "thinking…" message shows its place;
+    it waits no longer than leaves time to answer before the interaction expires."""
+    locale = interaction_locale(interaction)
+
+    async def show(ahead: int) -> None:
+        text = (
+            _("⏳ Waiting for the model: you are next.")
+            if ahead == 0
+            else ngettext(
+                "⏳ Waiting for the model: {n} request ahead of you.",
+                "⏳ Waiting for the model: {n} requests ahead of you.",
+                ahead,
+            )
+        )
+        await interaction.edit_original_response(
+            content=render(text, locale), allowed_mentions=NO_MENTIONS
+        )
+
+    room = max(INTERACTION_LIFETIME - backend_timeout, INTERACTION_LIFETIME / 2)
+    return Waiting(deadline=interaction.created_at.timestamp() + room, on_position=show)
 
 
 def is_ephemeral(interaction: discord.Interaction) -> bool:
