@@ -307,8 +307,8 @@ async def test_toolbar_names_missing_required_options(sandbox: Sandbox, as_alice
 
 async def test_a_zh_cn_member_is_sent_in_every_interaction(tmp_path: Path) -> None:
     """With locale zh-CN the commands, clicks and autocompletes the terminal sends carry
-    `locale: zh-CN` (the server's own locale stays en-US), and descriptions a bot
-    localized for zh-CN are shown in Chinese."""
+    `locale: zh-CN` (the server's own locale stays en-US), the bot answers in Chinese,
+    and descriptions a bot localized for zh-CN are shown in Chinese."""
     async with running_fake() as fake, couplet_on_stub(fake, tmp_path / "couplet.db"):
         out: list[str] = []
         terminal = Terminal(fake, out.append, settle=0.2, reply_timeout=30, locale="zh-CN")
@@ -322,6 +322,10 @@ async def test_a_zh_cn_member_is_sent_in_every_interaction(tmp_path: Path) -> No
         for rec in fake.interactions.values():
             assert rec.payload["locale"] == "zh-CN"
             assert rec.payload["guild_locale"] == "en-US"
+        # The bot reads it: its translated answers come in Chinese.
+        out.clear()
+        await terminal.execute("/usage me")
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in "\n".join(out)), out
         # A definition with Chinese descriptions, as a translated bot would sync it.
         fake.state.commands.overwrite(
             [
@@ -342,7 +346,8 @@ async def test_toolbar_follows_a_command_name_as_it_is_typed(
     sandbox: Sandbox, as_alice: Terminal
 ) -> None:
     """`/` lists the commands, `/comp` describes /complete, an unknown name is flagged."""
-    assert plain(toolbar(as_alice, "/")) == "/complete  /models  /preset  /sampling  /settings"
+    synced = [c["name"] for c in sandbox.fake.commands() if c["type"] == 1]
+    assert plain(toolbar(as_alice, "/")) == "  ".join("/" + name for name in synced)
     assert plain(toolbar(as_alice, "/comp")).startswith("/complete — Continue a prompt")
     assert plain(toolbar(as_alice, "/nope ")) == "✗ no command /nope is synced (Tab lists them)"
     assert plain(toolbar(as_alice, "")).startswith("Type / for commands")
