@@ -111,3 +111,5 @@ def run_terminal(
     except LookupError as err:  # --as or --channel names nobody in the sandbox server
         print(f"Cannot start the sandbox: {err}.", file=sys.stderr)
         return EXIT_BAD_SETTING
+    except KeyboardInterrupt:  # Ctrl-C outside the prompt: everything was stopped already
+        return 130
