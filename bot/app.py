@@ -7,6 +7,7 @@ unloaded.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import json
@@ -62,6 +63,37 @@ def commands_hash(payload: list[dict[str, Any]]) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# On a clean stop, interactions being answered get this long to finish before
+# they are cancelled (a generation cut off mid-way would fail on closed clients).
+SHUTDOWN_GRACE = 10.0
+# The names discord.py gives the tasks that run commands, buttons and forms.
+_INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-")
+
+
+def interaction_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks discord.py is running commands, button clicks and form submits in."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith(_INTERACTION_TASKS) and task is not asyncio.current_task()
+    ]
+
+
+async def finish_interactions(grace: float) -> None:
+    """Let running interactions finish for up to `grace` seconds, then cancel the rest
+    so they end quietly instead of failing with tracebacks on closed clients."""
+    running = interaction_tasks()
+    if running and grace > 0:
+        log.info("waiting up to %.0f s for %d interactions to finish", grace, len(running))
+        await asyncio.wait(running, timeout=grace)
+    unfinished = [task for task in running if not task.done()]
+    for task in unfinished:
+        task.cancel()
+    if unfinished:
+        log.warning("cancelled %d unfinished interactions on shutdown", len(unfinished))
+        await asyncio.wait(unfinished, timeout=10)
 
 
 class CoupletBot(commands.AutoShardedBot):
@@ -200,6 +232,7 @@ class CoupletBot(commands.AutoShardedBot):
         if self._closed:
             return
         self._closed = True
+        await finish_interactions(SHUTDOWN_GRACE)
         for name in list(self.extensions):
             try:
                 await self.unload_extension(name)

@@ -69,14 +69,11 @@ def _styled_printer(stdout: TextIO) -> Callable[[Fragments], None] | None:
 
 
 async def _cancel_unfinished_commands() -> None:
-    """Leaving cuts what the bot is still doing (a reply Ctrl-C stopped waiting for): cancel
-    those commands before the bot closes, so they end quietly instead of failing with
-    tracebacks on a closed HTTP client. discord.py runs each one in a task of this name."""
-    unfinished = [t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker"]
-    for command in unfinished:
-        command.cancel()
-    if unfinished:
-        await asyncio.wait(unfinished, timeout=10)
+    """Leaving cuts what the bot is still doing (a reply Ctrl-C stopped waiting for): the
+    person asked to leave, so nothing gets the bot's usual grace period."""
+    from bot.app import finish_interactions  # late, like the bot itself (see run_session)
+
+    await finish_interactions(grace=0)
 
 
 async def wait_while_running(awaitable: Any, task: asyncio.Task[Any], timeout: float) -> bool:  # noqa: ASYNC109
