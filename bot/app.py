@@ -81,6 +81,37 @@ def commands_hash(payload: list[dict[str, Any]]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# On a clean stop, interactions being answered get this long to finish before
+# they are cancelled (a generation cut off mid-way would fail on closed clients).
+SHUTDOWN_GRACE = 10.0
+# The names discord.py gives the tasks that run commands, buttons and forms.
+_INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-")
+
+
+def interaction_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks discord.py is running commands, button clicks and form submits in."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith(_INTERACTION_TASKS) and task is not asyncio.current_task()
+    ]
+
+
+async def finish_interactions(grace: float) -> None:
+    """Let running interactions finish for up to `grace` seconds, then cancel the rest
+    so they end quietly instead of failing with tracebacks on closed clients."""
+    running = interaction_tasks()
+    if running and grace > 0:
+        log.info("waiting up to %.0f s for %d interactions to finish", grace, len(running))
+        await asyncio.wait(running, timeout=grace)
+    unfinished = [task for task in running if not task.done()]
+    for task in unfinished:
+        task.cancel()
+    if unfinished:
+        log.warning("cancelled %d unfinished interactions on shutdown", len(unfinished))
+        await asyncio.wait(unfinished, timeout=10)
+
+
 class CoupletBot(commands.AutoShardedBot):
     """The Couplet bot: slash commands over the Completions API."""
 
@@ -342,7 +373,9 @@ class CoupletBot(commands.AutoShardedBot):
         self._closed = True
         if self.health is not None:
             await self.health.stop()
-        # Interactions still being answered are left for another process (or a restart).
+        await finish_interactions(SHUTDOWN_GRACE)
+        # Interactions still unanswered (cancelled above) are left for another process
+        # (or a restart) to answer.
         await self.jobs.close()
         for name in list(self.extensions):
             try:
