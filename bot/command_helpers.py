@@ -183,4 +183,9 @@ def queue_waiting(interaction: discord.Interaction, backend_timeout: float) -> W
         )
 
     room = max(INTERACTION_LIFETIME - backend_timeout, INTERACTION_LIFETIME / 2)
-    return Waiting(deadline=interaction.created_at.timestamp() + room, on_position=show)
+    return Waiting(
+        deadline=interaction.created_at.timestamp() + room,
+        on_position=show,
+        # The same reservation if the interaction is run again after a crash.
+        request_id=f"interaction:{interaction.id}",
+    )

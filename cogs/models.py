@@ -55,8 +55,8 @@ def format_models(
 ) -> str:
     """A short list: one model per line, marking the default and the server's allowed ones."""
     if not names:
-        return render(_("The {backend} backend lists no models.", backend=backend), locale)
-    lines = [render(_("Models on the {backend} backend:", backend=backend), locale)]
+        return render(_("{backend} lists no models.", backend=backend), locale)
+    lines = [render(_("Models on {backend}:", backend=backend), locale)]
     for name in names[:MAX_LISTED]:
         marks = []
         if name == default:

@@ -7,12 +7,20 @@ Sources: shared/reference/completions-api.md §3 and the matrix in §6.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
 from bot.completions.parameters import PARAMETERS
 from bot.completions.request import CompletionRequest
+from bot.completions.samplers import (
+    LLAMA_CPP_PYTHON_NEUTRAL,
+    LLAMACPP_NEUTRAL,
+    VLLM_NEUTRAL,
+    SamplingMode,
+    sampling_note,
+)
 from bot.errors import ParameterError, UnsupportedParameter
 from bot.i18n import Msg, _
 
@@ -49,9 +57,16 @@ class BackendProfile:
     stream_usage: bool = False
     # Why max_tokens 0 cannot be honoured there (None: it can).
     zero_max_tokens_reason: Msg | None = None
-    # llama.cpp's sampler chain cuts top_p at temperature 1 and applies the
-    # temperature last; OpenAI, vLLM and TGI scale by temperature first.
+    # llama.cpp's sampler chain (llama-cpp-python's too) cuts top_p at
+    # temperature 1 and applies the temperature last; OpenAI, vLLM, TGI and
+    # Ollama's own engine scale by temperature first.
     top_p_before_temperature: bool = False
+    # Samplers beyond the API's (see samplers.py): the values that switch them
+    # off, sent unless the server's `sampling` setting is `server`; what the
+    # backend adds by default (None: nothing); what stays on regardless.
+    neutral_samplers: Mapping[str, Any] = field(default_factory=dict)
+    own_samplers: Msg | None = None
+    stuck_samplers: Msg | None = None
 
     def supports(self, param: str) -> Support:
         return self.support.get(param, Support.NATIVE)
@@ -143,10 +158,19 @@ class BackendProfile:
             body["seed"] = req.seed
         if req.user is not None and self.supports("user") is Support.NATIVE:
             body["user"] = req.user
+        if req.sampling == "api":
+            for name, value in self.neutral_samplers.items():
+                body.setdefault(name, value)  # a penalty the request gives stays
         return body
+
+    def sampling_note(self, mode: SamplingMode) -> Msg | None:
+        """The footer's sentence about this backend's own samplers in `mode`, if any."""
+        return sampling_note(self.name, self.own_samplers, self.stuck_samplers, mode)
 
 
 _NO_LOGPROBS = _("it returns no logprobs to rank candidates with.")
+# Ollama's DefaultOptions, unless the model's Modelfile sets others.
+_OLLAMA_SAMPLERS = _("top_k 40 and a repeat penalty, unless the model sets others")
 
 PROFILES: dict[str, BackendProfile] = {
     "openai": BackendProfile(
@@ -176,6 +200,10 @@ PROFILES: dict[str, BackendProfile] = {
         max_logprobs=20,
         tokenizer="vllm",
         stream_usage=True,
+        neutral_samplers=VLLM_NEUTRAL,
+        own_samplers=_(
+            "whatever the model's generation_config sets, such as top_k or repetition_penalty"
+        ),
     ),
     "llamacpp": BackendProfile(
         name="llamacpp",
@@ -196,6 +224,8 @@ PROFILES: dict[str, BackendProfile] = {
         tokenizer="llamacpp",
         logprobs_chat_style=True,
         top_p_before_temperature=True,
+        neutral_samplers=LLAMACPP_NEUTRAL,
+        own_samplers=_("top_k 40 and min_p 0.05 unless it was started with others"),
     ),
     "llama-cpp-python": BackendProfile(
         name="llama-cpp-python",
@@ -217,6 +247,8 @@ PROFILES: dict[str, BackendProfile] = {
         tokenizer="llama-cpp-python",
         zero_max_tokens_reason=_("it treats 0 as no limit; use 1 or more."),
         top_p_before_temperature=True,
+        neutral_samplers=LLAMA_CPP_PYTHON_NEUTRAL,
+        own_samplers=_("top_k 40, min_p 0.05 and repeat_penalty 1.1"),
     ),
     "ollama": BackendProfile(
         name="ollama",
@@ -236,7 +268,8 @@ PROFILES: dict[str, BackendProfile] = {
         },
         max_logprobs=0,
         stream_usage=True,
-        top_p_before_temperature=True,
+        own_samplers=_OLLAMA_SAMPLERS,
+        stuck_samplers=_OLLAMA_SAMPLERS,
     ),
     "tgi": BackendProfile(
         name="tgi",
@@ -281,6 +314,7 @@ PROFILES: dict[str, BackendProfile] = {
             ),
         },
         max_logprobs=5,
+        own_samplers=_("any it adds by default"),
     ),
 }
 

@@ -27,6 +27,7 @@ from bot.completions.parameters import (
     NUMERIC_PARAMS,
     PARAMETERS,
 )
+from bot.completions.samplers import DEFAULT_SAMPLING, SamplingMode
 from bot.errors import ParameterError
 from bot.errors import show_value as _show
 from bot.i18n import Localized, _
@@ -176,6 +177,9 @@ class CompletionRequest(BaseModel):
     logit_bias_words: dict[str, int] | None = None
     seed: Annotated[int, _limits("seed")] | None = None
     user: str | None = None
+    # Not sent: whether the backend's own samplers are switched off ("api",
+    # the server setting's default) or left on ("server"); see samplers.py.
+    sampling: SamplingMode = DEFAULT_SAMPLING
 
     @field_validator(*NUMERIC_PARAMS, mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.completions import (
     BOT_DEFAULTS,
+    DEFAULT_SAMPLING,
     PARAMETERS,
     PRESET_PARAMS,
     SERVER_DEFAULT_PARAMS,
@@ -161,6 +162,8 @@ class ParameterResolver:
                     params[key] = value
                     sources[key] = label
 
+        if config.sampling != DEFAULT_SAMPLING:
+            params["sampling"] = config.sampling  # how the request is sent, not a parameter
         clamped = self._clamp(params, config)
         if check:
             self._check_model(params, sources, config)

@@ -22,7 +22,7 @@ from bot.services.sampling_math import NextToken, SamplingPicture, count_samples
 
 if TYPE_CHECKING:
     from bot.completions import CompletionsClient
-    from bot.services.generation import GenerationService, Requester
+    from bot.services.generation import GenerationService, PreparedGeneration, Requester
     from bot.storage.sampling import SamplingChart, SamplingStore
 
 log = logging.getLogger(__name__)
@@ -131,8 +131,7 @@ class SamplingService:
         self, requester: Requester, prompt: str, options: Mapping[str, Any] | None
     ) -> tuple[float, float, str | None, list[str | Msg]]:
         """temperature, top_p and model as /complete would resolve them here, and notes."""
-        given = {k: v for k, v in (options or {}).items() if k in OPTION_NAMES and v is not None}
-        prepared = await self.generation.prepare(requester, prompt, given)
+        prepared = await self._prepared(requester, prompt, options)
         request = prepared.request
         temperature = (
             request.temperature if request.temperature is not None else DEFAULT_TEMPERATURE
@@ -145,10 +144,21 @@ class SamplingService:
         ]
         return temperature, top_p, request.model, notes
 
-    async def _recheck(self, chart: SamplingChart, requester: Requester) -> None:
-        """A button runs the chart's settings again: they must still be allowed here."""
+    async def _prepared(
+        self, requester: Requester, prompt: str, options: Mapping[str, Any] | None
+    ) -> PreparedGeneration:
+        """What /complete would send here with these options (ParameterError if refused)."""
+        given = {k: v for k, v in (options or {}).items() if k in OPTION_NAMES and v is not None}
+        return await self.generation.prepare(requester, prompt, given)
+
+    async def _recheck(self, chart: SamplingChart, requester: Requester) -> CompletionRequest:
+        """A button runs the chart's settings again: they must still be allowed here.
+
+        Returns /complete's request with them (which also carries the server's
+        `sampling` mode).
+        """
         options = {"temperature": chart.temperature, "top_p": chart.top_p, "model": chart.model}
-        await self._settings(requester, chart.prompt, options)
+        return (await self._prepared(requester, chart.prompt, options)).request
 
     async def load(self, chart_id: int) -> SamplingChart | None:
         """A stored chart, or None when it is gone (or nothing is stored)."""
@@ -176,8 +186,12 @@ class SamplingService:
     async def sample(
         self, chart: SamplingChart, requester: Requester, count: int = SAMPLE_COUNT
     ) -> SamplingOutcome:
-        """Draw `count` one-token samples at the chart's settings (theory against practice)."""
-        await self._recheck(chart, requester)
+        """Draw `count` one-token samples at the chart's settings (theory against practice).
+
+        With the server's `sampling` at server, the backend's own samplers act
+        too; the result's note says so under the chart.
+        """
+        checked = await self._recheck(chart, requester)
         outcome = await self.show(chart)
         request = CompletionRequest.build(
             prompt=chart.prompt,
@@ -186,12 +200,14 @@ class SamplingService:
             n=count,
             temperature=chart.temperature,
             top_p=chart.top_p,
+            sampling=checked.sampling,
         )
         async with self.generation.metering.call(requester, request, command="sampling") as meter:
             result = await self.completions.complete(request)
             report(meter, result.usage, result.model)
         outcome.samples = tuple(choice.text for choice in result.choices)
         outcome.model = result.model or chart.model
+        outcome.notes.extend(result.warnings)
         return outcome
 
     async def next_token(self, chart: SamplingChart, requester: Requester) -> SamplingOutcome:

@@ -16,10 +16,13 @@ from types import MappingProxyType
 from typing import Any
 
 from bot.completions import (
+    DEFAULT_SAMPLING,
     PARAMETERS,
+    SAMPLING_MODES,
     SERVER_DEFAULT_PARAMS,
     CompletionRequest,
     ParamSpec,
+    SamplingMode,
     parse_param,
 )
 from bot.completions.request import out_of_range
@@ -118,6 +121,22 @@ def _parse_clean_mode(raw: str, config: ServerConfig) -> str:
             _(
                 "clean_mode {value} is not a cleaning mode: use seed (the original rule) "
                 "or preserve (keep line breaks).",
+                value=_show(raw),
+            ),
+        )
+    return value
+
+
+def _parse_sampling(raw: str, config: ServerConfig) -> str:
+    value = raw.strip().lower()
+    if value not in SAMPLING_MODES:
+        raise ParameterError(
+            "sampling",
+            raw,
+            _("api or server"),
+            _(
+                "sampling {value} is not a sampling mode: use api (only the API's samplers) "
+                "or server (the backend's own samplers too).",
                 value=_show(raw),
             ),
         )
@@ -263,6 +282,14 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 AUTO_LANGUAGE,
                 _parse_language,
             ),
+            Setting(
+                "sampling",
+                "behaviour",
+                _("api: sample as the API says; server: add the backend's own samplers"),
+                _("api or server"),
+                DEFAULT_SAMPLING,
+                _parse_sampling,
+            ),
             _limit("max_tokens_limit", _("The most max_tokens a member may ask for"), 1024),
             _limit("n_limit", _("The most completions (n) per request"), 4),
             _limit("best_of_limit", _("The most best_of candidates per request"), 8),
@@ -387,6 +414,10 @@ class ServerConfig:
     def language(self) -> str:
         """auto (each member's own language) or the locale public messages are written in."""
         return str(self.value("language"))
+
+    @property
+    def sampling(self) -> SamplingMode:
+        return "server" if self.value("sampling") == "server" else "api"
 
 
 @dataclass(frozen=True)
@@ -526,7 +557,7 @@ class ServerSettingsService:
             if old != parsed:
                 await tx.settings.put(guild_id, setting.name, parsed, actor_id)
                 tx.audit.record(guild_id, actor_id, "setting.set", setting.name, old, parsed)
-        self.cache.invalidate(guild_id)
+        await self.cache.changed(guild_id)
         log.info("guild %s: %s set %s", guild_id, actor_id, setting.name)
         return await self.get(guild_id)
 
@@ -543,7 +574,7 @@ class ServerSettingsService:
                 await tx.settings.remove(guild_id, removed)
                 for n in removed:
                     tx.audit.record(guild_id, actor_id, "setting.reset", n, current[n], None)
-        self.cache.invalidate(guild_id)
+        await self.cache.changed(guild_id)
         return removed
 
     async def history(

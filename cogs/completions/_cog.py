@@ -111,6 +111,24 @@ class Completions(commands.Cog, name=COG_NAME):
     def __init__(self, bot: CoupletBot) -> None:
         self.bot = bot
 
+    async def cog_load(self) -> None:
+        # What runs an interaction again when its process died mid-answer (bot.jobs).
+        jobs = self.bot.jobs
+        jobs.register("complete", self._resume_complete)
+        jobs.register("regenerate", lambda i, args: self.regenerate(i, args["gid"]))
+        jobs.register("continue", lambda i, args: self.continue_text(i, args["gid"], args["k"]))
+
+    async def cog_unload(self) -> None:
+        for kind in ("complete", "regenerate", "continue"):
+            self.bot.jobs.unregister(kind)
+
+    async def _resume_complete(
+        self, interaction: discord.Interaction, args: dict[str, Any]
+    ) -> None:
+        await self.respond(
+            interaction, args["prompt"], args["options"], args["preset"], args["private"]
+        )
+
     # -- /complete ------------------------------------------------------------
 
     @app_commands.command(
@@ -191,12 +209,15 @@ class Completions(commands.Cog, name=COG_NAME):
     ) -> None:
         """Defer, generate, answer: the completion or one ephemeral sentence."""
         await defer(interaction, private)
-        requester = requester_of(interaction, private)
-        # Errors propagate to the one handler (the tree's on_error, or the
-        # modal's), which answers with an ephemeral sentence.
-        prepared = await self.bot.generation.prepare(requester, prompt, options, preset)
-        outcome = await self.execute(interaction, prepared)
-        await send_outcome(interaction, outcome)
+        args = {"prompt": prompt, "options": options, "preset": preset, "private": private}
+        # Kept until answered, so another process can answer if this one dies.
+        async with self.bot.jobs.track(interaction, "complete", args):
+            requester = requester_of(interaction, private)
+            # Errors propagate to the one handler (the tree's on_error, or the
+            # modal's), which answers with an ephemeral sentence.
+            prepared = await self.bot.generation.prepare(requester, prompt, options, preset)
+            outcome = await self.execute(interaction, prepared)
+            await send_outcome(interaction, outcome)
 
     async def execute(
         self, interaction: discord.Interaction, prepared: PreparedGeneration
@@ -240,29 +261,39 @@ class Completions(commands.Cog, name=COG_NAME):
     async def regenerate(self, interaction: discord.Interaction, gid: int) -> None:
         """Regenerate: the same request again, answered in a new message."""
         await self.run_again(
-            interaction, lambda requester: self.bot.generation.prepare_regenerate(gid, requester)
+            interaction,
+            lambda requester: self.bot.generation.prepare_regenerate(gid, requester),
+            ("regenerate", {"gid": gid}),
         )
 
     async def continue_text(self, interaction: discord.Interaction, gid: int, k: int) -> None:
         """Continue: candidate k appended to the prompt, more generated, in a new message."""
         await self.run_again(
-            interaction, lambda requester: self.bot.generation.prepare_continue(gid, k, requester)
+            interaction,
+            lambda requester: self.bot.generation.prepare_continue(gid, k, requester),
+            ("continue", {"gid": gid, "k": k}),
         )
 
     async def run_again(
         self,
         interaction: discord.Interaction,
         prepare: Callable[[Requester], Awaitable[PreparedGeneration | None]],
+        job: tuple[str, dict[str, Any]],
     ) -> None:
-        """Defer, prepare from a stored generation, answer in a new message (or say it's gone)."""
+        """Defer, prepare from a stored generation, answer in a new message (or say it's gone).
+
+        `job` names the click and its arguments, to run it again if this process dies.
+        """
         private = is_ephemeral(interaction)
         await defer(interaction, private)
-        prepared = await prepare(requester_of(interaction, private))
-        if prepared is None or not self.same_place(interaction, prepared.requester):
-            await reply_ephemeral(interaction, GONE)
-            return
-        outcome = await self.execute(interaction, prepared)
-        await send_outcome(interaction, outcome)
+        kind, args = job
+        async with self.bot.jobs.track(interaction, kind, {**args, "private": private}):
+            prepared = await prepare(requester_of(interaction, private))
+            if prepared is None or not self.same_place(interaction, prepared.requester):
+                await reply_ephemeral(interaction, GONE)
+                return
+            outcome = await self.execute(interaction, prepared)
+            await send_outcome(interaction, outcome)
 
     async def show_tokens(
         self, interaction: discord.Interaction, gid: int, k: int, page: int, *, new: bool

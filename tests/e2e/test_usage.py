@@ -3,68 +3,32 @@ Discord emulator with a scripted backend whose answers the test releases one by 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bot.sandbox import FakeDiscord
 from bot.sandbox.interactions import InteractionRecord
 from bot.usage.redis_counters import RedisCounters
 from tests.e2e.conftest import (
+    GatedBackend,
     RecordingProxy,
     StubBackend,
+    couplet_on,
     ephemeral_answer,
     make_settings,
-    running_stub,
     start_couplet,
 )
-from tests.support.discord_env import BotRun, wait_until
+from tests.support.discord_env import wait_until
 from tests.support.redis import flush, redis_server, redis_url
 
 __all__ = ["redis_server", "redis_url"]  # fixtures
 
 MANAGE_GUILD = 1 << 5
 TIMEOUT = 60.0
-
-
-class GatedBackend(StubBackend):
-    """A stub whose completions wait until the test lets one through (`release()`)."""
-
-    def __init__(self) -> None:
-        super().__init__(text="gated reply")
-        self.gate = asyncio.Semaphore(0)
-        self.arrived: list[str] = []
-
-    def release(self, count: int = 1) -> None:
-        for _ in range(count):
-            self.gate.release()
-
-    async def completions(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.arrived.append(str(body.get("prompt")))
-        await self.gate.acquire()
-        self.requests.append(body)
-        status, data, headers = self.ok(body)
-        return web.json_response(data, status=status, headers=headers)
-
-
-@contextlib.asynccontextmanager
-async def couplet_on(
-    fake: FakeDiscord, backend: StubBackend, db_path: Path, **settings: Any
-) -> AsyncIterator[BotRun]:
-    async with running_stub(backend):
-        values = {"completions_model": "stub-model", **settings}
-        async with start_couplet(
-            fake, make_settings(fake, db_path, backend.base_url, **values)
-        ) as run:
-            yield run
 
 
 async def answer(rec: InteractionRecord) -> str:
@@ -188,14 +152,19 @@ async def test_the_queue_alternates_servers_and_shows_positions(
             recs[name] = await fake.slash(
                 "complete", guild=guild, member=name, prompt=name, max_tokens=8
             )
+            # Each one is queued (and told its place) before the next arrives, so
+            # the place it hears first is the one it took.
             if name == "b1":
                 await wait_until(lambda: backend.arrived == ["b1"], "b1 at the backend")
+            else:
+                await wait_until(
+                    lambda name=name: bool(position_edits(recs[name])),
+                    f"{name}'s position",
+                    TIMEOUT,
+                )
         await wait_until(lambda: run.bot.usage.waiting == 5, "five requests waiting")
         expected_first = {"b2": 0, "b3": 1, "b4": 2, "q1": 1, "q2": 3}
         for name, ahead in expected_first.items():
-            await wait_until(
-                lambda name=name: bool(position_edits(recs[name])), f"{name}'s position", TIMEOUT
-            )
             assert position_edits(recs[name])[0] == ahead_text(ahead), name
         # q2 hears itself move up as the queue empties ahead of it, down to "you are next".
         for ahead in (2, 1, 0):

@@ -70,18 +70,18 @@ async def open_round(store: StoryStore, story_id: int, texts: Sequence[str]) -> 
 
 
 async def test_migration_up_down_up(db_url: str) -> None:
-    """Revision 0006 creates the four story tables, drops them going down to 0005, and
+    """Revision 0007 creates the four story tables, drops them going down to 0006, and
     creates them again."""
     db = Database(db_url)
     try:
-        await db.upgrade("0005")
-        assert not TABLES & await table_names(db)
         await db.upgrade("0006")
+        assert not TABLES & await table_names(db)
+        await db.upgrade("0007")
         assert TABLES <= await table_names(db)
-        await db.downgrade("0005")
-        assert await db.current() == "0005"
+        await db.downgrade("0006")
+        assert await db.current() == "0006"
         assert not TABLES & await table_names(db)
-        await db.upgrade("0006")
+        await db.upgrade("0007")
         assert TABLES <= await table_names(db)
     finally:
         await db.dispose()

@@ -1,8 +1,8 @@
 """Group stories: stories, their trees of nodes, rounds and votes.
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-03
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-04
 
 Written by hand to match bot/storage/stories.py.
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
