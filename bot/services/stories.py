@@ -39,6 +39,11 @@ COMMAND = "story"
 LOGPROBS = 1
 
 
+def affinity_key(story_id: int) -> str:
+    """The pool's affinity key of a story: the same in every process."""
+    return f"story:{story_id}"
+
+
 def requester_of(member: Member) -> Requester:
     return Requester(
         user_id=member.user_id,
@@ -107,9 +112,11 @@ class StoryBackend:
         async with metering.call(
             prepared.requester, request, command=COMMAND, waiting=waiting, story_id=story_id
         ) as meter:
-            # The round's one backend call. `story_id` is known here, so a pool of model
-            # servers can keep a story's rounds on one server (its prompt cache).
-            result = await self.generation.completions.complete(request)
+            # The round's one backend call; a pool of model servers keeps a story's
+            # rounds on one server (the story's text is its prompt cache).
+            result = await self.generation.completions.complete(
+                request, affinity=affinity_key(story_id)
+            )
             report(meter, result.usage, result.model)
         params = request.model_dump(mode="json", exclude_none=True, exclude={"prompt"})
         params["model"] = result.model or params.get("model")
