@@ -66,6 +66,10 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 # How often the sweeper looks for rounds whose window ended (and stuck or idle stories).
 SWEEP_SECONDS = 5.0
+# One process of the bot sweeps (bot.cluster leases). The holder renews the lease each
+# pass; when it dies (kill -9) another takes over once the lease lapses.
+SWEEP_LEASE = "story-sweep"
+SWEEP_LEASE_TTL = SWEEP_SECONDS * 4
 # The most of a story's end an undo or a branch quotes.
 TAIL_WIDTH = 300
 EDIT_LENGTH = 4000
@@ -124,7 +128,8 @@ class Stories(
     @tasks.loop(seconds=SWEEP_SECONDS)
     async def sweeper(self) -> None:
         try:
-            await self.sweep()
+            if await self.bot.cluster.leases.claim(SWEEP_LEASE, ttl=SWEEP_LEASE_TTL):
+                await self.sweep()
         except Exception:
             log.exception("the story sweep failed; it runs again in %s s", SWEEP_SECONDS)
 
@@ -137,8 +142,10 @@ class Stories(
         down closes on the first pass), give up on rounds whose process died while the
         model wrote, pause idle stories — and say so in their threads.
 
-        Safe in several processes at once (each change is atomic and announced by the
-        process that made it); a lease around this only saves the duplicate queries.
+        With several processes only the lease's holder sweeps (see `sweeper`), for
+        every server, posting through Discord's HTTP API (no gateway cache needed). Two
+        sweeps at once — a holder stalled past its lease — still decide each round once:
+        each change is one conditional UPDATE, announced only by the process that made it.
         """
         report = await self.service.sweep()
         for state in report.closed:
@@ -157,6 +164,12 @@ class Stories(
         if forced is not None:
             return forced
         guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            # The sweeping process may not run this server's shard: ask Discord.
+            try:
+                guild = await self.bot.fetch_guild(guild_id)
+            except discord.HTTPException:
+                log.warning("could not read server %s's language", guild_id, exc_info=True)
         return pick_locale(guild.preferred_locale if guild is not None else None)
 
     def thread_of(self, guild_id: int, thread_id: int) -> discord.PartialMessageable:

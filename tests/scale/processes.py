@@ -62,7 +62,8 @@ def sharded_world(fake: FakeDiscord, count: int = 2) -> list[Guild]:
 
 @dataclass
 class ScaleStub:
-    """A backend that answers "<STUB_TEXT> (<prompt>)" and records every request."""
+    """A backend that answers "<STUB_TEXT> (<prompt>)" (and " #i" for choice i > 0 of `n`;
+    logprobs when asked) and records every request."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     holds: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -89,17 +90,29 @@ class ScaleStub:
                 "object": "text_completion",
                 "created": int(time.time()),
                 "model": "stub-model",
+                # `n` choices, as vLLM gives; each after the first says its number.
                 "choices": [
-                    {
-                        "index": 0,
-                        "text": f"{STUB_TEXT} ({prompt})",
-                        "finish_reason": "stop",
-                        "logprobs": None,
-                    }
+                    self.choice(i, f"{STUB_TEXT} ({prompt})" + (f" #{i}" if i else ""), body)
+                    for i in range(int(body.get("n") or 1))
                 ],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10},
             }
         )
+
+    @staticmethod
+    def choice(index: int, text: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One choice; with `logprobs` asked for, the text as one token of logprob
+        -1 - index/10 (so choices differ)."""
+        logprobs = None
+        if body.get("logprobs") is not None:
+            value = -1.0 - index / 10
+            logprobs = {
+                "tokens": [text],
+                "token_logprobs": [value],
+                "top_logprobs": [{text: value}],
+                "text_offset": [0],
+            }
+        return {"index": index, "text": text, "finish_reason": "stop", "logprobs": logprobs}
 
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response(
