@@ -7,6 +7,7 @@ the pieces the multi-process tests and the benchmark share.
   events by `(id >> 22) % shard_count`), with members and an admin.
 - `BotCluster`: starts, stops and kill -9s `couplet run` processes, each with its
   shards and METRICS_PORT, and reads their /metrics with Prometheus' own parser.
+- `eventually(check, what)`: waits for an async condition (a metric, a row).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,16 @@ from tests.support.postgres import free_port
 
 WAIT = 180.0
 STUB_TEXT = " from the stub"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll an async condition until it holds (generous deadline; never a fixed sleep)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
 
 
 def shard_of(guild: Guild, count: int) -> int:

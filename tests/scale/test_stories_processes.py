@@ -9,8 +9,7 @@ real time, and the sweeper reads deadlines from the database only.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,15 @@ from bot.sandbox.world import Channel, Guild
 from bot.storage import Database
 from bot.storage.stories import StoryRecord, StoryRoundRow, StoryStore
 from tests.e2e.story_support import buttons
-from tests.scale.processes import WAIT, BotCluster, Process, ScaleStub, process_env, sharded_world
+from tests.scale.processes import (
+    WAIT,
+    BotCluster,
+    Process,
+    ScaleStub,
+    eventually,
+    process_env,
+    sharded_world,
+)
 from tests.support.discord_env import running_fake, wait_until
 from tests.support.postgres import PostgresCluster
 from tests.support.redis import RedisServer, flush
@@ -49,16 +56,6 @@ class World:
     @property
     def store(self) -> StoryStore:
         return StoryStore(self.db)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll an async condition until it holds (generous deadline; never a fixed sleep)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def holds_lease(process: Process) -> bool:
@@ -125,6 +122,17 @@ async def open_round(world: World, guild: Guild, thread: Channel, number: int) -
     return next(m for m in thread.messages if m["content"].startswith(header))
 
 
+async def round_with_a_vote(
+    world: World, guild: Guild, title: str
+) -> tuple[Channel, StoryRecord, dict[str, Any]]:
+    """A new story whose first round is open, with bob's vote for candidate 2."""
+    thread, story = await start_story(world, guild, title)
+    message = await open_round(world, guild, thread, 1)
+    vote = await world.fake.click(message, "2", member="bob")
+    await vote.wait_final(WAIT)
+    return thread, story, message
+
+
 async def make_due(world: World, story_id: int) -> int:
     """Move the story's open round's deadline a second into the past; its id."""
     story = await world.store.story(story_id)
@@ -164,10 +172,7 @@ async def test_a_rounds_deadline_closes_it_once_across_processes(world: World) -
     sweeps after it change nothing."""
     guild = world.guilds[1]
     title = "The harbour"
-    thread, story = await start_story(world, guild, title)
-    message = await open_round(world, guild, thread, 1)
-    vote = await world.fake.click(message, "2", member="bob")
-    await vote.wait_final(WAIT)
+    thread, story, message = await round_with_a_vote(world, guild, title)
     round_id = await make_due(world, story.id)
     await wait_until(lambda: chosen_posts(thread, title, 1), "the round to close", WAIT)
     await closed_once(world, thread, title, round_id)
@@ -191,14 +196,12 @@ async def test_a_round_due_while_its_process_is_dead_closes_through_the_other(
     round once. p1 started again answers the story's next round."""
     guild = world.guilds[0]
     title = "The lighthouse"
-    thread, story = await start_story(world, guild, title)
-    message = await open_round(world, guild, thread, 1)
-    vote = await world.fake.click(message, "2", member="bob")
-    await vote.wait_final(WAIT)
+    thread, story, message = await round_with_a_vote(world, guild, title)
     await world.cluster.kill(world.p1)
     round_id = await make_due(world, story.id)
     await wait_until(lambda: chosen_posts(thread, title, 1), "the round to close", WAIT)
     await closed_once(world, thread, title, round_id)
+    assert "was chosen" in world.fake.state.message(message)["content"]
     assert await holds_lease(world.p2) and await sweeps(world.p2) >= 1
 
     world.p1 = await world.cluster.start([0], name="p1-again")
