@@ -17,6 +17,8 @@ import importlib
 import json
 import logging
 import pkgutil
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -37,12 +39,15 @@ from bot.services.metering import Metering
 from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService
 from bot.services.server_settings import ServerSettingsService
+from bot.services.stories import StoryBackend
 from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.cache import GuildCache
 from bot.storage.command_sync import CommandSyncStore
 from bot.storage.generations import GenerationStore
 from bot.storage.jobs import JobStore
+from bot.storage.stories import StoryStore
+from bot.stories import StoryService
 from bot.tree import CoupletTranslator, CoupletTree
 from bot.usage import UsageService, build_usage
 from bot.usage.ledger import FLUSH_INTERVAL
@@ -123,8 +128,11 @@ class CoupletBot(commands.AutoShardedBot):
         database: Database | None = None,
         usage: UsageService | None = None,
         cluster: Cluster | None = None,
+        clock: Callable[[], float] = time.time,
         **discord_kwargs: Any,
     ) -> None:
+        """`clock`: the wall clock stories keep their rounds' deadlines by (tests pass the
+        emulator's, which they can move forward)."""
         # Counters and histograms of this process (served on METRICS_PORT when set).
         self.metrics = Metrics()
         options: dict[str, Any] = {
@@ -168,6 +176,13 @@ class CoupletBot(commands.AutoShardedBot):
             default_model=settings.completions_model,
             metering=self.metering,
             moderation=self.moderation,
+        )
+        # Group stories: their rounds go through the same generation, limits and moderation.
+        self.stories = StoryService(
+            StoryStore(self.db),
+            StoryBackend(self.generation, self.server_settings),
+            self.moderation,
+            clock=clock,
         )
         self.command_sync = CommandSyncStore(self.db)
         self.synced_scopes: list[str] = []

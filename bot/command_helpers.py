@@ -23,7 +23,9 @@ from discord import app_commands
 
 from bot.completions import PARAMETERS as _P
 from bot.completions import ParamSpec
-from bot.i18n import Localized
+from bot.i18n import Localized, _, ngettext, render
+from bot.services.metering import Waiting
+from bot.tree import interaction_locale
 from bot.usage import Subject
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Discord accepts an interaction's answer for 15 minutes.
+INTERACTION_LIFETIME = 15 * 60.0
 # Discord drops an autocomplete answer that comes after 3 seconds.
 AUTOCOMPLETE_TIMEOUT = 2.0
 MAX_CHOICES = 25
@@ -156,4 +160,32 @@ def usage_subject(interaction: discord.Interaction) -> Subject:
         user_name=facts["name"],
         role_ids=facts["role_ids"],
         manages_server=facts["manages_server"],
+    )
+
+
+def queue_waiting(interaction: discord.Interaction, backend_timeout: float) -> Waiting:
+    """While the request waits for the backend, the "thinking…" message shows its place;
+    it waits no longer than leaves time to answer before the interaction expires."""
+    locale = interaction_locale(interaction)
+
+    async def show(ahead: int) -> None:
+        text = (
+            _("⏳ Waiting for the model: you are next.")
+            if ahead == 0
+            else ngettext(
+                "⏳ Waiting for the model: {n} request ahead of you.",
+                "⏳ Waiting for the model: {n} requests ahead of you.",
+                ahead,
+            )
+        )
+        await interaction.edit_original_response(
+            content=render(text, locale), allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    room = max(INTERACTION_LIFETIME - backend_timeout, INTERACTION_LIFETIME / 2)
+    return Waiting(
+        deadline=interaction.created_at.timestamp() + room,
+        on_position=show,
+        # The same reservation if the interaction is run again after a crash.
+        request_id=f"interaction:{interaction.id}",
     )

@@ -99,8 +99,8 @@ class Settings(
         text = _(
             "`{name}` is now {value} (was {old}).",
             name=name,
-            value=format_value(config.value(name)),
-            old=format_value(before.value(name)),
+            value=format_value(config.value(name), name),
+            old=format_value(before.value(name), name),
         )
         locale = interaction_locale(interaction)
         warning = limit_warning(config)
@@ -209,7 +209,7 @@ def _limit_lines(config: ServerConfig, locale: str | None = None) -> list[str]:
         if setting.name == "allowed_models":
             shown = _Short(join(value)) if value else _("any model")
         else:
-            shown = format_value(value)
+            shown = format_value(value, setting.name)
         where = SOURCES["server"] if config.is_set(setting.name) else SOURCES["default"]
         lines.append(f"`{setting.name}` {render(shown, locale)} — {render(where, locale)}")
     return lines

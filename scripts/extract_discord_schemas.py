@@ -34,11 +34,21 @@ REQUESTS = {
     "modify_guild_member": ("/guilds/{guild_id}/members/{user_id}", "patch"),
     # What a server admin's AutoMod editor sends (the emulator's rules are made from it).
     "create_auto_moderation_rule": ("/guilds/{guild_id}/auto-moderation/rules", "post"),
+    # Threads: one from a message, or one in a channel (the body is a union with forum posts).
+    "start_thread_with_message": ("/channels/{channel_id}/messages/{message_id}/threads", "post"),
+    "start_thread_without_message": ("/channels/{channel_id}/threads", "post"),
 }
 # Response name -> (path, method, status): what the emulator serves and checks it
 # serves in Discord's shape.
 RESPONSES = {
     "list_auto_moderation_rules": ("/guilds/{guild_id}/auto-moderation/rules", "get", "200"),
+    "start_thread_with_message": (
+        "/channels/{channel_id}/messages/{message_id}/threads",
+        "post",
+        "201",
+    ),
+    "start_thread_without_message": ("/channels/{channel_id}/threads", "post", "201"),
+    "list_thread_members": ("/channels/{channel_id}/thread-members", "get", "200"),
 }
 # Same bodies under another path: checked to be identical, not stored twice.
 SAME_AS = {

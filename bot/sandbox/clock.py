@@ -1,4 +1,5 @@
-"""A clock the tests can move forward, for the 3-second and 15-minute windows."""
+"""A clock the tests can move forward, for the 3-second and 15-minute windows (and, read
+by a bot under test, for its own deadlines)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ class FakeClock:
 
     def now(self) -> float:
         return time.monotonic() + self.offset
+
+    def time(self) -> float:
+        """Seconds since the epoch, moved by the same offset: a clock a bot under test can
+        read, so that deadlines it keeps pass when the test advances this one."""
+        return time.time() + self.offset
 
     def advance(self, seconds: float) -> None:
         """Pretend `seconds` have passed (for the emulator's deadlines only)."""

@@ -8,6 +8,7 @@ It is assembled from parts that share one `EmulatorState`:
     REST       the routes discord.py calls, bodies checked                 rest*.py
     injection  what a user does: commands, clicks, forms, messages         injection.py
     automod    what an admin does to AutoMod rules, and its events          automod.py
+    threads    threads started, joined and left, and their events          threads.py
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from bot.sandbox.interactions import InteractionRecord, Upload
 from bot.sandbox.lifecycle import MessageLifecycle
 from bot.sandbox.rate_limits import RateLimitInjection, RateLimits
 from bot.sandbox.rest import setup_routes
-from bot.sandbox.state import EmulatorState, GuildRef
-from bot.sandbox.world import Guild, World
+from bot.sandbox.state import ChannelRef, EmulatorState, GuildRef, MemberRef
+from bot.sandbox.threads import Threads
+from bot.sandbox.world import PUBLIC_THREAD, Channel, Guild, World
 
 __all__ = ["ComponentError", "FakeDiscord", "RateLimitInjection", "UnknownCommand"]
 
@@ -76,6 +78,7 @@ class FakeDiscord:
     rate_limited = _Shared[list[str]]()
     unknown_routes = _Shared[list[str]]()
     rejections = _Shared[list[dict[str, Any]]]()
+    edits = _Shared[list[tuple[int, float]]]()
     sessions = _Shared[list[GatewaySession]]()
     identifies = _Shared[list[dict[str, Any]]]()
     identify_log = _Shared[list[tuple[float, int, int]]]()
@@ -108,7 +111,8 @@ class FakeDiscord:
         self.host, self._port = host, port
         self.gateway = Gateway(self.state)
         self.lifecycle = MessageLifecycle(self.state, self.gateway)
-        self.injection = Injection(self.state, self.gateway, self.lifecycle)
+        self.threads = Threads(self.state, self.gateway, self.lifecycle)
+        self.injection = Injection(self.state, self.gateway, self.lifecycle, self.threads)
         self.rate_limits = RateLimits(self.state)
         self.automod = AutoMod(self.state, self.gateway)
         self._runner: web.AppRunner | None = None
@@ -133,7 +137,7 @@ class FakeDiscord:
             middlewares=[self.rate_limits.middleware], client_max_size=64 * 1024 * 1024
         )
         app.router.add_get("/gateway", self.gateway.serve)
-        setup_routes(app, self.state, self.lifecycle)
+        setup_routes(app, self.state, self.lifecycle, self.threads)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
@@ -194,6 +198,31 @@ class FakeDiscord:
         Raises UnknownCommand if no such command was synced (globally or for that guild).
         """
         return self.state.commands.find(name, self.state.guild_of(guild), ctype)
+
+    # ------------------------------------------------------------- threads
+    async def create_thread(
+        self,
+        name: str,
+        *,
+        channel: ChannelRef = None,
+        member: MemberRef = None,
+        guild: GuildRef = None,
+        message: dict[str, Any] | int | None = None,
+        thread_type: int = PUBLIC_THREAD,
+    ) -> Channel:
+        """A member starts a thread in a channel (from `message`, when given)."""
+        _, parent, m = self.state.where(guild, channel, member)
+        source = self.state.message(message) if message is not None else None
+        if source is not None:
+            parent = self.state.world.channels[int(source["channel_id"])]
+        return await self.threads.start(
+            parent, name, m.user, thread_type=thread_type, message=source
+        )
+
+    async def join_thread(self, thread: Channel, member: MemberRef = None) -> None:
+        """A member joins a thread (THREAD_MEMBERS_UPDATE, with the guild members intent)."""
+        _, _, m = self.state.where(thread.guild, thread, member)
+        await self.threads.join(thread, m.user)
 
     def inject_rate_limit(
         self,

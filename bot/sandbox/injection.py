@@ -26,16 +26,24 @@ from bot.sandbox.lifecycle import MessageLifecycle
 from bot.sandbox.options import build_options
 from bot.sandbox.resolved import OptionResolver, member_resolved
 from bot.sandbox.state import ChannelRef, EmulatorState, GuildRef, MemberRef, MessageRef
+from bot.sandbox.threads import Threads
 from bot.sandbox.world import Channel, Guild, Member
 
 
 class Injection:
     """Interactions and messages injected as a given member in a given channel."""
 
-    def __init__(self, state: EmulatorState, gateway: Gateway, lifecycle: MessageLifecycle) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        gateway: Gateway,
+        lifecycle: MessageLifecycle,
+        threads: Threads,
+    ) -> None:
         self.state = state
         self.gateway = gateway
         self.lifecycle = lifecycle
+        self.threads = threads
 
     # ------------------------------------------------------------ commands
     async def slash(
@@ -201,6 +209,8 @@ class Injection:
     ) -> dict[str, Any]:
         """A user posts `content` in a channel (e.g. as a target for a message command)."""
         _, ch, m = self.state.where(guild, channel, member)
+        if ch.is_thread:
+            await self.threads.join(ch, m.user)  # posting in a thread joins it
         body = {"content": content}
         message = self.lifecycle.create(ch, m.user.payload(), body, [], member=m)
         await asyncio.sleep(0)  # let the MESSAGE_CREATE go out first, as on Discord

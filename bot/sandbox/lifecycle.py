@@ -34,10 +34,14 @@ class MessageLifecycle:
         flags: int = 0,
         rec: InteractionRecord | None = None,
         member: Member | None = None,
+        message_type: int = messages.DEFAULT,
+        reference: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Store a new message from an accepted body; returns the stored payload itself."""
+        """Store a new message from an accepted body; returns the stored payload itself.
+
+        `message_type` and `reference` are for system messages (a thread's notice).
+        """
         state = self.state
-        message_type = messages.DEFAULT
         metadata = None
         if rec is not None:
             data = rec.payload.get("data") or {}
@@ -67,11 +71,16 @@ class MessageLifecycle:
         )
         if member is not None:
             message["member"] = {k: v for k, v in member.payload().items() if k != "user"}
+        if reference is not None:
+            message["message_reference"] = reference
         messages.apply_body(message, body, self._lookup_user)
         self._attach(message, body, files, rec)
         state.messages[int(message["id"])] = message
         if not flags & limits.EPHEMERAL:
             channel.messages.append(message)
+            if channel.is_thread:
+                channel.message_count += 1
+                channel.total_message_sent += 1
             self.gateway.announce(channel, message)
         if rec is not None:
             rec.history.append(HistoryEntry("create", copy.deepcopy(message)))
@@ -86,7 +95,12 @@ class MessageLifecycle:
         *,
         rec: InteractionRecord | None = None,
     ) -> dict[str, Any]:
-        """Apply an accepted edit body; returns a copy of the message afterwards."""
+        """Apply an accepted edit body; returns a copy of the message afterwards.
+
+        Every edit is logged with the emulator's clock (`state.edits`), so tests can
+        check a message's edit rate against Discord's budget.
+        """
+        self.state.edits.append((int(message["id"]), self.state.clock.now()))
         messages.apply_body(message, body, self._lookup_user)
         self._attach(message, body, files, rec)
         message["flags"] = int(message.get("flags") or 0) & ~limits.LOADING

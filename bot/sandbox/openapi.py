@@ -43,9 +43,16 @@ REQUESTS = (
     "edit_message",
     "modify_guild_member",
     "create_auto_moderation_rule",
+    "start_thread_with_message",
+    "start_thread_without_message",
 )
 # The responses in the extract: what the emulator serves, checked before it is served.
-RESPONSES = ("list_auto_moderation_rules",)
+RESPONSES = (
+    "list_auto_moderation_rules",
+    "start_thread_with_message",
+    "start_thread_without_message",
+    "list_thread_members",
+)
 
 
 @cache

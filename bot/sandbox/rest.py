@@ -1,7 +1,8 @@
 """REST v10: the route table, plus login, the gateway URL, command sync, guilds and users.
 
 Interaction and webhook routes are in `rest_interactions.py`, channel routes in
-`rest_channels.py`, AutoMod rules and member timeouts in `rest_guilds.py`;
+`rest_channels.py`, threads in `rest_threads.py`, AutoMod rules and member
+timeouts in `rest_guilds.py`;
 every group reads and changes the one `EmulatorState`.
 """
 
@@ -20,7 +21,9 @@ from bot.sandbox.rest_channels import ChannelRoutes
 from bot.sandbox.rest_common import body_errors, path_int, refuse, require_bot_auth
 from bot.sandbox.rest_guilds import GuildRoutes
 from bot.sandbox.rest_interactions import InteractionRoutes
+from bot.sandbox.rest_threads import ThreadRoutes
 from bot.sandbox.state import EmulatorState
+from bot.sandbox.threads import Threads
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +31,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API = "/api/v10"
 
 
-def setup_routes(app: web.Application, state: EmulatorState, lifecycle: MessageLifecycle) -> None:
+def setup_routes(
+    app: web.Application, state: EmulatorState, lifecycle: MessageLifecycle, threads: Threads
+) -> None:
     """Register every route under /api/v10 plus the attachment CDN and the catch-all."""
     base = AppRoutes(state)
     table: list[tuple[str, str, Handler]] = [
         *base.routes(),
         *InteractionRoutes(state, lifecycle).routes(),
         *ChannelRoutes(state, lifecycle).routes(),
+        *ThreadRoutes(state, threads).routes(),
         *GuildRoutes(state).routes(),
     ]
     for method, path, handler in table:

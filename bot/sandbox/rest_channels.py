@@ -18,6 +18,8 @@ from bot.sandbox.rest_common import check_files, message_errors, path_int, refus
 from bot.sandbox.state import EmulatorState
 from bot.sandbox.world import Channel
 
+THREAD_LOCKED = 50083
+
 
 class ChannelRoutes:
     """GET/POST /channels/{channel}/… as the bot uses them."""
@@ -81,7 +83,11 @@ class ChannelRoutes:
     async def create_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
         body, files = await read_body(request)
-        self._require_bot_permission(channel, perm.VIEW_CHANNEL | perm.SEND_MESSAGES)
+        # In a thread Discord asks for Send Messages in Threads instead of Send Messages.
+        send = perm.SEND_MESSAGES_IN_THREADS if channel.is_thread else perm.SEND_MESSAGES
+        self._require_bot_permission(channel, perm.VIEW_CHANNEL | send)
+        if channel.locked:
+            raise ApiError(400, THREAD_LOCKED, "Thread is locked")
         if files:
             self._require_bot_permission(channel, perm.ATTACH_FILES)
         check_files(files)
@@ -96,6 +102,12 @@ class ChannelRoutes:
         if limits.is_empty_message(body, bool(files)):
             refuse(self.state, None, [], limits.EMPTY_MESSAGE)
         msg = self.lifecycle.create(channel, self.state.bot_author(), body, files)
+        if channel.is_thread:
+            # Posting in a thread makes the poster a member (and unarchives it).
+            channel.archived = False
+            bot = self.state.world.bot_user
+            if bot is not None:
+                channel.thread_members.setdefault(bot.id, msg["timestamp"])
         return json_response(msg)
 
     async def get_message(self, request: web.Request) -> web.Response:

@@ -74,6 +74,8 @@ class EmulatorState:
         self.connected = asyncio.Event()
         # Records
         self.messages: dict[int, dict[str, Any]] = {}
+        # Every message edit: (message id, clock time).
+        self.edits: list[tuple[int, float]] = []
         self.attachments: dict[int, Upload] = {}
         self.interactions: dict[int, InteractionRecord] = {}
         self.interactions_by_token: dict[str, InteractionRecord] = {}

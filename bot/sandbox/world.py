@@ -61,25 +61,54 @@ class Role:
         }
 
 
+# Channel types: a text channel, and the three kinds of thread.
+GUILD_TEXT, ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD = 0, 10, 11, 12
+THREAD_TYPES = (ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD)
+# Discord counts a thread's members only up to 50.
+THREAD_MEMBER_COUNT_CAP = 50
+
+
 @dataclass
 class Channel:
-    """A text channel (type 0) in a guild; `messages` holds its visible messages."""
+    """A text channel (type 0) or a thread (types 10–12) in a guild; `messages` holds its
+    visible messages.
+
+    A thread has a `parent` (its text channel), an owner, its members (user id → when
+    they joined) and metadata; its permissions are its parent's.
+    """
 
     id: int
     name: str
     guild: Guild
     position: int = 0
-    type: int = 0
+    type: int = GUILD_TEXT
     nsfw: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list, repr=False)
     # target id -> (allow, deny); the target is a role or a member, as in Discord.
     overwrites: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # Threads only.
+    parent: Channel | None = field(default=None, repr=False)
+    owner_id: int | None = None
+    thread_members: dict[int, str] = field(default_factory=dict, repr=False)
+    archived: bool = False
+    locked: bool = False
+    auto_archive_duration: int = 1440
+    created_at: str = field(default_factory=iso_now)
+    message_count: int = 0
+    total_message_sent: int = 0
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
 
     def set_permissions(self, target: Role | Member, *, allow: int = 0, deny: int = 0) -> None:
         """A permission overwrite for a role or a member in this channel."""
         self.overwrites[target.id] = (allow, deny)
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self, *, for_user: int | None = None) -> dict[str, Any]:
+        """The channel object; a thread's carries `member` when `for_user` is one of them."""
+        if self.is_thread:
+            return self._thread_payload(for_user)
         return {
             "id": str(self.id),
             "type": self.type,
@@ -100,6 +129,45 @@ class Channel:
             "last_message_id": self.messages[-1]["id"] if self.messages else None,
             "parent_id": None,
             "rate_limit_per_user": 0,
+            "flags": 0,
+        }
+
+    def _thread_payload(self, for_user: int | None) -> dict[str, Any]:
+        assert self.parent is not None
+        metadata: dict[str, Any] = {
+            "archived": self.archived,
+            "archive_timestamp": self.created_at,
+            "auto_archive_duration": self.auto_archive_duration,
+            "locked": self.locked,
+            "create_timestamp": self.created_at,
+        }
+        if self.type == PRIVATE_THREAD:
+            metadata["invitable"] = True
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild.id),
+            "name": self.name,
+            "parent_id": str(self.parent.id),
+            "owner_id": str(self.owner_id or 0),
+            "last_message_id": self.messages[-1]["id"] if self.messages else None,
+            "flags": 0,
+            "rate_limit_per_user": 0,
+            "thread_metadata": metadata,
+            "message_count": self.message_count,
+            "member_count": min(len(self.thread_members), THREAD_MEMBER_COUNT_CAP),
+            "total_message_sent": self.total_message_sent,
+        }
+        if for_user is not None and for_user in self.thread_members:
+            data["member"] = self.thread_member_payload(for_user)
+        return data
+
+    def thread_member_payload(self, user_id: int) -> dict[str, Any]:
+        """A thread member object (ThreadMemberResponse)."""
+        return {
+            "id": str(self.id),
+            "user_id": str(user_id),
+            "join_timestamp": self.thread_members[user_id],
             "flags": 0,
         }
 
@@ -153,12 +221,14 @@ class Member:
         return max((role.position for role in self.roles), default=0)
 
     def permissions_in(self, channel: Channel) -> int:
-        """Permissions in one channel: guild permissions with the channel's overwrites."""
+        """Permissions in one channel: guild permissions with the channel's overwrites
+        (a thread's are its parent's)."""
+        source = channel.parent or channel
         return perm.apply_overwrites(
             self.permissions,
-            channel.overwrites.get(self.guild.everyone.id),
-            [channel.overwrites[r.id] for r in self.roles if r.id in channel.overwrites],
-            channel.overwrites.get(self.user.id),
+            source.overwrites.get(self.guild.everyone.id),
+            [source.overwrites[r.id] for r in self.roles if r.id in source.overwrites],
+            source.overwrites.get(self.user.id),
         )
 
     def payload(
@@ -197,6 +267,8 @@ class Guild:
         self.everyone = Role(self.id, "@everyone", perm.DEFAULT_EVERYONE, position=0)
         self.roles: list[Role] = [self.everyone]
         self.channels: list[Channel] = []
+        # Threads, in the order they were created (archived ones too).
+        self.threads: list[Channel] = []
         self.members: list[Member] = []
         self.bot_role = self.add_role("Couplet", perm.DEFAULT_BOT_ROLE, managed=True)
         self.bot_member: Member | None = None
@@ -220,6 +292,32 @@ class Guild:
         self.channels.append(channel)
         self.world.channels[channel.id] = channel
         return channel
+
+    def add_thread(
+        self,
+        parent: Channel,
+        name: str,
+        owner: User,
+        *,
+        thread_type: int = PUBLIC_THREAD,
+        thread_id: int | None = None,
+        auto_archive_duration: int = 1440,
+    ) -> Channel:
+        """A new thread in `parent`, its owner its first member (`thread_id`: a message's id,
+        for a thread started from that message)."""
+        thread = Channel(
+            thread_id or self.world.ids.next(),
+            name,
+            self,
+            type=thread_type,
+            parent=parent,
+            owner_id=owner.id,
+            auto_archive_duration=auto_archive_duration,
+        )
+        thread.thread_members[owner.id] = iso_now()
+        self.threads.append(thread)
+        self.world.channels[thread.id] = thread
+        return thread
 
     def add_role(self, name: str, permissions: int = 0, *, managed: bool = False) -> Role:
         """Add a role with the given permission bits."""
@@ -245,8 +343,8 @@ class Guild:
         return member
 
     def channel(self, name_or_id: str | int) -> Channel:
-        """A channel by name (with or without '#') or id."""
-        for channel in self.channels:
+        """A channel or thread by name (with or without '#') or id (channels first)."""
+        for channel in [*self.channels, *self.threads]:
             if channel.id == name_or_id or channel.name == str(name_or_id).lstrip("#"):
                 return channel
         raise LookupError(f"guild {self.name!r} has no channel {name_or_id!r}")
@@ -301,7 +399,12 @@ class Guild:
             "roles": [role.payload() for role in self.roles],
             "channels": [channel.payload() for channel in self.channels],
             "members": [member.payload() for member in self.members],
-            "threads": [],
+            # Active threads, with the bot's membership where it is one.
+            "threads": [
+                t.payload(for_user=self.bot_member.id if self.bot_member else None)
+                for t in self.threads
+                if not t.archived
+            ],
             "emojis": [],
             "stickers": [],
             "voice_states": [],

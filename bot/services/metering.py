@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.completions import CompletionRequest, Usage
@@ -102,8 +102,11 @@ class Metering:
         *,
         command: str,
         waiting: Waiting | None = None,
+        story_id: int | None = None,
     ) -> AsyncIterator[Meter]:
-        """Reserve, wait for a turn, let the caller call the backend; settle and record."""
+        """Reserve, wait for a turn, let the caller call the backend; settle and record.
+
+        `story_id`: the group story a round is for (kept in the ledger)."""
         if self.usage is None:
             yield Meter()
             return
@@ -113,8 +116,11 @@ class Metering:
         if self.settings is not None and requester.guild_id is not None:
             exempt = (await self.settings.get(requester.guild_id)).limits_exempt_managers
         waiting = waiting or Waiting()
+        subject = subject_of(requester)
+        if story_id is not None:
+            subject = replace(subject, story_id=story_id)
         async with self.usage.metered(
-            subject_of(requester),
+            subject,
             cost,
             command=command,
             backend=profile.name,

@@ -33,6 +33,7 @@ from bot.storage.cache import GuildCache
 from bot.storage.database import Database
 from bot.storage.guild_settings import GuildSettingsRepository
 from bot.storage.locks import guild_write
+from bot.stories import settings as stories
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class Setting:
     allowed: Localized
     default: Any
     parse: Callable[[str, ServerConfig], Any]
+    # How a set value reads, when not as `format_value` writes values (a role: its mention).
+    show: Callable[[Any], str] | None = None
 
 
 def _show(raw: str) -> str:
@@ -298,6 +301,33 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
                 (),
                 _parse_models,
             ),
+            # Group stories (bot/stories/settings.py).
+            Setting(
+                stories.STARTER_ROLE,
+                "behaviour",
+                _("Who may start stories (unset: anyone)"),
+                _("a role"),
+                None,
+                stories.parse_role(stories.STARTER_ROLE),
+                stories.role_mention,
+            ),
+            Setting(
+                stories.MODERATOR_ROLE,
+                "behaviour",
+                _("Who moderates stories (unset: Manage Messages)"),
+                _("a role"),
+                None,
+                stories.parse_role(stories.MODERATOR_ROLE),
+                stories.role_mention,
+            ),
+            Setting(
+                stories.IDLE_MINUTES,
+                "behaviour",
+                _("Minutes without activity before a story pauses"),
+                _("5 minutes to 30 days (90m, 12h, 2d)"),
+                stories.DEFAULT_IDLE_MINUTES,
+                stories.parse_idle_minutes,
+            ),
         )
     }
 )
@@ -471,8 +501,12 @@ def _fmt(value: Any) -> str | Localized:
     return str(value)
 
 
-def format_value(value: Any) -> str | Localized:
-    """A setting value as people read it (used by /settings show)."""
+def format_value(value: Any, name: str | None = None) -> str | Localized:
+    """A setting value as people read it (used by /settings show); `name`: the setting,
+    for one that shows its values its own way."""
+    setting = SETTINGS.get(name) if name is not None else None
+    if setting is not None and setting.show is not None and value is not None:
+        return setting.show(value)
     return _fmt(value)
 
 

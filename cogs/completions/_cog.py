@@ -35,10 +35,11 @@ from bot.command_helpers import (
     localized,
     member_facts,
     preset_choices,
+    queue_waiting,
 )
 from bot.completions import GENERATION_PARAMS
 from bot.completions.parameters import descriptions
-from bot.i18n import _, ngettext, render
+from bot.i18n import _, render
 from bot.render.completion import (
     MessagePlan,
     completion_messages,
@@ -51,7 +52,6 @@ from bot.services.generation import (
     PreparedGeneration,
     Requester,
 )
-from bot.services.metering import Waiting
 from bot.tree import (
     PUBLIC_DEFER,
     interaction_locale,
@@ -70,8 +70,6 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # Discord allows about five edits per five seconds per message; stay under it.
 STREAM_EDIT_INTERVAL = 1.2
 PROMPT_MODAL_LIMIT = 4000
-# Discord accepts an interaction's answer for 15 minutes.
-INTERACTION_LIFETIME = 15 * 60.0
 GONE = _("That completion is no longer available; run /complete again.")
 
 
@@ -350,34 +348,6 @@ def requester_of(interaction: discord.Interaction, private: bool) -> Requester:
 async def message_locale(interaction: discord.Interaction, private: bool) -> str:
     """The language of a completion message: the member's when only they see it."""
     return interaction_locale(interaction) if private else await public_locale(interaction)
-
-
-def queue_waiting(interaction: discord.Interaction, backend_timeout: float) -> Waiting:
-    """While the request waits for the backend, the "thinking…" message shows its place;
-    it waits no longer than leaves time to answer before the interaction expires."""
-    locale = interaction_locale(interaction)
-
-    async def show(ahead: int) -> None:
-        text = (
-            _("⏳ Waiting for the model: you are next.")
-            if ahead == 0
-            else ngettext(
-                "⏳ Waiting for the model: {n} request ahead of you.",
-                "⏳ Waiting for the model: {n} requests ahead of you.",
-                ahead,
-            )
-        )
-        await interaction.edit_original_response(
-            content=render(text, locale), allowed_mentions=NO_MENTIONS
-        )
-
-    room = max(INTERACTION_LIFETIME - backend_timeout, INTERACTION_LIFETIME / 2)
-    return Waiting(
-        deadline=interaction.created_at.timestamp() + room,
-        on_position=show,
-        # The same reservation if the interaction is run again after a crash.
-        request_id=f"interaction:{interaction.id}",
-    )
 
 
 def is_ephemeral(interaction: discord.Interaction) -> bool:

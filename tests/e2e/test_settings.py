@@ -237,8 +237,8 @@ async def test_show_fits_one_message_with_every_value_at_its_longest(world: Worl
         "model", "max_tokens", "temperature", "top_p", "stop", "echo", "logprobs",
         "presence_penalty", "frequency_penalty", "suffix", "n", "best_of", "logit_bias", "seed",
         "clean_mode", "stream", "limits_exempt_managers", "language", "sampling",
-        "max_tokens_limit",
-        "n_limit", "best_of_limit", "allowed_models",
+        "max_tokens_limit", "n_limit", "best_of_limit", "allowed_models", "story_starter_role",
+        "story_moderator_role", "story_idle_minutes",
     ]  # fmt: skip
     assert "-# max_tokens 65536 was lowered to the server limit of 1." in shown
     assert "-# Problem here: model '" in shown

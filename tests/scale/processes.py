@@ -7,6 +7,7 @@ the pieces the multi-process tests and the benchmark share.
   events by `(id >> 22) % shard_count`), with members and an admin.
 - `BotCluster`: starts, stops and kill -9s `couplet run` processes, each with its
   shards and METRICS_PORT, and reads their /metrics with Prometheus' own parser.
+- `eventually(check, what)`: waits for an async condition (a metric, a row).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,16 @@ from tests.support.postgres import free_port
 
 WAIT = 180.0
 STUB_TEXT = " from the stub"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll an async condition until it holds (generous deadline; never a fixed sleep)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
 
 
 def shard_of(guild: Guild, count: int) -> int:
@@ -62,7 +73,8 @@ def sharded_world(fake: FakeDiscord, count: int = 2) -> list[Guild]:
 
 @dataclass
 class ScaleStub:
-    """A backend that answers "<STUB_TEXT> (<prompt>)" and records every request."""
+    """A backend that answers "<STUB_TEXT> (<prompt>)" (and " #i" for choice i > 0 of `n`;
+    logprobs when asked) and records every request."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     holds: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -89,17 +101,29 @@ class ScaleStub:
                 "object": "text_completion",
                 "created": int(time.time()),
                 "model": "stub-model",
+                # `n` choices, as vLLM gives; each after the first says its number.
                 "choices": [
-                    {
-                        "index": 0,
-                        "text": f"{STUB_TEXT} ({prompt})",
-                        "finish_reason": "stop",
-                        "logprobs": None,
-                    }
+                    self.choice(i, f"{STUB_TEXT} ({prompt})" + (f" #{i}" if i else ""), body)
+                    for i in range(int(body.get("n") or 1))
                 ],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10},
             }
         )
+
+    @staticmethod
+    def choice(index: int, text: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One choice; with `logprobs` asked for, the text as one token of logprob
+        -1 - index/10 (so choices differ)."""
+        logprobs = None
+        if body.get("logprobs") is not None:
+            value = -1.0 - index / 10
+            logprobs = {
+                "tokens": [text],
+                "token_logprobs": [value],
+                "top_logprobs": [{text: value}],
+                "text_offset": [0],
+            }
+        return {"index": index, "text": text, "finish_reason": "stop", "logprobs": logprobs}
 
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response(

@@ -11,8 +11,7 @@ of a generation loses nothing and no interaction is answered twice.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.scale.processes import (
     BotCluster,
     Process,
     ScaleStub,
+    eventually,
     process_env,
     sharded_world,
 )
@@ -86,16 +86,6 @@ async def world(
         finally:
             await cluster.aclose()
             await db.dispose()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll an async condition until it holds (generous deadline; never a fixed sleep)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def complete(world: World, guild: Guild, member: str, prompt: str, **options: object) -> str:
