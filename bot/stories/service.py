@@ -73,7 +73,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A round still generating this long after it started belongs to a process that died.
+# A round still generating this long after it started belongs to a process that died
+# and could not be finished by running its interaction again (bot.jobs gives that up
+# after three processes, or once Discord's 15 minutes for an answer are gone).
 STUCK_AFTER = timedelta(minutes=20)
 
 
@@ -389,7 +391,7 @@ class StoryService:
         if interaction_id is not None:
             started = await self.store.round_of_interaction(story.id, interaction_id)
             if started is not None and started.status != GENERATING:
-                return await self._begun_earlier(story, started)
+                return await self._begun_earlier(started)
         if started is None:
             started = await self.store.begin_round(
                 story.id, member.user_id, direction, self.now(), interaction_id=interaction_id
@@ -440,7 +442,7 @@ class StoryService:
         )
         return proposed or opened
 
-    async def _begun_earlier(self, story: StoryRecord, begun: RoundRecord) -> RoundView:
+    async def _begun_earlier(self, begun: RoundRecord) -> RoundView:
         """A round an interaction began before its process died, past generating: as it
         stands (the caller posts it if it has no message yet)."""
         if begun.status == CANCELLED:
