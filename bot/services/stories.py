@@ -104,11 +104,12 @@ class StoryBackend:
         preset: str | None,
         deadline: float | None = None,
         on_position: PositionCallback | None = None,
+        request_id: str | None = None,
     ) -> Proposals:
         prepared = await self._prepare(member, prompt, preset, count)
         request = prepared.request
         metering = self.generation.metering
-        waiting = Waiting(deadline=deadline, on_position=on_position)
+        waiting = Waiting(deadline=deadline, on_position=on_position, request_id=request_id)
         async with metering.call(
             prepared.requester, request, command=COMMAND, waiting=waiting, story_id=story_id
         ) as meter:

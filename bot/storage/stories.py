@@ -150,6 +150,9 @@ class StoryRoundRow(Base):
     winner_node_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     close_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     closed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The interaction that asked for the round: run again after its process died, it
+    # continues this round (bot/interaction_jobs.py).
+    interaction_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # Touched by every vote and written candidate (taking the row orders them against a close).
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -561,10 +564,17 @@ class StoryStore:
     # -- rounds -------------------------------------------------------------------------
 
     async def begin_round(
-        self, story_id: int, started_by: int, direction: str | None, now: datetime
+        self,
+        story_id: int,
+        started_by: int,
+        direction: str | None,
+        now: datetime,
+        *,
+        interaction_id: int | None = None,
     ) -> RoundRecord | None:
         """A new round (status `generating`) after the story's head, if no other round
-        runs; None otherwise. A paused story becomes active again."""
+        runs; None otherwise. A paused story becomes active again. `interaction_id` is
+        the interaction that asked for it (see `round_of_interaction`)."""
         try:
             async with self.db.write() as session:
                 story = await session.get(StoryRow, story_id)
@@ -584,6 +594,7 @@ class StoryStore:
                     started_by=started_by,
                     channel_id=story.thread_id,
                     quorum=story.quorum,
+                    interaction_id=interaction_id,
                     created_at=now,
                 )
                 session.add(row)
@@ -602,6 +613,17 @@ class StoryStore:
                 return _round(row)
         except _Lost:
             return None
+
+    async def round_of_interaction(self, story_id: int, interaction_id: int) -> RoundRecord | None:
+        """The round this interaction began in this story, if it got that far."""
+        async with self.db.read() as session:
+            row = await session.scalar(
+                select(StoryRoundRow).where(
+                    StoryRoundRow.story_id == story_id,
+                    StoryRoundRow.interaction_id == interaction_id,
+                )
+            )
+            return None if row is None else _round(row)
 
     async def open_round(
         self,

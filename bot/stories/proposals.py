@@ -54,8 +54,10 @@ class Proposer(Protocol):
         preset: str | None,
         deadline: float | None = None,
         on_position: PositionCallback | None = None,
+        request_id: str | None = None,
     ) -> Proposals:
-        """`count` continuations of `prompt`, charged to `member` for this story."""
+        """`count` continuations of `prompt`, charged to `member` for this story
+        (`request_id` names the charge: the same round run again counts once)."""
 
     async def settings(self, guild_id: int) -> StorySettings:
         """The server's story settings."""

@@ -16,6 +16,7 @@ server's story settings, on every call. No Discord here: the cog renders.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,11 +28,14 @@ from bot.errors import CoupletError, ParameterError
 from bot.i18n import Msg, _
 from bot.moderation import ModerationRefused, Subject
 from bot.storage.stories import (
+    CANCELLED,
     CANDIDATE,
     EDIT,
     ENDED,
+    GENERATING,
     MEMBER,
     MODEL,
+    OPEN,
     REROLLED,
     NewNode,
     NewStory,
@@ -69,7 +73,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A round still generating this long after it started belongs to a process that died.
+# A round still generating this long after it started belongs to a process that died
+# and could not be finished by running its interaction again (bot.jobs gives that up
+# after three processes, or once Discord's 15 minutes for an answer are gone).
 STUCK_AFTER = timedelta(minutes=20)
 
 
@@ -347,12 +353,20 @@ class StoryService:
         story: StoryRecord,
         direction: str | None = None,
         *,
+        interaction_id: int | None = None,
         deadline: float | None = None,
         on_position: PositionCallback | None = None,
+        request_id: str | None = None,
     ) -> RoundView:
         """One round: the model writes the story's candidates after its text (and the
         direction, for this round only); each is moderated; the round opens for votes
-        (or, in `approve` mode, proposes the best for a moderator)."""
+        (or, in `approve` mode, proposes the best for a moderator).
+
+        `interaction_id` names the interaction asking. Asked again by the same one —
+        run again by another process after its own died mid-round — it continues the
+        round that interaction began (still generating: the candidates are written now;
+        further on: it is returned as it stands) instead of starting another.
+        `request_id` names its usage reservation, the same when run again."""
         if story.status == ENDED:
             raise StoryError(_("This story has ended: start a new one with /story start."))
         direction = (direction or "").strip() or None
@@ -373,16 +387,34 @@ class StoryService:
                 [direction],
                 _("Your direction was not used: this server's moderation withholds {category}."),
             )
-        now = self.now()
-        started = await self.store.begin_round(story.id, member.user_id, direction, now)
+        started = None
+        if interaction_id is not None:
+            started = await self.store.round_of_interaction(story.id, interaction_id)
+            if started is not None and started.status != GENERATING:
+                return await self._begun_earlier(started)
+        if started is None:
+            started = await self.store.begin_round(
+                story.id, member.user_id, direction, self.now(), interaction_id=interaction_id
+            )
         if started is None:
             raise StoryError(
                 _("A round is already running in this story: vote, or wait until it closes.")
             )
         try:
             nodes, notes = await self._candidates(
-                member, story, started, deadline=deadline, on_position=on_position
+                member,
+                story,
+                started,
+                deadline=deadline,
+                on_position=on_position,
+                request_id=request_id,
             )
+        except asyncio.CancelledError:
+            # The process is stopping: an interaction it leaves is run again and
+            # continues this round (see above); nothing else would, so give it up.
+            if interaction_id is None:
+                await self.store.abandon_round(started.id, self.now())
+            raise
         except BaseException:
             await self.store.abandon_round(started.id, self.now())
             raise
@@ -393,13 +425,34 @@ class StoryService:
         )
         if opened is None:
             raise StoryError(_("The story ended while the model was writing."))
-        if not votes_decide(story.mode):
-            # Nothing to vote on: the model's best waits for a moderator at once.
-            proposed = await self.store.close(
-                started.id, reason="approve", by=None, now=now, choose=choose, needs_approval=True
-            )
-            opened = proposed or opened
-        return RoundView(opened, notes)
+        return RoundView(await self._propose(opened), notes)
+
+    async def _propose(self, opened: RoundState) -> RoundState:
+        """In `approve` mode nothing is voted on: the model's best waits for a moderator
+        at once."""
+        if votes_decide(opened.story.mode) or opened.round.status != OPEN:
+            return opened
+        proposed = await self.store.close(
+            opened.round.id,
+            reason="approve",
+            by=None,
+            now=self.now(),
+            choose=choose,
+            needs_approval=True,
+        )
+        return proposed or opened
+
+    async def _begun_earlier(self, begun: RoundRecord) -> RoundView:
+        """A round an interaction began before its process died, past generating: as it
+        stands (the caller posts it if it has no message yet)."""
+        if begun.status == CANCELLED:
+            raise StoryError(
+                _("Round {number} was cancelled: start it again with Next round.",
+                  number=begun.number)
+            )  # fmt: skip
+        state = await self.store.round_state(begun.id)
+        assert state is not None
+        return RoundView(await self._propose(state))
 
     async def _candidates(
         self,
@@ -409,6 +462,7 @@ class StoryService:
         *,
         deadline: float | None,
         on_position: PositionCallback | None,
+        request_id: str | None,
     ) -> tuple[list[NewNode], list[str | Msg]]:
         """The model's candidates for a round, moderated (withheld ones dropped)."""
         so_far = text_of(path(await self.store.nodes(story.id), started.parent_node_id))
@@ -421,6 +475,7 @@ class StoryService:
             preset=story.preset,
             deadline=deadline,
             on_position=on_position,
+            request_id=request_id,
         )
         written = [p for p in proposals.candidates if p.text.strip()]
         if not written:

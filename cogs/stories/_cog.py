@@ -70,6 +70,8 @@ SWEEP_SECONDS = 5.0
 # pass; when it dies (kill -9) another takes over once the lease lapses.
 SWEEP_LEASE = "story-sweep"
 SWEEP_LEASE_TTL = SWEEP_SECONDS * 4
+# The kind of job (bot.jobs) a round's interaction is kept as until it is answered.
+ROUND_JOB = "story-round"
 # The most of a story's end an undo or a branch quotes.
 TAIL_WIDTH = 300
 EDIT_LENGTH = 4000
@@ -118,10 +120,18 @@ class Stories(
 
     async def cog_load(self) -> None:
         self.sweeper.start()
+        # A round whose process died while the model wrote is finished by another
+        # process (or this one, restarted): bot.jobs runs its interaction again.
+        self.bot.jobs.register(ROUND_JOB, self._resume_round)
 
     async def cog_unload(self) -> None:
         self.sweeper.cancel()
         self.throttle.cancel()
+        self.bot.jobs.unregister(ROUND_JOB)
+
+    async def _resume_round(self, interaction: discord.Interaction, args: dict[str, Any]) -> None:
+        story = await self.story_here(interaction, args["story"])
+        await self.run_round(interaction, story, args["direction"])
 
     # -- the sweeper ------------------------------------------------------------------
 
@@ -384,21 +394,37 @@ class Stories(
     async def run_round(
         self, interaction: discord.Interaction, story: StoryRecord, direction: str | None
     ) -> None:
-        """Defer (the asker sees their place in the queue), run the round, post it."""
+        """Defer (the asker sees their place in the queue), run the round, post it.
+
+        Kept as a job until answered: if this process dies meanwhile, another runs the
+        interaction again, which continues the same round and posts it once."""
         member = member_of(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        waiting = queue_waiting(interaction, self.bot.settings.completions_timeout)
-        view = await self.service.next_round(
-            member, story, direction, deadline=waiting.deadline, on_position=waiting.on_position
-        )
-        await self.post_round(view)
-        await reply_ephemeral(interaction, self.opened_text(view.state))
+        if not interaction.response.is_done():  # run again: acknowledged already
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        args = {"story": story.id, "direction": direction, "private": True}
+        async with self.bot.jobs.track(interaction, ROUND_JOB, args):
+            waiting = queue_waiting(interaction, self.bot.settings.completions_timeout)
+            view = await self.service.next_round(
+                member,
+                story,
+                direction,
+                interaction_id=interaction.id,
+                deadline=waiting.deadline,
+                on_position=waiting.on_position,
+                request_id=waiting.request_id,
+            )
+            if view.state.round.message_id is None:
+                await self.post_round(view)
+            await reply_ephemeral(interaction, self.opened_text(view.state))
 
     @staticmethod
     def opened_text(state: RoundState) -> Msg:
         if state.round.status == "open":
             return _("Round {number} is open: vote below.", number=state.round.number)
-        return _("Round {number} is ready for a moderator below.", number=state.round.number)
+        if state.round.status in ("pending", "tied"):
+            return _("Round {number} is ready for a moderator below.", number=state.round.number)
+        # Run again after its process died, the round had moved on meanwhile.
+        return _("Round {number} is in the thread.", number=state.round.number)
 
     async def vote(self, interaction: discord.Interaction, round_id: int, node_id: int) -> None:
         result = await self.service.vote(member_of(interaction), round_id, node_id)

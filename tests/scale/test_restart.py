@@ -15,6 +15,7 @@ from bot.sandbox import FakeDiscord
 from bot.storage import Database
 from bot.storage.jobs import JobStore
 from tests.e2e.conftest import make_settings, start_couplet
+from tests.e2e.story_support import buttons
 from tests.scale.processes import STUB_TEXT, WAIT, ScaleStub
 from tests.support.cli import couplet_command
 from tests.support.discord_env import running_fake, running_process, wait_until
@@ -50,6 +51,51 @@ async def test_a_clean_stop_mid_generation_is_answered_by_the_next_start(tmp_pat
             assert [h.action for h in rec.history].count("create") == 1
             assert rec.followup_ids == []
             await wait_until(lambda: run.bot.jobs.resumed == 1, "the resumed job to end")
+            assert await JobStore(run.bot.db).pending() == []
+
+
+async def test_a_clean_stop_mid_story_round_is_finished_by_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """The bot closes while a story round waits for the backend; the next start runs the
+    click again, which continues the same round (no second one): one round message with
+    the candidates, and the click answered once."""
+    db_path = tmp_path / "couplet.db"
+    opening = "The ferry left at dawn"
+    async with running_fake() as fake, ScaleStub().running() as stub:
+        settings = settings_for(fake, db_path, stub)
+        async with start_couplet(fake, settings):
+            started = await fake.slash(
+                "story start", {"title": "The ferry", "prompt": opening, "candidates": 2},
+                member="alice", channel="general",
+            )  # fmt: skip
+            await started.wait_for(
+                lambda r: "Story #" in str((r.original or {}).get("content")), WAIT
+            )
+            thread = next(t for t in fake.guild.threads if t.name == "The ferry")
+            gate = stub.hold(opening)
+            newest = [m for m in thread.messages if "Next round" in buttons(m)][-1]
+            rec = await fake.click(newest, "Next round", member="alice")
+            await wait_until(lambda: len(stub.with_prompt(opening)) == 1, "the request", WAIT)
+        async with start_couplet(fake, settings, wait_sync=False) as run:
+            await wait_until(lambda: len(stub.with_prompt(opening)) == 2, "it again", WAIT)
+            gate.set()
+            final = await rec.wait_final(WAIT)
+            assert final["content"] == "Round 1 is open: vote below."
+            assert len(rec.callbacks) == 1
+            await wait_until(lambda: run.bot.jobs.resumed == 1, "the resumed job to end")
+            posted = [m for m in thread.messages if m["content"].startswith("**Round 1**")]
+            assert len(posted) == 1 and buttons(posted[0])[:2] == ["1", "2"]
+            store = run.bot.stories.store
+            story = await store.story_in_thread(fake.guild.id, thread.id)
+            assert story is not None and story.current_round_id is not None
+            assert await store.round_counts([story.id]) == {story.id: 1}
+            round_ = await store.round(story.current_round_id)
+            assert round_ is not None
+            assert (round_.status, round_.message_id) == ("open", int(posted[0]["id"]))
+            candidates = [n for n in await store.nodes(story.id) if n.round_id == round_.id]
+            assert len(candidates) == 2
+            assert all(f"({opening})" in n.text for n in candidates)
             assert await JobStore(run.bot.db).pending() == []
 
 

@@ -26,6 +26,7 @@ from bot.storage import Database
 from bot.storage.stories import StoryRecord, StoryRoundRow, StoryStore
 from tests.e2e.story_support import buttons
 from tests.scale.processes import (
+    STUB_TEXT,
     WAIT,
     BotCluster,
     Process,
@@ -52,6 +53,7 @@ class World:
     db: Database
     p1: Process
     p2: Process
+    stub: ScaleStub
 
     @property
     def store(self) -> StoryStore:
@@ -88,17 +90,19 @@ async def world(
             p1 = await cluster.start([0], name="p1")
             await eventually(lambda: holds_lease(p1), "p1 to hold the sweep lease")
             p2 = await cluster.start([1], name="p2")
-            yield World(fake, cluster, guilds, db, p1, p2)
+            yield World(fake, cluster, guilds, db, p1, p2, stub)
         finally:
             await cluster.aclose()
             await db.dispose()
 
 
-async def start_story(world: World, guild: Guild, title: str) -> tuple[Channel, StoryRecord]:
+async def start_story(
+    world: World, guild: Guild, title: str, opening: str = OPENING
+) -> tuple[Channel, StoryRecord]:
     """alice starts a two-candidate story in #general (window 10 minutes: only the test
     makes a round due)."""
     rec = await world.fake.slash(
-        "story start", {"title": title, "prompt": OPENING, "candidates": 2, "window": 10},
+        "story start", {"title": title, "prompt": opening, "candidates": 2, "window": 10},
         guild=guild, channel="general", member="alice",
     )  # fmt: skip
     await wait_until(lambda: "Story #" in str((rec.original or {}).get("content")), title, WAIT)
@@ -208,3 +212,61 @@ async def test_a_round_due_while_its_process_is_dead_closes_through_the_other(
     await open_round(world, guild, thread, 2)
     await closed_once(world, thread, title, round_id)
     assert not await holds_lease(world.p1)
+
+
+async def test_a_round_generating_when_its_process_is_killed_finishes_once(
+    world: World,
+) -> None:
+    """bob's Next round on shard 0's server (p1) waits for the backend when p1 is killed
+    with -9 and started again: a live process runs the click again, which continues the
+    same round (no second round), posts it once with its two candidates, and answers
+    the click."""
+    guild = world.guilds[0]
+    title = "The storm"
+    opening = "The storm broke over the bay"
+    stub = world.stub
+    thread, story = await start_story(world, guild, title, opening)
+    gate = stub.hold(opening)
+    newest = [m for m in thread.messages if "Next round" in buttons(m)][-1]
+    rec = await world.fake.click(newest, "Next round", member="bob")
+    await wait_until(lambda: len(stub.with_prompt(opening)) == 1, "the round's request", WAIT)
+    generating = await world.store.story(story.id)
+    assert generating is not None and generating.current_round_id is not None
+    round_id = generating.current_round_id
+    assert (await world.store.round(round_id)).status == "generating"  # type: ignore[union-attr]
+    await world.cluster.kill(world.p1)
+    world.p1 = await world.cluster.start([0], name="p1-third")
+    await wait_until(lambda: len(stub.with_prompt(opening)) == 2, "it to be sent again", WAIT)
+    gate.set()
+
+    final = await rec.wait_final(WAIT)
+    assert final["content"] == "Round 1 is open: vote below."
+    assert len(rec.callbacks) == 1  # acknowledged once, by the process that died
+    header = "**Round 1**"
+    await wait_until(
+        lambda: any(m["content"].startswith(header) for m in thread.messages),
+        "the round's message",
+        WAIT,
+    )
+    posted = [m for m in thread.messages if m["content"].startswith(header)]
+    assert len(posted) == 1
+    assert buttons(posted[0])[:2] == ["1", "2"]
+    round_ = await world.store.round(round_id)
+    assert round_ is not None
+    assert (round_.number, round_.status, round_.message_id) == (1, "open", int(posted[0]["id"]))
+    assert (await world.store.round_counts([story.id])) == {story.id: 1}
+    candidates = [n for n in await world.store.nodes(story.id) if n.round_id == round_id]
+    assert [n.text.strip() for n in candidates] == [
+        f"{STUB_TEXT} ({opening})".strip(),
+        f"{STUB_TEXT} ({opening}) #1".strip(),
+    ]
+
+    async def resumed_once() -> bool:
+        counts = [
+            await p.metric("couplet_interactions_resumed_total") for p in (world.p1, world.p2)
+        ]
+        return sum(counts) == 1
+
+    await eventually(resumed_once, "one process to report the resumed round")
+    # More recovery passes change nothing: still one round, one message.
+    assert len([m for m in thread.messages if m["content"].startswith(header)]) == 1

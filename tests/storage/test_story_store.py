@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import inspect
 
 from bot.storage import Database
@@ -23,6 +25,7 @@ from bot.storage.stories import (
     StoryFull,
     StoryStore,
 )
+from bot.stories import Member, Proposal, Proposals, StoryError, StoryService
 
 TABLES = {"stories", "story_nodes", "story_rounds", "story_votes"}
 GUILD = 4242
@@ -290,3 +293,50 @@ async def test_undo_branch_end_and_pause(db: Database) -> None:
     assert cancelled is not None and cancelled.id == running.id
     assert (await store.round(running.id)).status == "cancelled"
     assert await store.begin_round(story.id, 1, None, later) is None
+
+
+class CountingProposer:
+    """Writes "<prompt> #i" for each candidate and counts the rounds it was asked for."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def propose(self, *, prompt: str, count: int, **_: Any) -> Proposals:
+        self.calls += 1
+        return Proposals([Proposal(f" {prompt} #{i}") for i in range(count)])
+
+
+async def test_a_round_run_again_by_its_interaction_continues_it(db: Database) -> None:
+    """The interaction that began a round finds it (and only it). Asked again by that
+    interaction — run again after its process died — the service writes the candidates
+    of its round still generating instead of beginning another, returns it as it stands
+    once opened (the model not asked again), and says so when it was cancelled."""
+    store = StoryStore(db)
+    story = await store.create(new_story(), NOW)
+    assert story is not None
+    began = await store.begin_round(story.id, 1, None, NOW, interaction_id=77)
+    assert began is not None and began.status == "generating"
+    assert (await store.round_of_interaction(story.id, 77)).id == began.id  # type: ignore[union-attr]
+    assert await store.round_of_interaction(story.id, 78) is None
+
+    proposer = CountingProposer()
+    service = StoryService(store, proposer, clock=NOW.timestamp)  # type: ignore[arg-type]
+    member = Member(user_id=1, guild_id=GUILD, channel_id=900)
+    view = await service.next_round(member, story, interaction_id=77)
+    assert (view.state.round.id, view.state.round.status) == (began.id, "open")
+    opening = "The keeper climbed the stairs."
+    assert [n.text for n in view.state.nodes] == [f" {opening} #{i}" for i in range(3)]
+    again = await service.next_round(member, story, interaction_id=77)
+    assert (again.state.round.id, len(again.state.nodes)) == (began.id, 3)
+    assert proposer.calls == 1
+    assert await store.round_counts([story.id]) == {story.id: 1}
+    with pytest.raises(StoryError, match="already running"):
+        await service.next_round(member, story, interaction_id=78)
+
+    other = await store.create(new_story(thread=901), NOW)
+    assert other is not None
+    lost = await store.begin_round(other.id, 1, None, NOW, interaction_id=79)
+    assert lost is not None and await store.abandon_round(lost.id, NOW)
+    with pytest.raises(StoryError, match="Round 1 was cancelled"):
+        await service.next_round(member, other, interaction_id=79)
+    assert proposer.calls == 1
