@@ -174,6 +174,8 @@ class CoupletBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("could not unload %s", name)
         await super().close()
+        # Replies waiting on their generation's commit get it before the database goes.
+        await self.generations.close()
         if self._owns_completions:
             await self.completions.aclose()
         if self._owns_db:

@@ -3,10 +3,18 @@
 `Database(url)` is created once by the bot (or a CLI command) and disposed of
 on shutdown. SQLite (the default, via aiosqlite) runs in WAL mode with foreign
 keys on and a busy timeout; PostgreSQL runs via asyncpg.
+
+SQLite has one writer at a time. Write transactions of this process take
+turns on an asyncio lock before they take a connection: a writer waiting in
+SQLite's busy handler sleeps in steps of up to 100 ms and holds a pooled
+connection meanwhile, which under load stalls every interaction for a second
+or more. (Other processes still wait on the busy timeout.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -44,6 +52,12 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 # Execution option naming how an SQLite transaction begins (see _sqlite_begin).
 _SQLITE_BEGIN = "couplet_sqlite_begin"
+
+# SQLite connections kept open (each is a driver thread). Reads run side by
+# side in WAL mode; writes take turns. Enough that a burst of interactions does
+# not open and close connections (and threads) over and over.
+SQLITE_POOL_SIZE = 10
+SQLITE_POOL_OVERFLOW = 20
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -95,6 +109,8 @@ class Database:
                 kwargs["poolclass"] = StaticPool
             else:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                kwargs["pool_size"] = SQLITE_POOL_SIZE
+                kwargs["max_overflow"] = SQLITE_POOL_OVERFLOW
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
@@ -110,6 +126,18 @@ class Database:
             self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"}),
             expire_on_commit=False,
         )
+        # SQLite: this process's write transactions, one at a time (see the module doc).
+        self._turn: asyncio.Lock | None = None
+        self._turn_loop: asyncio.AbstractEventLoop | None = None
+
+    def _write_turn(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The SQLite writers' lock (one per event loop: tests may run several), or nothing."""
+        if self.dialect != "sqlite":
+            return contextlib.nullcontext()
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._turn_loop is not loop:
+            self._turn, self._turn_loop = asyncio.Lock(), loop
+        return self._turn
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
@@ -123,7 +151,7 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed on success, rolled back on error."""
-        async with self._write_sessionmaker() as session, session.begin():
+        async with self._write_turn(), self._write_sessionmaker() as session, session.begin():
             yield session
 
     # -- migrations ---------------------------------------------------------
@@ -163,7 +191,7 @@ class Database:
         is transactional there). SQLite: BEGIN IMMEDIATE takes the write lock.
         """
         engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
-        async with engine.begin() as conn:
+        async with self._write_turn(), engine.begin() as conn:
             if self.dialect == "postgresql":
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}

@@ -3,6 +3,10 @@
 Buttons carry only a generation id in their custom_id, so they keep working
 across restarts; the request and result live here. Old rows are pruned, and a
 button whose generation is gone says so.
+
+Adds made at the same time share one transaction (`BatchWriter`), and each
+returns only once its row is committed: the reply that shows buttons for a
+generation comes after the generation is durable.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.storage.batching import BatchWriter
 from bot.storage.database import Database
 from bot.storage.models import Base, UTCDateTime, utcnow
 from bot.storage.retention import prune_older_than
@@ -62,24 +67,38 @@ class GenerationStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.writer: BatchWriter[GenerationRecord, int] = BatchWriter(self._insert)
 
     async def add(self, record: GenerationRecord) -> int:
-        """Store `record` and return its new id."""
-        row = GenerationRow(
-            guild_id=record.guild_id,
-            channel_id=record.channel_id,
-            user_id=record.user_id,
-            private=record.private,
-            request=record.request,
-            result=record.result,
-            display=record.display,
-        )
+        """Store `record` and return its new id, once committed."""
+        return await self.writer.submit(record)
+
+    async def _insert(self, records: list[GenerationRecord]) -> list[int]:
+        """One transaction, one multi-row INSERT … RETURNING for every record."""
+        now = utcnow()
+        rows = [
+            {
+                "guild_id": record.guild_id,
+                "channel_id": record.channel_id,
+                "user_id": record.user_id,
+                "private": record.private,
+                "request": record.request,
+                "result": record.result,
+                "display": record.display,
+                "created_at": now,
+            }
+            for record in records
+        ]
+        statement = insert(GenerationRow).returning(GenerationRow.id, sort_by_parameter_order=True)
         async with self.db.write() as session:
-            session.add(row)
-            await session.flush()
-            record.id = row.id
-            record.created_at = row.created_at
-        return row.id
+            ids = list((await session.scalars(statement, rows)).all())
+        for record, row_id in zip(records, ids, strict=True):
+            record.id, record.created_at = row_id, now
+        return ids
+
+    async def close(self) -> None:
+        """Finish the writes in progress (call before the database is disposed of)."""
+        await self.writer.close()
 
     async def get(self, generation_id: int) -> GenerationRecord | None:
         """The generation with this id, or None when it never existed or was pruned."""
