@@ -60,9 +60,13 @@ def subjects(baseline: str | None = None) -> list[Subject]:
     """The floor and Couplet; with `baseline`, also Couplet run from that checkout."""
     bots = [Subject("floor", FLOOR_COMMAND), Subject("couplet", [*COUPLET_COMMAND, "run"])]
     if baseline:
-        # PYTHONPATH comes before the editable install: `bot` is imported from there.
-        env = {"PYTHONPATH": str(Path(baseline).resolve())}
-        bots.append(Subject("baseline", [*COUPLET_COMMAND, "run"], env))
+        root = Path(baseline).resolve()
+        python = root / ".venv" / "bin" / "python"
+        if python.exists():  # its own environment, as its pyproject.toml installs it
+            command = [str(python), *COUPLET_COMMAND[1:], "run"]
+            bots.append(Subject("baseline", command, {"PYTHONPATH": str(root)}))
+        else:  # this environment; PYTHONPATH comes before the editable install
+            bots.append(Subject("baseline", [*COUPLET_COMMAND, "run"], {"PYTHONPATH": str(root)}))
     return bots
 
 
@@ -356,7 +360,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--memory", type=int, help="instead: RSS over this many /complete")
     parser.add_argument("--servers", help="instead: TOTAL:USED servers (e.g. 100000:10000)")
     parser.add_argument(
-        "--baseline", metavar="DIR", help="also measure Couplet from this checkout (e.g. main)"
+        "--baseline",
+        metavar="DIR",
+        help="also measure Couplet from this checkout (e.g. main), with DIR/.venv if it has one",
     )
     parser.add_argument("--verbose", action="store_true", help="print every batch")
     return parser.parse_args()

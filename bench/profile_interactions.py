@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,6 +142,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         f"{batch.rate:.0f}/s, {batch.cpu_per * 1000:.2f} ms CPU each (with py-spy attached)\n"
     )
     report(out, batch.answered, args.top)
+    if args.raw:
+        shutil.copyfile(out, args.raw)
 
 
 def main() -> int:
@@ -151,6 +154,7 @@ def main() -> int:
     parser.add_argument("--scenario", choices=SCENARIOS, default="complete")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--raw", metavar="PATH", help="also keep py-spy's collapsed stacks here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="couplet-profile-") as tmp:
         asyncio.run(run(args, Path(tmp)))

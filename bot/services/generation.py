@@ -1,9 +1,20 @@
 """The generation use case: parameters in, cleaned candidates out.
 
-`GenerationService` resolves parameters (option > preset > channel preset >
-server > bot defaults, clamped), builds the `CompletionRequest`, calls the
-backend, cleans the text and stores the generation so that buttons (page,
-Regenerate, Continue, Tokens) can find it again after a restart.
+Every generation (/complete, Regenerate, Continue; streamed or not) is one
+sequence:
+
+    prepare      resolve parameters (option > preset > channel preset > server >
+                 bot defaults, clamped), validate, build the `CompletionRequest`
+    call         the backend (`_call`, or the stream)
+    clean        the text into candidates (`_outcome`)
+    store        so that buttons (page, Regenerate, Continue, Tokens) find it,
+                 also after a restart; committed before the outcome is returned
+    render       by the cog, with bot.render, once `run` returns
+
+Checks on the request (moderation of the prompt, usage limits) go between
+prepare and call (`run` and `GenerationStream`, before `_call`); checks on the
+generated text go between clean and store: only what passed is stored, and
+only what is stored gets buttons.
 
 No Discord here: the cog passes ids and option values, and renders the outcome.
 """
@@ -343,15 +354,23 @@ class GenerationService:
             ),
         )
 
-    # -- running -------------------------------------------------------------
+    # -- running: call → clean → store (see the module doc) -------------------
 
     async def run(self, prepared: PreparedGeneration) -> GenerationOutcome:
-        """Call the backend (not streamed) and store the outcome."""
+        """Call the backend (not streamed), clean, store; the outcome is ready to render."""
+        result, elapsed = await self._call(prepared)
+        outcome = self._outcome(prepared, result, elapsed, streamed=False)
+        await self._store(prepared, outcome)
+        return outcome
+
+    async def _call(self, prepared: PreparedGeneration) -> tuple[CompletionResult, float]:
+        """The backend's result for the prepared request, and the seconds it took."""
         started = time.monotonic()
-        request = prepared.request.model_copy(update={"stream": False})
+        request = prepared.request
+        if request.stream:
+            request = request.model_copy(update={"stream": False})
         result = await self.completions.complete(request)
-        elapsed = time.monotonic() - started
-        return await self._finish(prepared, result, elapsed, streamed=False)
+        return result, time.monotonic() - started
 
     def stream(self, prepared: PreparedGeneration) -> GenerationStream:
         """Stream the completion: iterate for cleaned text so far, then read `.outcome`."""
@@ -407,15 +426,16 @@ class GenerationService:
             display=StoredDisplay.model_validate(record.display),
         )
 
-    async def _finish(
-        self,
+    @staticmethod
+    def _outcome(
         prepared: PreparedGeneration,
         result: CompletionResult,
         elapsed: float,
         *,
         streamed: bool,
     ) -> GenerationOutcome:
-        outcome = GenerationOutcome(
+        """The result cleaned into candidates, with what went into it (not stored yet)."""
+        return GenerationOutcome(
             generation_id=None,
             request=prepared.request,
             result=result,
@@ -429,9 +449,14 @@ class GenerationService:
             elapsed=elapsed,
             streamed=streamed,
         )
+
+    async def _store(self, prepared: PreparedGeneration, outcome: GenerationOutcome) -> None:
+        """Save the generation and give the outcome its id, once committed (no store: no id,
+        so no buttons)."""
         if self.store is not None:
-            outcome.generation_id = await self._save(prepared, result, elapsed, streamed)
-        return outcome
+            outcome.generation_id = await self._save(
+                prepared, outcome.result, outcome.elapsed, outcome.streamed
+            )
 
     async def _save(
         self, prepared: PreparedGeneration, result: CompletionResult, elapsed: float, streamed: bool
@@ -493,7 +518,9 @@ class GenerationStream:
             warnings=list(deltas.warnings),
             elapsed=elapsed,
         )
-        self.outcome = await self.service._finish(prepared, result, elapsed, streamed=True)
+        outcome = self.service._outcome(prepared, result, elapsed, streamed=True)
+        await self.service._store(prepared, outcome)
+        self.outcome = outcome
 
 
 def _strip_echo(text: str, request: CompletionRequest) -> str:
