@@ -119,6 +119,7 @@ class Subject:
         self.stub = TimedStub()
         self.fake = FakeDiscord()
         self.proc: BotProcess | None = None
+        self.refusals_seen = 0
 
     async def start(self, stack: AsyncExitStack, tmp: Path, timeout: float = 120.0) -> None:  # noqa: ASYNC109
         base_url = await self.stub.start()
@@ -194,6 +195,12 @@ class Subject:
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             print(f"  {self.name}: {len(failures)} failed, e.g. {failures[0]!r}", file=sys.stderr)
+        refused = [r for r in self.fake.rejections[self.refusals_seen :]]
+        if refused:
+            self.refusals_seen = len(self.fake.rejections)
+            print(
+                f"  {self.name}: the emulator refused {len(refused)}: {refused[0]}", file=sys.stderr
+            )
         end = max(answered, default=begin)
         return Batch(count, len(answered), end - begin, overheads, cpu, own)
 
