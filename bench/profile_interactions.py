@@ -33,7 +33,6 @@ from bench_interactions import SCENARIOS, plan
 from harness import COUPLET_COMMAND, FLOOR_COMMAND, Subject
 
 RATE = 500  # samples per second
-FLIGHT = 20
 
 # The steps of the hot path: a sample counts for a step when a frame of its
 # stack is that function (name, and a piece of its file's path). Steps nest.
@@ -111,7 +110,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     async with AsyncExitStack() as stack:
         await subject.start(stack, tmp, timeout=180)
         warm = await plan(subject, args.scenario, 50)
-        await subject.fire(warm, 50, FLIGHT)
+        await subject.fire(warm, 50, args.flight)
         start = await plan(subject, args.scenario, args.count)
         sampler = subprocess.Popen(  # noqa: ASYNC220
             [
@@ -132,13 +131,13 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
             stderr=subprocess.PIPE,
         )
         await asyncio.sleep(1.0)  # let py-spy attach
-        batch = await subject.fire(start, args.count, FLIGHT)
+        batch = await subject.fire(start, args.count, args.flight)
         sampler.send_signal(signal.SIGINT)
         _, err = await asyncio.to_thread(sampler.communicate)
     if not out.exists():
         raise SystemExit(f"py-spy wrote nothing: {err.decode(errors='replace')[-2000:]}")
     print(
-        f"{args.bot}, {args.scenario}: {batch.answered} answered at {FLIGHT} in flight, "
+        f"{args.bot}, {args.scenario}: {batch.answered} answered at {args.flight} in flight, "
         f"{batch.rate:.0f}/s, {batch.cpu_per * 1000:.2f} ms CPU each (with py-spy attached)\n"
     )
     report(out, batch.answered, args.top)
@@ -153,6 +152,7 @@ def main() -> int:
     parser.add_argument("--bot", choices=("couplet", "floor"), default="couplet")
     parser.add_argument("--scenario", choices=SCENARIOS, default="complete")
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--flight", type=int, default=20, help="interactions in flight")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--raw", metavar="PATH", help="also keep py-spy's collapsed stacks here")
     args = parser.parse_args()

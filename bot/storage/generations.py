@@ -20,9 +20,9 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, insert
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.batching import BatchWriter
@@ -51,6 +51,11 @@ class GenerationRow(Base):
     # How it was shown: cleaning mode, echoed prompt, continued text, notes.
     display: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+# Core, not the ORM: the insert is on every /complete's path (see Database.write_connection).
+_TABLE = cast(Table, GenerationRow.__table__)
+_INSERT = _TABLE.insert().returning(_TABLE.c.id, sort_by_parameter_order=True)
 
 
 @dataclass
@@ -174,9 +179,8 @@ class GenerationStore:
             }
             for record in records
         ]
-        statement = insert(GenerationRow).returning(GenerationRow.id, sort_by_parameter_order=True)
-        async with self.db.write() as session:
-            ids = list((await session.scalars(statement, rows)).all())
+        async with self.db.write_connection() as conn:
+            ids = list((await conn.scalars(_INSERT, rows)).all())
         for record, row_id in zip(records, ids, strict=True):
             record.id, record.created_at = row_id, now
         return ids
