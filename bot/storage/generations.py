@@ -53,7 +53,7 @@ class GenerationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
-# Core, not the ORM: the insert is on every /complete's path (see Database.write_connection).
+# Core, not the ORM: the insert is on every /complete's path (see Database.run_write).
 _TABLE = cast(Table, GenerationRow.__table__)
 _INSERT = _TABLE.insert().returning(_TABLE.c.id, sort_by_parameter_order=True)
 
@@ -179,8 +179,7 @@ class GenerationStore:
             }
             for record in records
         ]
-        async with self.db.write_connection() as conn:
-            ids = list((await conn.scalars(_INSERT, rows)).all())
+        ids = await self.db.run_write(lambda conn: list(conn.scalars(_INSERT, rows).all()))
         for record, row_id in zip(records, ids, strict=True):
             record.id, record.created_at = row_id, now
         return ids
