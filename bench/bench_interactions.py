@@ -56,17 +56,18 @@ MAX_TOKENS = 8
 MiB = 2**20
 
 
-def subjects(baseline: str | None = None) -> list[Subject]:
-    """The floor and Couplet; with `baseline`, also Couplet run from that checkout."""
+def subjects(baselines: str | None = None) -> list[Subject]:
+    """The floor and Couplet; also Couplet run from each checkout in `baselines` (a, b, …)."""
     bots = [Subject("floor", FLOOR_COMMAND), Subject("couplet", [*COUPLET_COMMAND, "run"])]
-    if baseline:
-        root = Path(baseline).resolve()
+    for number, checkout in enumerate((baselines or "").split(",") if baselines else []):
+        root = Path(checkout).resolve()
+        name = "baseline" if number == 0 else f"baseline{number + 1}"
         python = root / ".venv" / "bin" / "python"
-        if python.exists():  # its own environment, as its pyproject.toml installs it
-            command = [str(python), *COUPLET_COMMAND[1:], "run"]
-            bots.append(Subject("baseline", command, {"PYTHONPATH": str(root)}))
-        else:  # this environment; PYTHONPATH comes before the editable install
-            bots.append(Subject("baseline", [*COUPLET_COMMAND, "run"], {"PYTHONPATH": str(root)}))
+        # Its own environment when it has one (as its pyproject.toml installs it);
+        # PYTHONPATH comes before the editable install either way.
+        executable = str(python) if python.exists() else COUPLET_COMMAND[0]
+        command = [executable, *COUPLET_COMMAND[1:], "run"]
+        bots.append(Subject(name, command, {"PYTHONPATH": str(root)}))
     return bots
 
 
@@ -361,8 +362,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--servers", help="instead: TOTAL:USED servers (e.g. 100000:10000)")
     parser.add_argument(
         "--baseline",
-        metavar="DIR",
-        help="also measure Couplet from this checkout (e.g. main), with DIR/.venv if it has one",
+        metavar="DIRS",
+        help="also measure Couplet from these checkouts (DIR[,DIR…], e.g. main's), "
+        "each with its own .venv if it has one",
     )
     parser.add_argument("--verbose", action="store_true", help="print every batch")
     return parser.parse_args()
