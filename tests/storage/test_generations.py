@@ -102,7 +102,7 @@ def test_recent_generations_are_bounded_in_count_size_and_age() -> None:
 
     big = RecentGenerations(count=100, size=80_000)
     for gid in range(1, 11):
-        big.put(recent_record(gid, text="y" * 4_000))  # about 9 KB each by the estimate
+        big.put(recent_record(gid, text="y" * 3_000))  # about 8 KB each by the estimate
     assert 0 < big.bytes <= 80_000 and len(big) < 10
     assert big.get(10) is not None and big.get(1) is None
     big.put(recent_record(99, text="z" * 50_000))  # more than an eighth of the budget
