@@ -104,7 +104,9 @@ def report(path: Path, count: int, top: int) -> None:
 
 async def run(args: argparse.Namespace, tmp: Path) -> None:
     command = [*COUPLET_COMMAND, "run"] if args.bot == "couplet" else FLOOR_COMMAND
-    subject = Subject(args.bot, command)
+    # Couplet from another checkout (before/after profiles): PYTHONPATH wins over the install.
+    env = {"PYTHONPATH": args.checkout} if args.checkout else {}
+    subject = Subject(args.bot, command, env)
     out = tmp / "profile.txt"
     spy = str(Path(sys.executable).with_name("py-spy"))
     async with AsyncExitStack() as stack:
@@ -155,6 +157,9 @@ def main() -> int:
     parser.add_argument("--flight", type=int, default=20, help="interactions in flight")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--raw", metavar="PATH", help="also keep py-spy's collapsed stacks here")
+    parser.add_argument(
+        "--checkout", metavar="DIR", help="profile Couplet from this checkout (absolute path)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="couplet-profile-") as tmp:
         asyncio.run(run(args, Path(tmp)))
