@@ -24,5 +24,7 @@ setup(
         MIGRATIONS: ["README", "script.py.mako"],
         # The emulator validates against this extract of Discord's OpenAPI spec at run time.
         "bot.sandbox": ["discord_openapi.json"],
+        # Translation catalogs, one folder per locale.
+        "bot.i18n": ["locales/*/*.po"],
     },
 )

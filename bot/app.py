@@ -7,6 +7,7 @@ unloaded.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import importlib
@@ -17,12 +18,14 @@ from datetime import timedelta
 from typing import Any
 
 import discord
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 import cogs
 from bot.completions import CompletionsClient
 from bot.discord_endpoints import patch_discord_endpoints
+from bot.moderation import ModerationService
 from bot.services.generation import GenerationService
+from bot.services.metering import Metering
 from bot.services.parameters import ParameterResolver
 from bot.services.presets import PresetService
 from bot.services.server_settings import ServerSettingsService
@@ -30,7 +33,9 @@ from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.command_sync import CommandSyncStore
 from bot.storage.generations import GenerationStore
-from bot.tree import CoupletTree
+from bot.tree import CoupletTranslator, CoupletTree
+from bot.usage import UsageService, build_usage
+from bot.usage.ledger import FLUSH_INTERVAL
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,37 @@ def commands_hash(payload: list[dict[str, Any]]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# On a clean stop, interactions being answered get this long to finish before
+# they are cancelled (a generation cut off mid-way would fail on closed clients).
+SHUTDOWN_GRACE = 10.0
+# The names discord.py gives the tasks that run commands, buttons and forms.
+_INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-")
+
+
+def interaction_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks discord.py is running commands, button clicks and form submits in."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith(_INTERACTION_TASKS) and task is not asyncio.current_task()
+    ]
+
+
+async def finish_interactions(grace: float) -> None:
+    """Let running interactions finish for up to `grace` seconds, then cancel the rest
+    so they end quietly instead of failing with tracebacks on closed clients."""
+    running = interaction_tasks()
+    if running and grace > 0:
+        log.info("waiting up to %.0f s for %d interactions to finish", grace, len(running))
+        await asyncio.wait(running, timeout=grace)
+    unfinished = [task for task in running if not task.done()]
+    for task in unfinished:
+        task.cancel()
+    if unfinished:
+        log.warning("cancelled %d unfinished interactions on shutdown", len(unfinished))
+        await asyncio.wait(unfinished, timeout=10)
+
+
 class CoupletBot(commands.AutoShardedBot):
     """The Couplet bot: slash commands over the Completions API."""
 
@@ -70,11 +106,13 @@ class CoupletBot(commands.AutoShardedBot):
         *,
         completions: CompletionsClient | None = None,
         database: Database | None = None,
+        usage: UsageService | None = None,
         **discord_kwargs: Any,
     ) -> None:
         options: dict[str, Any] = {
-            # Interactions need no intents; guilds keeps the server cache useful.
-            "intents": discord.Intents(guilds=True),
+            # Interactions need no intents; guilds keeps the server cache useful;
+            # AutoMod rule events keep the server's rules fresh for moderation.
+            "intents": discord.Intents(guilds=True, auto_moderation_configuration=True),
             "allowed_mentions": discord.AllowedMentions.none(),
             "tree_cls": CoupletTree,
             "shard_count": settings.shard_count,
@@ -91,15 +129,22 @@ class CoupletBot(commands.AutoShardedBot):
             settings
         )
         self.db: Database = database or Database(settings.database_url)
+        self._owns_usage = usage is None
+        # Limits, the usage ledger and the fair queue to the backend.
+        self.usage: UsageService = usage or build_usage(settings, self.db)
         self.server_settings = ServerSettingsService(self.db)
         self.presets = PresetService(self.db)
         self.parameters = ParameterResolver(self.server_settings, self.presets)
         self.generations = GenerationStore(self.db)
+        self.metering = Metering(self.usage, self.completions, self.server_settings)
+        self.moderation = ModerationService.from_settings(settings, self.db)
         self.generation = GenerationService(
             self.completions,
             self.parameters,
             self.generations,
             default_model=settings.completions_model,
+            metering=self.metering,
+            moderation=self.moderation,
         )
         self.command_sync = CommandSyncStore(self.db)
         self.synced_scopes: list[str] = []
@@ -118,11 +163,15 @@ class CoupletBot(commands.AutoShardedBot):
         await super().launch_shards()
 
     async def setup_hook(self) -> None:
+        await self.tree.set_translator(CoupletTranslator())
         await self.db.upgrade()
         try:
             await self.generations.prune(GENERATION_RETENTION)
         except Exception:
             log.exception("could not prune old generations; continuing")
+        # The ledger is the source of truth for the limit counters.
+        await self.usage.rebuild()
+        self.flush_ledger.start()
         for name in cog_modules():
             await self.load_extension(name)
             log.info("loaded %s", name)
@@ -158,10 +207,17 @@ class CoupletBot(commands.AutoShardedBot):
         self.synced_scopes = synced
         return synced
 
+    async def command_payload(self, guild: discord.abc.Snowflake | None = None) -> list[Any]:
+        """What a sync sends for one scope, translations included (as `tree.sync` builds it)."""
+        translator = self.tree.translator
+        commands = self.tree.get_commands(guild=guild)
+        if translator is None:
+            return [command.to_dict(self.tree) for command in commands]
+        return [await command.get_translated_payload(self.tree, translator) for command in commands]
+
     async def _sync_scope(self, guild: discord.abc.Snowflake | None, *, force: bool) -> bool:
         scope = "global" if guild is None else f"guild:{guild.id}"
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
-        digest = commands_hash(payload)
+        digest = commands_hash(await self.command_payload(guild))
         app_id = self.application_id or 0
         if not force and await self.command_sync.last_hash(app_id, scope) == digest:
             log.info("commands unchanged for %s: not syncing", scope)
@@ -171,10 +227,19 @@ class CoupletBot(commands.AutoShardedBot):
         log.info("synced %d commands to %s", len(synced), scope)
         return True
 
+    @tasks.loop(seconds=FLUSH_INTERVAL)
+    async def flush_ledger(self) -> None:
+        """Write the usage ledger's pending entries (batched, off the reply path)."""
+        try:
+            await self.usage.ledger.flush()
+        except Exception:
+            log.warning("could not write the usage ledger; will try again", exc_info=True)
+
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        await finish_interactions(SHUTDOWN_GRACE)
         for name in list(self.extensions):
             try:
                 await self.unload_extension(name)
@@ -183,6 +248,17 @@ class CoupletBot(commands.AutoShardedBot):
         await super().close()
         # Replies waiting on their generation's commit get it before the database goes.
         await self.generations.close()
+        async with self.usage.ledger.lock:  # so no flush is cut off half way
+            self.flush_ledger.cancel()
+        # A clean stop loses no ledger entry: the last ones are written here.
+        try:
+            if self._owns_usage:
+                await self.usage.aclose()
+            else:
+                await self.usage.ledger.flush()
+        except Exception:
+            log.exception("could not write the usage ledger on close")
+        await self.moderation.aclose()
         if self._owns_completions:
             await self.completions.aclose()
         if self._owns_db:

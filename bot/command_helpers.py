@@ -1,5 +1,14 @@
 """Helpers the command cogs share: the Manage Server check, options, preset autocomplete,
-and the option types of the parameter table's numbers."""
+the option types of the parameter table's numbers, and translatable command texts.
+
+Command texts are written with `_()` like every other sentence and handed to
+discord.py through `localized` / `describe` / `choice`; the tree's translator
+(bot/tree.py) turns them into `description_localizations` and choice
+`name_localizations` when commands are synced:
+
+    @app_commands.command(name="models", description=localized(_("List the models.")))
+    @describe(count=_("How many to show"))
+"""
 
 from __future__ import annotations
 
@@ -14,6 +23,8 @@ from discord import app_commands
 
 from bot.completions import PARAMETERS as _P
 from bot.completions import ParamSpec
+from bot.i18n import Localized
+from bot.usage import Subject
 
 if TYPE_CHECKING:
     from bot.services.presets import PresetService
@@ -40,6 +51,28 @@ FrequencyPenalty = app_commands.Range[
 Seed = app_commands.Range[int, _P["seed"].low, _P["seed"].high]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T", str, int, float)
+
+# Discord's limit for a description or a choice name, in the default (English) text.
+TEXT_LIMIT = 100
+
+
+def localized(text: Localized | str, limit: int = TEXT_LIMIT) -> app_commands.locale_str:
+    """A command text for discord.py: English by default, translated by the tree's translator."""
+    english = str(text)
+    if len(english) > limit:
+        english = english[: limit - 1] + "…"
+    return app_commands.locale_str(english, msg=text)
+
+
+def describe(**descriptions: Localized | str) -> Callable[[F], F]:
+    """`app_commands.describe` for translatable option descriptions."""
+    return app_commands.describe(**{name: localized(text) for name, text in descriptions.items()})
+
+
+def choice(name: Localized | str, value: T) -> app_commands.Choice[T]:
+    """A fixed choice whose shown name is translated (the value is what the command gets)."""
+    return app_commands.Choice(name=localized(name), value=value)
 
 
 def option_type(spec: ParamSpec) -> Any:
@@ -101,3 +134,26 @@ async def preset_choices(
         log.warning("preset autocomplete failed", exc_info=True)
         return []
     return [app_commands.Choice(name=name, value=name) for name in names[:MAX_CHOICES]]
+
+
+def member_facts(interaction: discord.Interaction) -> dict[str, Any]:
+    """What usage limits need to know of the member: name, roles, Manage Server."""
+    user = interaction.user
+    return {
+        "name": str(user.name),
+        "role_ids": tuple(role.id for role in getattr(user, "roles", ())),
+        "manages_server": bool(interaction.guild_id and interaction.permissions.manage_guild),
+    }
+
+
+def usage_subject(interaction: discord.Interaction) -> Subject:
+    """Who an interaction's usage is charged to (for /usage me)."""
+    facts = member_facts(interaction)
+    return Subject(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_name=facts["name"],
+        role_ids=facts["role_ids"],
+        manages_server=facts["manages_server"],
+    )

@@ -1,20 +1,37 @@
 """Domain errors every layer raises; the command tree turns each into one sentence.
 
-Every error carries `.message`: one sentence that is safe to show a chat user
-(no secrets, no stack traces). Nothing here imports another part of Couplet.
+Every error carries one sentence that is safe to show a chat user (no secrets,
+no stack traces): `.msg` (a translatable `bot.i18n.Msg`, or plain text) and
+`.message`, its English text. `.text(locale)` renders it for a member.
+Nothing here imports another part of Couplet but the translation layer.
 """
 
 from __future__ import annotations
 
 import re
 
+from bot.i18n import Localized, Msg, _, render
+
 
 class CoupletError(Exception):
     """Base class: something the user can be told in one sentence."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Msg) -> None:
+        super().__init__(str(message))
+        self.msg: str | Msg = message
+
+    @property
+    def message(self) -> str:
+        """The sentence in English."""
+        return str(self.msg)
+
+    @message.setter
+    def message(self, text: str) -> None:
+        self.msg = text
+
+    def text(self, locale: str | None = None) -> str:
+        """The sentence in `locale` (a Discord locale code such as zh-CN)."""
+        return render(self.msg, locale)
 
     def __str__(self) -> str:
         return self.message
@@ -24,11 +41,25 @@ class ParameterError(CoupletError, ValueError):
     """A parameter has a value that is not allowed (a ValueError, so pydantic validators
     can raise it)."""
 
-    def __init__(self, param: str, value: object, allowed: str, message: str | None = None) -> None:
+    def __init__(
+        self,
+        param: str,
+        value: object,
+        allowed: str | Localized,
+        message: str | Msg | None = None,
+    ) -> None:
         self.param = param
         self.value = value
         self.allowed = allowed
-        super().__init__(message or f"{param} {show_value(value)} is not allowed: use {allowed}.")
+        super().__init__(
+            message
+            or _(
+                "{param} {value} is not allowed: use {allowed}.",
+                param=param,
+                value=show_value(value),
+                allowed=allowed,
+            )
+        )
 
 
 _NUMERIC_TEXT = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
@@ -51,7 +82,9 @@ def show_value(value: object) -> str:
 class _NamedThingError(CoupletError):
     """An error about one named thing: `kind` ("preset", ...) and `name` say which."""
 
-    def __init__(self, message: str, *, kind: str | None = None, name: str | None = None) -> None:
+    def __init__(
+        self, message: str | Msg, *, kind: str | None = None, name: str | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.name = name
@@ -81,7 +114,7 @@ class BackendStatusError(BackendError):
 
     def __init__(
         self,
-        message: str,
+        message: str | Msg,
         *,
         status: int,
         error_type: str | None = None,
@@ -98,7 +131,9 @@ class BackendStatusError(BackendError):
 class RateLimited(BackendStatusError):
     """HTTP 429: too many requests, or the account's quota is used up."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+    def __init__(
+        self, message: str | Msg, *, retry_after: float | None = None, **kwargs: object
+    ) -> None:
         kwargs.setdefault("status", 429)
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
@@ -107,7 +142,7 @@ class RateLimited(BackendStatusError):
 class BackendUnavailable(BackendError):
     """The backend could not be reached, or said it is unavailable (503)."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str | Msg, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
 
@@ -126,8 +161,15 @@ class UnsupportedParameter(BackendError):
     Raised before any HTTP request is made.
     """
 
-    def __init__(self, param: str, backend: str, reason: str) -> None:
-        super().__init__(f"{param} is not available on {backend}: {reason}")
+    def __init__(self, param: str, backend: str, reason: str | Msg) -> None:
+        super().__init__(
+            _(
+                "{param} is not available on {backend}: {reason}",
+                param=param,
+                backend=backend,
+                reason=reason,
+            )
+        )
         self.param = param
         self.backend = backend
         self.reason = reason

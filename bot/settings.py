@@ -47,9 +47,44 @@ class Settings(BaseSettings):
     # Seconds to wait for one backend response; Discord allows 15 minutes
     # for a deferred answer, people rarely wait more than a minute.
     completions_timeout: float = Field(default=120.0, gt=0)
+    # Generations sent to the backend at once; the rest wait in a fair queue.
+    # None: 1 on llama-cpp-python (the bundled model serves one request at a
+    # time), 8 elsewhere. 0: no limit, no queue.
+    completions_concurrency: int | None = Field(default=None, ge=0)
+    # Requests that may wait for the backend at once; one more is refused.
+    completions_queue_size: int = Field(default=100, ge=1)
+
+    # Usage counters shared by several processes; unset: kept in this process.
+    redis_url: SecretStr | None = None
+
+    # Moderation: OpenAI's /v1/moderations. Unset, it falls back to the
+    # completions settings when that backend is OpenAI (see `moderation_endpoint`).
+    moderation_base_url: str | None = None
+    moderation_api_key: SecretStr | None = None
+    # Seconds to wait for the moderation endpoint before the server's
+    # provider-failure mode (open or closed) applies.
+    moderation_timeout: float = Field(default=10.0, gt=0)
+    # The offline profanity classifier (on by default; needs no network).
+    moderation_classifier: bool = True
 
     # Logging
     log_level: str = "INFO"
+
+    def moderation_endpoint(self) -> tuple[str, SecretStr | None] | None:
+        """Base URL (…/v1) and key of the moderation endpoint, or None when there is none.
+
+        MODERATION_BASE_URL wins; else the completions backend when it is OpenAI
+        (its key too, unless MODERATION_API_KEY is set).
+        """
+        if self.moderation_base_url:
+            return self.moderation_base_url, self.moderation_api_key
+        base = self.completions_base_url or ""
+        if self.completions_backend == "openai" or "api.openai.com" in base:
+            return (
+                base or "https://api.openai.com/v1",
+                self.moderation_api_key or self.completions_api_key,
+            )
+        return None
 
     @field_validator("discord_sync")
     @classmethod

@@ -9,6 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.command_helpers import localized
+from bot.i18n import _
 from bot.tree import reply_ephemeral
 
 if TYPE_CHECKING:
@@ -16,8 +18,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MENU_NAME = "Continue with Couplet"
-NO_TEXT = "That message has no text to continue: pick a message with some text in it."
+# The menu's name is what members see on a message: Discord shows it in their language.
+MENU_NAME = _("Continue with Couplet")
+NO_TEXT = _("That message has no text to continue: pick a message with some text in it.")
+NOT_LOADED = _("Completions are not loaded; try again in a moment.")
 
 
 def message_prompt(message: discord.Message) -> str:
@@ -35,7 +39,9 @@ class ContextMenu(commands.Cog):
 
     def __init__(self, bot: CoupletBot) -> None:
         self.bot = bot
-        self.menu = app_commands.ContextMenu(name=MENU_NAME, callback=self.continue_message)
+        self.menu = app_commands.ContextMenu(
+            name=localized(MENU_NAME, limit=32), callback=self.continue_message
+        )
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -52,7 +58,7 @@ class ContextMenu(commands.Cog):
             return
         completions = self.bot.get_cog("Completions")
         if completions is None:
-            await reply_ephemeral(interaction, "Completions are not loaded; try again in a moment.")
+            await reply_ephemeral(interaction, NOT_LOADED)
             return
         await completions.respond(interaction, prompt, {}, None, False)  # type: ignore[attr-defined]
 

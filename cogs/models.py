@@ -9,6 +9,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.command_helpers import localized
+from bot.i18n import _, join, render
+from bot.tree import interaction_locale
+
 if TYPE_CHECKING:
     from bot.app import CoupletBot
 
@@ -23,7 +27,9 @@ class Models(commands.Cog):
     def __init__(self, bot: CoupletBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="models", description="List the models the backend serves.")
+    @app_commands.command(
+        name="models", description=localized(_("List the models the backend serves."))
+    )
     async def models(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
         names = await self.bot.completions.list_models()
@@ -34,30 +40,38 @@ class Models(commands.Cog):
             allowed = tuple(config.allowed_models)
         default = self.bot.settings.completions_model
         await interaction.followup.send(
-            format_models(names, profile.name, allowed, default),
+            format_models(names, profile.name, allowed, default, interaction_locale(interaction)),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
 
 def format_models(
-    names: list[str], backend: str, allowed: tuple[str, ...], default: str | None
+    names: list[str],
+    backend: str,
+    allowed: tuple[str, ...],
+    default: str | None,
+    locale: str | None = None,
 ) -> str:
     """A short list: one model per line, marking the default and the server's allowed ones."""
     if not names:
-        return f"The {backend} backend lists no models."
-    lines = [f"Models on the {backend} backend:"]
+        return render(_("{backend} lists no models.", backend=backend), locale)
+    lines = [render(_("Models on {backend}:", backend=backend), locale)]
     for name in names[:MAX_LISTED]:
         marks = []
         if name == default:
-            marks.append("default")
+            marks.append(_("default"))
         if allowed and name in allowed:
-            marks.append("allowed here")
-        lines.append(f"• `{name}`" + (f" ({', '.join(marks)})" if marks else ""))
+            marks.append(_("allowed here"))
+        shown = f"`{name}`"
+        if marks:
+            shown = render(_("{name} ({marks})", name=shown, marks=join(marks)), locale)
+        lines.append(f"• {shown}")
     if len(names) > MAX_LISTED:
-        lines.append(f"…and {len(names) - MAX_LISTED} more.")
+        lines.append(render(_("…and {count} more.", count=len(names) - MAX_LISTED), locale))
     if allowed:
-        lines.append("-# This server lets members pick only: " + ", ".join(allowed))
+        only = _("This server lets members pick only: {names}", names=join(allowed))
+        lines.append("-# " + render(only, locale))
     return "\n".join(lines)
 
 

@@ -19,14 +19,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.command_helpers import Temperature, TopP
+from bot.command_helpers import Temperature, TopP, describe, localized, member_facts
 from bot.completions.parameters import descriptions
+from bot.i18n import _, render
 from bot.render.sampling import caption, sampling_content
 from bot.render.sampling_chart import chart_png
 from bot.services.generation import Requester
 from bot.services.sampling import SamplingOutcome, SamplingService
 from bot.storage.sampling import SamplingStore
-from bot.tree import PUBLIC_DEFER, reply_ephemeral, report_error
+from bot.tree import (
+    PUBLIC_DEFER,
+    public_locale,
+    reply_ephemeral,
+    report_error,
+)
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot
@@ -38,12 +44,12 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 CHART_FILE = "sampling.png"
 ALT_TEXT_LIMIT = 1024  # Discord's limit for an attachment's description
-GONE = "That chart is no longer available; run /sampling again."
-NOT_READY = "Couplet is starting up; try again in a moment."
+GONE = _("That chart is no longer available; run /sampling again.")
+NOT_READY = _("Couplet is starting up; try again in a moment.")
 HANDLER_COG = "Sampling"
 # Charts older than this are pruned at start; their buttons then say GONE.
 CHART_RETENTION = timedelta(days=30)
-LABELS = {"sample": "Sample it", "next": "Next token"}
+LABELS = {"sample": _("Sample it"), "next": _("Next token")}
 
 
 class SamplingButton(
@@ -52,10 +58,10 @@ class SamplingButton(
 ):
     """Sample it / Next token on a /sampling chart; `chart` is the stored chart's id."""
 
-    def __init__(self, action: str, chart_id: int) -> None:
+    def __init__(self, action: str, chart_id: int, locale: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=LABELS[action],
+                label=render(LABELS[action], locale),
                 style=discord.ButtonStyle.primary
                 if action == "sample"
                 else discord.ButtonStyle.secondary,
@@ -81,13 +87,13 @@ class SamplingButton(
             await report_error(interaction, error)
 
 
-def sampling_view(chart_id: int | None) -> discord.ui.View | None:
-    """The two buttons under a stored chart."""
+def sampling_view(chart_id: int | None, locale: str | None = None) -> discord.ui.View | None:
+    """The two buttons under a stored chart, labelled in `locale`."""
     if chart_id is None:
         return None
     view = discord.ui.View(timeout=None)
-    view.add_item(SamplingButton("sample", chart_id))
-    view.add_item(SamplingButton("next", chart_id))
+    view.add_item(SamplingButton("sample", chart_id, locale))
+    view.add_item(SamplingButton("next", chart_id, locale))
     return view
 
 
@@ -96,6 +102,7 @@ def requester_of(interaction: discord.Interaction) -> Requester:
         user_id=interaction.user.id,
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
+        **member_facts(interaction),
     )
 
 
@@ -119,11 +126,13 @@ class Sampling(commands.Cog):
 
     @app_commands.command(
         name="sampling",
-        description="Chart how temperature and top_p change the odds of the model's next token.",
+        description=localized(
+            _("Chart how temperature and top_p change the odds of the model's next token.")
+        ),
     )
     # temperature, top_p and model: the parameter table's ranges and words, as in /complete.
-    @app_commands.describe(
-        prompt="The text whose next token is charted",
+    @describe(
+        prompt=_("The text whose next token is charted"),
         **descriptions(("temperature", "top_p", "model")),
     )
     async def sampling(
@@ -154,15 +163,15 @@ class Sampling(commands.Cog):
 
     async def show(self, interaction: discord.Interaction, outcome: SamplingOutcome) -> None:
         """Draw the chart in a worker thread and put it, the text and the buttons in place."""
-        png = await asyncio.to_thread(chart_png, outcome)
-        chart = discord.File(
-            io.BytesIO(png), filename=CHART_FILE, description=caption(outcome)[:ALT_TEXT_LIMIT]
-        )
+        locale = await public_locale(interaction)  # the chart is public
+        png = await asyncio.to_thread(chart_png, outcome, locale)
+        alt_text = caption(outcome, locale)[:ALT_TEXT_LIMIT]
+        chart = discord.File(io.BytesIO(png), filename=CHART_FILE, description=alt_text)
         interaction.extras.pop(PUBLIC_DEFER, None)  # the answer is here
         await interaction.edit_original_response(
-            content=sampling_content(outcome),
+            content=sampling_content(outcome, locale=locale),
             attachments=[chart],
-            view=sampling_view(outcome.chart_id),
+            view=sampling_view(outcome.chart_id, locale),
             allowed_mentions=NO_MENTIONS,
         )
 

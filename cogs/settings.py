@@ -15,10 +15,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.command_helpers import manage_guild_check
+from bot.command_helpers import choice, describe, localized, manage_guild_check
+from bot.i18n import Localized, Msg, _, join, render
 from bot.render.text import cut_units, ulen
 from bot.services.parameters import ShownValue, shown_defaults
 from bot.services.server_settings import SETTINGS, ServerConfig, format_value
+from bot.tree import interaction_locale
 from bot.tree import reply_ephemeral as reply
 
 if TYPE_CHECKING:
@@ -34,21 +36,39 @@ VALUE_WIDTH = 48
 PROBLEM_WIDTH = 240
 
 SETTING_CHOICES = [
-    app_commands.Choice(name=f"{s.name} — {s.description}"[:100], value=s.name)
+    choice(_("{name} — {description}", name=s.name, description=s.description), s.name)
     for s in SETTINGS.values()
 ]
+
+# Where a value comes from, as /settings show says it (the resolver's source labels).
+SOURCES: dict[str, Msg] = {
+    "API default": _("API default"),
+    "bot default": _("bot default"),
+    "server": _("server"),
+    "default": _("default"),
+    "option": _("option"),
+    "preset": _("preset"),
+    "channel preset": _("channel preset"),
+}
 
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class Settings(commands.GroupCog, group_name="settings"):
+class Settings(
+    commands.GroupCog,
+    group_name="settings",
+    group_description=localized(_("This server's defaults and limits for /complete.")),
+):
     """This server's defaults and limits for /complete."""
 
     def __init__(self, bot: CoupletBot) -> None:
         self.bot = bot
         super().__init__()
 
-    @app_commands.command(name="show")
+    @app_commands.command(
+        name="show",
+        description=localized(_("Show the values /complete uses here and where each comes from.")),
+    )
     async def show(self, interaction: discord.Interaction) -> None:
         """Show the values /complete uses here and where each comes from."""
         assert interaction.guild_id is not None  # guild_only
@@ -56,10 +76,17 @@ class Settings(commands.GroupCog, group_name="settings"):
         effective = await self.bot.parameters.effective(
             interaction.guild_id, interaction.channel_id
         )
-        await reply(interaction, format_show(config, effective, self.bot.generation.default_model))
+        locale = interaction_locale(interaction)
+        default_model = self.bot.generation.default_model
+        await reply(interaction, format_show(config, effective, default_model, locale))
 
-    @app_commands.command(name="set")
-    @app_commands.describe(name="The setting to change", value="Its new value")
+    @app_commands.command(
+        name="set",
+        description=localized(
+            _("Change one of this server's defaults or limits (needs Manage Server).")
+        ),
+    )
+    @describe(name=_("The setting to change"), value=_("Its new value"))
     @app_commands.choices(name=SETTING_CHOICES)
     @manage_guild_check
     async def set_(self, interaction: discord.Interaction, name: str, value: str) -> None:
@@ -69,15 +96,26 @@ class Settings(commands.GroupCog, group_name="settings"):
         config = await self.bot.server_settings.set(
             interaction.guild_id, name, value, interaction.user.id
         )
-        text = (
-            f"`{name}` is now {format_value(config.value(name))} "
-            f"(was {format_value(before.value(name))})."
+        text = _(
+            "`{name}` is now {value} (was {old}).",
+            name=name,
+            value=format_value(config.value(name)),
+            old=format_value(before.value(name)),
         )
+        locale = interaction_locale(interaction)
         warning = limit_warning(config)
-        await reply(interaction, text + (f"\n{warning}" if warning else ""))
+        said = render(text, locale)
+        if warning is not None:
+            said += "\n-# " + render(warning, locale)
+        await reply(interaction, said)
 
-    @app_commands.command(name="reset")
-    @app_commands.describe(name="The setting to reset; leave out to reset every setting")
+    @app_commands.command(
+        name="reset",
+        description=localized(
+            _("Put one setting, or all of them, back to the default (needs Manage Server).")
+        ),
+    )
+    @describe(name=_("The setting to reset; leave out to reset every setting"))
     @app_commands.choices(name=SETTING_CHOICES)
     @manage_guild_check
     async def reset(self, interaction: discord.Interaction, name: str | None = None) -> None:
@@ -86,52 +124,74 @@ class Settings(commands.GroupCog, group_name="settings"):
         removed = await self.bot.server_settings.reset(
             interaction.guild_id, name, interaction.user.id
         )
+        text: Msg
         if not removed:
             text = (
-                f"`{name}` already uses the default."
+                _("`{name}` already uses the default.", name=name)
                 if name
-                else "Nothing to reset: this server uses every default."
+                else _("Nothing to reset: this server uses every default.")
             )
         elif len(removed) == 1:
             default = format_value(SETTINGS[removed[0]].default)
-            text = f"`{removed[0]}` is back to the default ({default})."
+            text = _("`{name}` is back to the default ({value}).", name=removed[0], value=default)
         else:
-            text = "Back to the defaults: " + ", ".join(f"`{n}`" for n in removed) + "."
+            text = _("Back to the defaults: {names}.", names=join(f"`{n}`" for n in removed))
         await reply(interaction, text)
 
-    @app_commands.command(name="history")
-    @app_commands.describe(count="How many changes to show (newest first)")
+    @app_commands.command(
+        name="history",
+        description=localized(_("Who changed what, and when: settings and presets, newest first.")),
+    )
+    @describe(count=_("How many changes to show (newest first)"))
     async def history(
         self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 25] = 10
     ) -> None:
         """Who changed what, and when: settings and presets, newest first."""
         assert interaction.guild_id is not None
         records = await self.bot.server_settings.history(interaction.guild_id, count)
-        await reply(interaction, format_history(records))
+        await reply(interaction, format_history(records, interaction_locale(interaction)))
 
 
 def format_show(
-    config: ServerConfig, effective: ResolvedParameters, default_model: str | None
+    config: ServerConfig,
+    effective: ResolvedParameters,
+    default_model: str | None,
+    locale: str | None = None,
 ) -> str:
     """Every default with its effective value and source, then behaviour and limits."""
-    lines = ["**What /complete uses here** (an option or a chosen preset overrides these):"]
+
+    def say(text: str | Localized) -> str:
+        return render(text, locale)
+
+    lines = [say(_("**What /complete uses here** (an option or a chosen preset overrides these):"))]
     for row in shown_defaults(effective, default_model):
         source = row.source.split(":", 1)[0]  # the channel's preset is named below
-        lines.append(f"`{row.name}` {_shown_value(row)} — {source}")
+        lines.append(f"`{row.name}` {say(_shown_value(row))} — {say(SOURCES.get(source, source))}")
     if effective.preset:
-        lines.append(f"-# This channel's preset is `{effective.preset}`.")
-    lines.extend(_limit_lines(config))
-    lines.extend(f"-# {note}" for note in effective.clamped)
+        lines.append("-# " + say(_("This channel's preset is `{name}`.", name=effective.preset)))
+    lines.extend(_limit_lines(config, locale))
+    lines.extend(f"-# {say(note)}" for note in effective.clamped)
     if effective.problem:
-        lines.append(f"-# Problem here: {_short(effective.problem, PROBLEM_WIDTH)}")
-    lines.append("-# Change with /settings set, undo with /settings reset.")
+        problem = _short(say(effective.problem), PROBLEM_WIDTH)
+        lines.append("-# " + say(_("Problem here: {problem}", problem=problem)))
+    lines.append("-# " + say(_("Change with /settings set, undo with /settings reset.")))
     return "\n".join(lines)
 
 
-def _shown_value(row: ShownValue) -> str:
+def _shown_value(row: ShownValue) -> str | Localized:
     if row.value is None:
-        return "the backend's first model" if row.name == "model" else "none"
-    return _short(format_value(row.value))
+        return _("the backend's first model") if row.name == "model" else _("none")
+    return _Short(format_value(row.value))
+
+
+class _Short(Localized):
+    """A value cut to VALUE_WIDTH once rendered (the cut depends on the language)."""
+
+    def __init__(self, text: str | Localized, width: int = VALUE_WIDTH) -> None:
+        self.text, self.width = text, width
+
+    def render(self, locale: str | None = None) -> str:
+        return _short(render(self.text, locale), self.width)
 
 
 def _short(text: str, width: int = VALUE_WIDTH) -> str:
@@ -139,43 +199,43 @@ def _short(text: str, width: int = VALUE_WIDTH) -> str:
     return text if ulen(text) <= width else cut_units(text, width - 1) + "…"
 
 
-def _limit_lines(config: ServerConfig) -> list[str]:
-    lines = ["**Behaviour and limits:**"]
+def _limit_lines(config: ServerConfig, locale: str | None = None) -> list[str]:
+    lines = [render(_("**Behaviour and limits:**"), locale)]
     for setting in SETTINGS.values():
         if setting.kind == "default":
             continue
         value = config.value(setting.name)
+        shown: str | Localized
         if setting.name == "allowed_models":
-            shown = _short(", ".join(value)) if value else "any model"
+            shown = _Short(join(value)) if value else _("any model")
         else:
             shown = format_value(value)
-        where = "server" if config.is_set(setting.name) else "default"
-        lines.append(f"`{setting.name}` {shown} — {where}")
+        where = SOURCES["server"] if config.is_set(setting.name) else SOURCES["default"]
+        lines.append(f"`{setting.name}` {render(shown, locale)} — {render(where, locale)}")
     return lines
 
 
-def limit_warning(config: ServerConfig) -> str | None:
+def limit_warning(config: ServerConfig) -> Msg | None:
     """A note when a default exceeds its limit (it will be lowered at use)."""
     max_tokens = config.values.get("max_tokens")
     if max_tokens is not None and max_tokens > config.max_tokens_limit:
-        return (
-            f"-# Note: max_tokens {max_tokens} is above max_tokens_limit "
-            f"{config.max_tokens_limit}, so completions are lowered to {config.max_tokens_limit}."
+        return _(
+            "Note: max_tokens {value} is above max_tokens_limit {limit}, so completions "
+            "are lowered to {limit}.",
+            value=max_tokens,
+            limit=config.max_tokens_limit,
         )
     return None
 
 
-def format_history(records: list[AuditRecord]) -> str:
+def format_history(records: list[AuditRecord], locale: str | None = None) -> str:
     """One line per change: when, who, what."""
     if not records:
-        return "No changes yet: this server uses the defaults."
-    lines = ["**Recent changes** (newest first):"]
+        return render(_("No changes yet: this server uses the defaults."), locale)
+    lines = [render(_("**Recent changes** (newest first):"), locale)]
     for record in records:
-        when = discord.utils.format_dt(record.at, "R")
-        summary = record.summary()
-        if record.action == "channel_preset.set":
-            summary = summary.replace(f"channel {record.target}", f"<#{record.target}>", 1)
-        lines.append(f"{when} <@{record.actor_id}> {summary}")
+        when = discord.utils.format_dt(record.at, "R")  # Discord shows it in the reader's language
+        lines.append(f"{when} <@{record.actor_id}> {render(record.summary(), locale)}")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.local_model import LocalModelServer
+from tests.support.llamacpp_server import INSTALL_HINT, UpstreamLlamaServer, installed
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +18,22 @@ def local_model_url() -> Iterator[str]:
     tests keep max_tokens small.
     """
     server = LocalModelServer()
+    try:
+        yield server.start(timeout=300)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def llamacpp_url() -> Iterator[str]:
+    """Base URL (…/v1) of llama.cpp's own llama-server with the same Gemma model.
+
+    Four slots, so emulated `n` runs concurrently. Skipped only when the
+    server is not installed (`make test` installs it, so CI never skips).
+    """
+    if not installed():
+        pytest.skip(INSTALL_HINT)
+    server = UpstreamLlamaServer()
     try:
         yield server.start(timeout=300)
     finally:

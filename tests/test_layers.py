@@ -24,6 +24,7 @@ PACKAGES = ("bot", "cogs")
 LAYERS: dict[str, str] = {
     "bot.settings": "settings",
     "bot.errors": "errors",
+    "bot.i18n": "i18n",
     "bot.completions": "completions",
     "bot.storage": "storage",
     "bot.moderation": "moderation",
@@ -46,13 +47,14 @@ LAYERS: dict[str, str] = {
     "cogs": "cogs",
 }
 
-_BOTTOM = {"settings", "errors"}
+_BOTTOM = {"settings", "errors", "i18n"}
 # Which layers each layer may import (besides its own). `errors` is for every
 # layer: each raises domain errors.
 MAY_IMPORT: dict[str, set[str]] = {
     "root": set(),
     "settings": set(),
-    "errors": set(),
+    "i18n": set(),
+    "errors": {"i18n"},
     "completions": _BOTTOM,
     "storage": _BOTTOM,
     "local_model": _BOTTOM,
@@ -62,7 +64,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "services": _BOTTOM | {"completions", "storage", "moderation", "usage", "stories"},
     # Pure functions from results to messages (the result types are imported
     # for hints only, under TYPE_CHECKING).
-    "render": {"errors"},
+    "render": {"errors", "i18n"},
     # The emulator stands alone; it starts the app (and the bundled model) only
     # to run the sandbox session.
     "sandbox": _BOTTOM | {"app", "local_model"},

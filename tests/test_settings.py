@@ -21,6 +21,9 @@ ENV_NAMES = (
     "OPENAI_BASE_URL",
     "SHARD_IDS",
     "SHARD_COUNT",
+    "REDIS_URL",
+    "COMPLETIONS_CONCURRENCY",
+    "COMPLETIONS_QUEUE_SIZE",
 )
 
 
@@ -75,3 +78,23 @@ def test_bad_sync_value_is_refused(value: str, tmp_path: Path) -> None:
     """A DISCORD_SYNC value other than auto, global, off or guild:IDs is refused."""
     with pytest.raises(ValidationError, match="DISCORD_SYNC must be"):
         Settings(_env_file=tmp_path / "missing.env", discord_sync=value)  # type: ignore[call-arg]
+
+
+def test_usage_settings(tmp_path: Path) -> None:
+    """REDIS_URL is a secret (it may carry a password); the queue settings parse, and
+    leaving COMPLETIONS_CONCURRENCY out means "decide by the backend"."""
+    env = tmp_path / ".env"
+    env.write_text(
+        "REDIS_URL=redis://:hunter2@127.0.0.1:6379/0\n"
+        "COMPLETIONS_CONCURRENCY=2\n"
+        "COMPLETIONS_QUEUE_SIZE=7\n"
+    )
+    settings = Settings(_env_file=env)  # type: ignore[call-arg]
+    assert settings.redis_url is not None
+    assert settings.redis_url.get_secret_value() == "redis://:hunter2@127.0.0.1:6379/0"
+    assert "hunter2" not in repr(settings)
+    assert (settings.completions_concurrency, settings.completions_queue_size) == (2, 7)
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (defaults.redis_url, defaults.completions_concurrency) == (None, None)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, completions_concurrency=-1)  # type: ignore[call-arg]

@@ -13,8 +13,10 @@ from typing import Any
 from bot.cli.startup import load_settings
 from bot.completions import (
     BOT_DEFAULTS,
+    DEFAULT_SAMPLING,
     GENERATION_PARAMS,
     PARAMETERS,
+    SAMPLING_MODES,
     CompletionRequest,
     CompletionResult,
     CompletionsClient,
@@ -60,13 +62,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             **extra,
         )
     p.add_argument("--clean", choices=("seed", "preserve"), default="preserve")
+    p.add_argument(
+        "--sampling",
+        choices=SAMPLING_MODES,
+        default=DEFAULT_SAMPLING,
+        help="api: switch the backend's own samplers off (as /complete does by default); "
+        "server: leave them on",
+    )
     p.add_argument("--json", action="store_true", help="print the normalised response object")
     p.set_defaults(func=run)
 
 
 def build_request(args: argparse.Namespace) -> CompletionRequest:
     """A validated request from the parsed flags (raises ParameterError)."""
-    fields: dict[str, Any] = {"prompt": args.prompt, "stream": args.stream}
+    fields: dict[str, Any] = {
+        "prompt": args.prompt,
+        "stream": args.stream,
+        "sampling": args.sampling,
+    }
     # Every other parameter has a flag of its own name; stop and logit_bias
     # are typed as text and parsed below. The bot's defaults apply, as in /complete.
     for name in GENERATION_PARAMS:

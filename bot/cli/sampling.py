@@ -86,7 +86,7 @@ def as_json(outcome: SamplingOutcome) -> dict[str, Any]:
             "at_temperature": pic.reshaped.other,
             "kept_by_top_p": pic.nucleus.includes_other,
         },
-        "notes": outcome.notes,
+        "notes": [str(note) for note in outcome.notes],  # English, as the CLI is
     }
 
 

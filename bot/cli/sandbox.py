@@ -31,6 +31,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--channel", default=None, help="channel to start in (default general)")
     parser.add_argument(
+        "--locale",
+        default=None,
+        help="your Discord client's language, sent with each interaction (e.g. zh-CN; "
+        "default en-US)",
+    )
+    parser.add_argument(
         "--database-url", default=None, help="database to use (default: a temporary SQLite file)"
     )
     parser.add_argument(
@@ -47,10 +53,21 @@ def handle(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings is None:
         return EXIT_BAD_SETTING
+    if args.locale is not None:
+        from bot.sandbox.openapi import locales
+
+        if args.locale not in locales():
+            print(
+                f"--locale {args.locale!r} is not a Discord locale: use one of "
+                f"{', '.join(sorted(locales()))}.",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_SETTING
     return run_terminal(
         settings,
         member=args.member,
         channel=args.channel,
+        locale=args.locale,
         database_url=args.database_url,
         reply_timeout=args.timeout,
         verbose=args.verbose,
@@ -65,6 +82,7 @@ def run_terminal(
     database_url: str | None = None,
     reply_timeout: float = REPLY_TIMEOUT,
     verbose: bool = False,
+    locale: str | None = None,
 ) -> int:
     """Run the sandbox on this terminal (also what `couplet run` does without a token)."""
     if verbose:
@@ -84,8 +102,14 @@ def run_terminal(
                 channel=channel,
                 database_url=database_url,
                 reply_timeout=reply_timeout,
+                locale=locale,
             )
         )
     except LocalModelError as err:
         print(f"The local model could not start: {err}", file=sys.stderr)
         return 1
+    except LookupError as err:  # --as or --channel names nobody in the sandbox server
+        print(f"Cannot start the sandbox: {err}.", file=sys.stderr)
+        return EXIT_BAD_SETTING
+    except KeyboardInterrupt:  # Ctrl-C outside the prompt: everything was stopped already
+        return 130

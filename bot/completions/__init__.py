@@ -15,18 +15,21 @@ from bot.completions.parameters import (
 )
 from bot.completions.profiles import PROFILES, BackendProfile, Support
 from bot.completions.request import CompletionRequest
-from bot.completions.result import Choice, CompletionResult, LogProbs, Usage
+from bot.completions.result import Choice, CompletionResult, LogProbs, Sentence, Usage
+from bot.completions.samplers import DEFAULT_SAMPLING, SAMPLING_MODES, SamplingMode
 from bot.completions.stops import parse_stop
 from bot.completions.streaming import CompletionStream
 from bot.completions.user_input import check_together, parse_param, parse_params
 
 __all__ = [
     "BOT_DEFAULTS",
+    "DEFAULT_SAMPLING",
     "GENERATION_PARAMS",
     "NUMERIC_PARAMS",
     "PARAMETERS",
     "PRESET_PARAMS",
     "PROFILES",
+    "SAMPLING_MODES",
     "SERVER_DEFAULT_PARAMS",
     "BackendProfile",
     "Choice",
@@ -37,6 +40,8 @@ __all__ = [
     "CompletionsClient",
     "LogProbs",
     "ParamSpec",
+    "SamplingMode",
+    "Sentence",
     "StreamCleaner",
     "Support",
     "Usage",

@@ -23,11 +23,12 @@ from bot.completions.profiles import (
     detect_from_models,
     profile_for,
 )
-from bot.completions.request import CompletionRequest
+from bot.completions.request import CompletionRequest, best_of_with_stream
 from bot.completions.result import Choice, CompletionResult, Usage
 from bot.completions.streaming import CompletionStream, stream_chunks
 from bot.completions.wire import CompletionResponse, ModelList, WireChoice, read
 from bot.errors import BackendError, MalformedResponse, ParameterError
+from bot.i18n import Localized, Msg, _, join
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -43,6 +44,19 @@ EMULATION_CONCURRENCY = 4
 MODELS_REFRESH = 60.0
 MODELS_RETRY = 300.0
 MODELS_SHOWN = 10
+
+
+def _best_of_emulated(req: CompletionRequest, profile: BackendProfile) -> bool:
+    return req.wants_best_of and profile.supports("best_of") is not Support.NATIVE
+
+
+def _candidates(req: CompletionRequest, profile: BackendProfile) -> int:
+    """How many choices are generated: best_of's candidates when emulated, else n."""
+    return req.best_of if _best_of_emulated(req, profile) and req.best_of else req.n
+
+
+def _one_request(profile: BackendProfile, count: int) -> bool:
+    return count == 1 or profile.supports("n") is Support.NATIVE
 
 
 def _served(model: str, models: list[str]) -> bool:
@@ -122,7 +136,7 @@ class CompletionsClient:
         async with self._lock:
             if self._models is None or refresh:
                 body = await self.http.request_json("GET", "models")
-                listed = read(ModelList, body, "a model list")
+                listed = read(ModelList, body, _("a model list"))
                 self._models_body = body  # profile detection reads owned_by
                 self._models_listed_at = time.monotonic()
                 self._models = [entry.id for entry in listed.data]
@@ -179,8 +193,8 @@ class CompletionsClient:
             raise ParameterError(
                 "model",
                 None,
-                "a model name",
-                "model is missing: OpenAI needs a model, such as gpt-3.5-turbo-instruct.",
+                _("a model name"),
+                _("model is missing: OpenAI needs a model, such as gpt-3.5-turbo-instruct."),
             )
         models = await self.list_models()
         return models[0] if models else None
@@ -217,26 +231,33 @@ class CompletionsClient:
             models = await self._served_models(refresh=True)
             if not models or _served(model, models):
                 return
-        shown = ", ".join(models[:MODELS_SHOWN])
+        shown: Localized = join(models[:MODELS_SHOWN])
         if len(models) > MODELS_SHOWN:
-            shown += f" and {len(models) - MODELS_SHOWN} more"
+            shown = _(
+                "{names} and {count} more",
+                names=join(models[:MODELS_SHOWN]),
+                count=len(models) - MODELS_SHOWN,
+            )
         raise ParameterError(
             "model",
             model,
-            f"one of {shown}",
-            f"model {model[:80]!r} is not served by this backend: use one of {shown} "
-            "(see /models).",
+            _("one of {names}", names=shown),
+            _(
+                "model {model} is not served by this backend: use one of {names} (see /models).",
+                model=repr(model[:80]),
+                names=shown,
+            ),
         )
 
     async def _prepare(
         self, req: CompletionRequest
-    ) -> tuple[BackendProfile, str | None, dict[str, Any], list[str]]:
+    ) -> tuple[BackendProfile, str | None, dict[str, Any], list[str | Msg]]:
         """Check the request against the profile and build the base body."""
         profile = await self.profile()
         profile.check(req)
         model = await self._model(req, profile)
         body = profile.payload(req, model)
-        warnings: list[str] = []
+        warnings: list[str | Msg] = []
         bias = dict(req.logit_bias or {})
         if req.logit_bias_words:
             word_ids, warnings = await resolve_words(
@@ -245,6 +266,9 @@ class CompletionsClient:
             bias = {**word_ids, **bias}  # explicit ids win over word-derived ones
         if bias:
             body["logit_bias"] = bias
+        note = profile.sampling_note(req.sampling)
+        if note:
+            warnings.append(note)
         return profile, model, body, warnings
 
     # -- completion ------------------------------------------------------------------
@@ -258,8 +282,8 @@ class CompletionsClient:
         echo_emulated = req.echo and (
             profile.supports("echo") is not Support.NATIVE or req.wants_best_of
         )
-        best_of_emulated = req.wants_best_of and profile.supports("best_of") is not Support.NATIVE
-        count = req.best_of if best_of_emulated and req.best_of else req.n
+        best_of_emulated = _best_of_emulated(req, profile)
+        count = _candidates(req, profile)
         if best_of_emulated:
             emulated.append("best_of")
             # Candidates are ranked on the generated tokens alone.
@@ -281,9 +305,12 @@ class CompletionsClient:
         ):
             # llama-cpp-python silently shortens max_tokens to what fits the context.
             warnings.append(
-                f"The backend stopped after {usage.completion_tokens} tokens, fewer than "
-                f"max_tokens {body['max_tokens']}: the prompt and max_tokens do not fit its "
-                "context size."
+                _(
+                    "The backend stopped after {count} tokens, fewer than max_tokens "
+                    "{max_tokens}: the prompt and max_tokens do not fit its context size.",
+                    count=usage.completion_tokens,
+                    max_tokens=body["max_tokens"],
+                )
             )
 
         choices = [
@@ -296,8 +323,11 @@ class CompletionsClient:
             for c in choices:
                 if c.logprobs is None:
                     raise BackendError(
-                        f"The {profile.name} backend returned no logprobs although logprobs "
-                        "was asked for."
+                        _(
+                            "The {backend} backend returned no logprobs although logprobs "
+                            "was asked for.",
+                            backend=profile.name,
+                        )
                     )
         candidates: list[Choice] = []
         if best_of_emulated:
@@ -329,7 +359,7 @@ class CompletionsClient:
         emulated: list[str],
     ) -> tuple[list[WireChoice], Usage, CompletionResponse]:
         """`count` choices as sent: one request with native n, or `count` concurrent ones."""
-        if count == 1 or profile.supports("n") is Support.NATIVE:
+        if _one_request(profile, count):
             if count > 1:
                 body = {**body, "n": count}
             response = await self._post(body)
@@ -356,19 +386,53 @@ class CompletionsClient:
 
     async def _post(self, body: dict[str, Any]) -> CompletionResponse:
         data = await self.http.request_json("POST", "completions", body)
-        return read(CompletionResponse, data, "a completion")
+        return read(CompletionResponse, data, _("a completion"))
 
     @staticmethod
     def _choices(response: CompletionResponse, *, expect: int) -> list[WireChoice]:
         choices = response.choices
         if not choices:
-            raise MalformedResponse("The backend's answer has no choices.")
+            raise MalformedResponse(_("The backend's answer has no choices."))
         if len(choices) < expect:
             raise BackendError(
-                f"The backend returned {len(choices)} choices instead of {expect}; set "
-                "COMPLETIONS_BACKEND so Couplet can emulate n."
+                _(
+                    "The backend returned {count} choices instead of {expected}; set "
+                    "COMPLETIONS_BACKEND so Couplet can emulate n.",
+                    count=len(choices),
+                    expected=expect,
+                )
             )
         return sorted(choices, key=lambda c: c.index)
+
+    # -- usage -----------------------------------------------------------------------
+
+    async def request_count(self, req: CompletionRequest) -> int:
+        """How many HTTP requests `complete(req)` sends (several when n or best_of is
+        emulated); streaming always sends one."""
+        if req.stream:
+            return 1
+        profile = await self.profile()
+        count = _candidates(req, profile)
+        return 1 if _one_request(profile, count) else count
+
+    async def count_usage(self, req: CompletionRequest, text: str) -> Usage | None:
+        """Count a completion's tokens with the backend's tokenizer, for backends that
+        report no usage (llama-cpp-python while streaming); None without a tokenizer.
+
+        The prompt is counted as the server sees it (its start token included),
+        the generated text without the tokens the server adds.
+        """
+        profile = await self.profile()
+        if profile.tokenizer is None:
+            return None
+        tokenizer = Tokenizer(self.http, profile, req.model or self.default_model)
+        prompt = await tokenizer.count(req.prompt)
+        completion = len(await tokenizer.tokenize(text)) if text else 0
+        return Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+        )
 
     # -- streaming -------------------------------------------------------------------
 
@@ -387,25 +451,22 @@ class CompletionsClient:
             raise ParameterError(
                 "n",
                 req.n,
-                "1 when streaming",
-                f"n {req.n} cannot be streamed: streaming shows one completion; turn stream "
-                "off for several.",
+                _("1 when streaming"),
+                _(
+                    "n {n} cannot be streamed: streaming shows one completion; turn stream "
+                    "off for several.",
+                    n=req.n,
+                ),
             )
         if req.logprobs is not None:
             raise ParameterError(
                 "logprobs",
                 req.logprobs,
-                "no logprobs when streaming",
-                "logprobs cannot be shown while streaming: turn stream off to see them.",
+                _("no logprobs when streaming"),
+                _("logprobs cannot be shown while streaming: turn stream off to see them."),
             )
         if req.wants_best_of:
-            raise ParameterError(
-                "best_of",
-                req.best_of,
-                "best_of 1 when streaming",
-                "best_of cannot be used with stream: the candidates are compared only once "
-                "they are complete.",
-            )
+            raise best_of_with_stream(req.best_of)
         profile, model, body, warnings = await self._prepare(req)
         body.pop("echo", None)
         if profile.stream_usage:

@@ -23,6 +23,7 @@ from bot.errors import (
     BackendUnavailable,
     RateLimited,
 )
+from bot.i18n import _
 
 MAX_MESSAGE_CHARS = 400
 
@@ -120,7 +121,7 @@ def error_from_response(response: httpx.Response, backend: str) -> BackendError:
     """A typed error for an HTTP error response (the body must have been read)."""
     info = error_info(response)
     status = response.status_code
-    message = f"The {backend} backend said: {info.message}"
+    message = _("The {backend} backend said: {message}", backend=backend, message=info.message)
     kwargs = {
         "status": status,
         "error_type": info.error_type,

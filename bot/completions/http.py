@@ -33,6 +33,7 @@ from bot.errors import (
     MalformedResponse,
     RateLimited,
 )
+from bot.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +146,19 @@ class BackendHTTP:
         """A typed error for a failure below HTTP (no response)."""
         if isinstance(err, httpx.TimeoutException):
             return BackendTimeout(
-                f"The {self.backend_label} backend did not answer in time ({type(err).__name__})."
+                _(
+                    "The {backend} backend did not answer in time ({detail}).",
+                    backend=self.backend_label,
+                    detail=type(err).__name__,
+                )
             )
         detail = self.redact(str(err)) or type(err).__name__
         return BackendUnavailable(
-            f"The {self.backend_label} backend could not be reached: {detail}."
+            _(
+                "The {backend} backend could not be reached: {detail}.",
+                backend=self.backend_label,
+                detail=detail,
+            )
         )
 
     # -- the retry loop ----------------------------------------------------------------
@@ -210,5 +219,8 @@ class BackendHTTP:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise MalformedResponse(
-                f"The {self.backend_label} backend sent a response that is not valid JSON."
+                _(
+                    "The {backend} backend sent a response that is not valid JSON.",
+                    backend=self.backend_label,
+                )
             ) from err

@@ -13,10 +13,11 @@ from bot.completions.profiles import BackendProfile
 from bot.completions.request import validate_bias_map
 from bot.completions.wire import TokenizeResponse, read
 from bot.errors import ParameterError
+from bot.i18n import Msg, _
 
 log = logging.getLogger(__name__)
 
-_ALLOWED = (
+_ALLOWED = _(
     'a JSON object of token ids such as {"50256": -100}, or word=bias pairs such as hello=-100'
 )
 
@@ -32,7 +33,9 @@ def parse_logit_bias(text: str) -> tuple[dict[str, int], dict[str, int]]:
     """
     raw = text.strip()
     if not raw:
-        raise ParameterError("logit_bias", text, _ALLOWED, f"logit_bias is empty: use {_ALLOWED}.")
+        raise ParameterError(
+            "logit_bias", text, _ALLOWED, _("logit_bias is empty: use {allowed}.", allowed=_ALLOWED)
+        )
     pairs: list[tuple[str, object]] = []
     if raw.startswith("{"):
         try:
@@ -42,11 +45,18 @@ def parse_logit_bias(text: str) -> tuple[dict[str, int], dict[str, int]]:
                 "logit_bias",
                 text,
                 _ALLOWED,
-                f"logit_bias {raw[:40]!r} is not valid JSON: use {_ALLOWED}.",
+                _(
+                    "logit_bias {value} is not valid JSON: use {allowed}.",
+                    value=repr(raw[:40]),
+                    allowed=_ALLOWED,
+                ),
             ) from None
         if not isinstance(value, dict):
             raise ParameterError(
-                "logit_bias", text, _ALLOWED, f"logit_bias must be an object: use {_ALLOWED}."
+                "logit_bias",
+                text,
+                _ALLOWED,
+                _("logit_bias must be an object: use {allowed}.", allowed=_ALLOWED),
             )
         pairs = list(value.items())
     else:
@@ -59,22 +69,32 @@ def parse_logit_bias(text: str) -> tuple[dict[str, int], dict[str, int]]:
                     "logit_bias",
                     part.strip(),
                     _ALLOWED,
-                    f"logit_bias part {part.strip()[:40]!r} is not word=bias: use {_ALLOWED}.",
+                    _(
+                        "logit_bias part {part} is not word=bias: use {allowed}.",
+                        part=repr(part.strip()[:40]),
+                        allowed=_ALLOWED,
+                    ),
                 )
             if _MISSING_COMMA.search(word):
                 raise ParameterError(
                     "logit_bias",
                     part.strip(),
                     _ALLOWED,
-                    f"logit_bias part {part.strip()[:40]!r} holds several pairs: separate "
-                    "word=bias pairs with commas, such as hello=-100, world=5.",
+                    _(
+                        "logit_bias part {part} holds several pairs: separate "
+                        "word=bias pairs with commas, such as hello=-100, world=5.",
+                        part=repr(part.strip()[:40]),
+                    ),
                 )
-            if any(word.strip() == seen for seen, _ in pairs):
+            if any(word.strip() == seen for seen, _bias in pairs):
                 raise ParameterError(
                     "logit_bias",
                     word.strip(),
-                    "each word once",
-                    f"logit_bias gives {word.strip()[:40]!r} twice: give each word one bias.",
+                    _("each word once"),
+                    _(
+                        "logit_bias gives {word} twice: give each word one bias.",
+                        word=repr(word.strip()[:40]),
+                    ),
                 )
             pairs.append((word.strip(), bias.strip()))
     # isdecimal, not isdigit: "²" is a digit that int() cannot read.
@@ -110,7 +130,11 @@ class Tokenizer:
         else:
             raise RuntimeError(f"no tokenizer for {self.kind}")
         data = await self.http.request_json("POST", url, body)
-        return read(TokenizeResponse, data, "a token list").ids()
+        return read(TokenizeResponse, data, _("a token list")).ids()
+
+    async def count(self, text: str) -> int:
+        """How many tokens the server makes of `text`, the ones it adds included."""
+        return len(await self._raw(text))
 
     async def tokenize(self, text: str) -> list[int]:
         """Token ids of `text`, without BOS or other tokens the server adds."""
@@ -126,10 +150,10 @@ class Tokenizer:
 
 async def resolve_words(
     words: dict[str, int], tokenizer: Tokenizer
-) -> tuple[dict[str, int], list[str]]:
+) -> tuple[dict[str, int], list[str | Msg]]:
     """Token-id biases for each word, bare and with a leading space; plus warnings."""
     biases: dict[str, int] = {}
-    warnings: list[str] = []
+    warnings: list[str | Msg] = []
     for word, bias in words.items():
         stripped = word.strip()
         variants = dict.fromkeys([stripped, " " + stripped])
@@ -145,13 +169,17 @@ async def resolve_words(
             raise ParameterError(
                 "logit_bias",
                 word,
-                "a word the model can tokenize",
-                f"logit_bias word {word!r} has no tokens on this model.",
+                _("a word the model can tokenize"),
+                _("logit_bias word {word} has no tokens on this model.", word=repr(word)),
             )
         if pieces_seen > 1:
             warnings.append(
-                f"logit_bias word {stripped!r} is {pieces_seen} tokens on this model, so the bias "
-                "applies to each piece and may affect other words too."
+                _(
+                    "logit_bias word {word} is {count} tokens on this model, so the bias "
+                    "applies to each piece and may affect other words too.",
+                    word=repr(stripped),
+                    count=pieces_seen,
+                )
             )
         log.debug("logit_bias word %r -> %s", word, biases)
     return biases, warnings

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+from bot.i18n import Msg, _, join
+
 Kind = Literal["text", "whole", "number", "flag", "stop", "bias"]
 
 MAX_STOPS = 4
@@ -38,7 +40,7 @@ class ParamSpec:
 
     name: str
     kind: Kind
-    about: str
+    about: Msg
     """What it does, for people; `description` adds the range and default."""
     low: int | None = None
     high: int | None = None
@@ -52,10 +54,11 @@ class ParamSpec:
     """A server can keep a default for it with /settings set."""
     cli: bool = True
     """`couplet complete` has a flag for it."""
-    hint: str | None = None
+    hint: Msg | None = None
     """What is allowed, where the kind alone says too little."""
     cli_note: str | None = None
-    """The flag's help, where the Discord description does not fit a command line."""
+    """The flag's help (English, as the CLI is), where the Discord description does not fit
+    a command line."""
 
     @property
     def is_numeric(self) -> bool:
@@ -67,35 +70,40 @@ class ParamSpec:
         return {"whole": int, "number": float, "flag": bool}.get(self.kind, str)
 
     @property
-    def allowed(self) -> str:
+    def allowed(self) -> Msg:
         """What values are allowed, as the end of a sentence ("use ...")."""
         if self.hint is not None:
             return self.hint
         if self.kind == "flag":
-            return "true or false"
+            return _("true or false")
         if self.kind == "stop":
-            return rf"1 to {MAX_STOPS} sequences separated by | or a JSON array"
+            return _("1 to {count} sequences separated by | or a JSON array", count=MAX_STOPS)
         if self.kind == "bias":
-            return (
-                f"token ids or words with a bias from {BIAS_LOW} to {BIAS_HIGH}, "
-                'such as {"50256": -100} or hello=-100'
+            return _(
+                "token ids or words with a bias from {low} to {high}, "
+                'such as {"50256": -100} or hello=-100',
+                low=BIAS_LOW,
+                high=BIAS_HIGH,
             )
         if self.kind == "text":
-            return "text"
-        noun = "a whole number" if self.kind == "whole" else "a number"
-        return f"{noun} from {self.low} to {self.high}"
+            return _("text")
+        if self.kind == "whole":
+            return _("a whole number from {low} to {high}", low=self.low, high=self.high)
+        return _("a number from {low} to {high}", low=self.low, high=self.high)
 
     @property
-    def description(self) -> str:
-        """The option description Discord shows (at most 100 characters)."""
-        facts = []
+    def description(self) -> Msg:
+        """The option description Discord shows (at most 100 characters in each language)."""
+        facts: list[Msg] = []
         if self.is_numeric and self.low is not None and self.high is not None:
-            facts.append(f"{self.low} to {self.high}")
+            facts.append(_("{low} to {high}", low=self.low, high=self.high))
         if self.api_default is not None and self.kind != "flag":
-            facts.append(f"API default {self.api_default}")
+            facts.append(_("API default {value}", value=self.api_default))
         if self.bot_default is not None:
-            facts.append(f"bot default {self.bot_default}")
-        return f"{self.about} ({', '.join(facts)})" if facts else self.about
+            facts.append(_("bot default {value}", value=self.bot_default))
+        if not facts:
+            return self.about
+        return _("{about} ({facts})", about=self.about, facts=join(facts, "clauses"))
 
     @property
     def flag(self) -> str:
@@ -105,7 +113,7 @@ class ParamSpec:
     @property
     def cli_help(self) -> str:
         """The flag's help text."""
-        return self.cli_note or self.description
+        return self.cli_note or str(self.description)
 
     @property
     def metavar(self) -> str | None:
@@ -123,20 +131,24 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "prompt",
                 "text",
-                "The text the model continues (leave it out to type a long prompt in a form)",
+                _("The text the model continues (leave it out to type a long prompt in a form)"),
                 chosen=False,
                 cli_note="The text the model continues",
             ),
             ParamSpec(
-                "model", "text", "The model to use", server_default=True, hint="a model name"
+                "model",
+                "text",
+                _("The model to use"),
+                server_default=True,
+                hint=_("a model name"),
             ),
             ParamSpec(
-                "suffix", "text", "Text that comes after the completion (only some backends)"
+                "suffix", "text", _("Text that comes after the completion (only some backends)")
             ),
             ParamSpec(
                 "max_tokens",
                 "whole",
-                "Most tokens to generate",
+                _("Most tokens to generate"),
                 low=0,
                 high=MAX_TOKENS_CEILING,
                 api_default=16,
@@ -147,7 +159,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "temperature",
                 "number",
-                "Randomness: 0 always picks the likeliest token",
+                _("Randomness: 0 always picks the likeliest token"),
                 low=0,
                 high=2,
                 api_default=1,
@@ -156,7 +168,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "top_p",
                 "number",
-                "Sample only from the likeliest tokens adding up to this",
+                _("Sample only from the likeliest tokens adding up to this"),
                 low=0,
                 high=1,
                 api_default=1,
@@ -165,7 +177,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "n",
                 "whole",
-                "How many completions to generate, to page through",
+                _("How many completions to generate, to page through"),
                 low=1,
                 high=MAX_N,
                 api_default=1,
@@ -173,7 +185,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "best_of",
                 "whole",
-                "Generate this many, keep the n with the best mean logprob",
+                _("Generate this many, keep the n with the best mean logprob"),
                 low=1,
                 high=MAX_BEST_OF,
                 api_default=1,
@@ -181,7 +193,10 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "stop",
                 "stop",
-                rf"Up to {MAX_STOPS} stop sequences: a|b|c (escapes \n \t \|) or a JSON array",
+                _(
+                    r"Up to {count} stop sequences: a|b|c (escapes \n \t \|) or a JSON array",
+                    count=MAX_STOPS,
+                ),
                 server_default=True,
                 cli_note=rf"Up to {MAX_STOPS} stop sequences in all; each value a|b|c "
                 r"(escapes \n \t \| \\) or a JSON array",
@@ -189,14 +204,14 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "echo",
                 "flag",
-                "Show the prompt before the completion",
+                _("Show the prompt before the completion"),
                 api_default=False,
                 server_default=True,
             ),
             ParamSpec(
                 "logprobs",
                 "whole",
-                "Alternatives per token for a Tokens view; most backends allow up to 5",
+                _("Alternatives per token for a Tokens view; most backends allow up to 5"),
                 low=0,
                 high=MAX_LOGPROBS_ANY_BACKEND,
                 server_default=True,
@@ -204,7 +219,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "presence_penalty",
                 "number",
-                "Positive values push toward new topics",
+                _("Positive values push toward new topics"),
                 low=-2,
                 high=2,
                 api_default=0,
@@ -213,7 +228,7 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "frequency_penalty",
                 "number",
-                "Positive values reduce repetition",
+                _("Positive values reduce repetition"),
                 low=-2,
                 high=2,
                 api_default=0,
@@ -222,23 +237,31 @@ PARAMETERS: MappingProxyType[str, ParamSpec] = MappingProxyType(
             ParamSpec(
                 "logit_bias",
                 "bias",
-                f'Token biases {BIAS_LOW}..{BIAS_HIGH}: {{"50256": -100}} (token ids) '
-                "or word=bias, word2=bias",
+                _(
+                    'Token biases {low}..{high}: {"50256": -100} (token ids) '
+                    "or word=bias, word2=bias",
+                    low=BIAS_LOW,
+                    high=BIAS_HIGH,
+                ),
             ),
             ParamSpec(
                 "seed",
                 "whole",
-                "Same seed and parameters give the same sample where the backend can",
+                _("Same seed and parameters give the same sample where the backend can"),
                 low=0,
                 high=MAX_SEED,
             ),
             # Server behaviour rather than a choice of text: /settings keeps it
             # as the `stream` behaviour setting, and presets do not hold it.
             ParamSpec(
-                "stream", "flag", "Show the text as it is written", api_default=False, chosen=False
+                "stream",
+                "flag",
+                _("Show the text as it is written"),
+                api_default=False,
+                chosen=False,
             ),
             # Set by the bot for abuse monitoring, never by a person.
-            ParamSpec("user", "text", "Who asked (set by the bot)", chosen=False, cli=False),
+            ParamSpec("user", "text", _("Who asked (set by the bot)"), chosen=False, cli=False),
         )
     }
 )
@@ -260,6 +283,6 @@ BOT_DEFAULTS: MappingProxyType[str, Any] = MappingProxyType(
 )
 
 
-def descriptions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """name → Discord description, for `app_commands.describe(**...)`."""
+def descriptions(names: tuple[str, ...] | list[str]) -> dict[str, Msg]:
+    """name → Discord description, for `bot.command_helpers.describe(**...)`."""
     return {name: PARAMETERS[name].description for name in names}

@@ -7,13 +7,22 @@ Sources: shared/reference/completions-api.md §3 and the matrix in §6.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
 from bot.completions.parameters import PARAMETERS
 from bot.completions.request import CompletionRequest
+from bot.completions.samplers import (
+    LLAMA_CPP_PYTHON_NEUTRAL,
+    LLAMACPP_NEUTRAL,
+    VLLM_NEUTRAL,
+    SamplingMode,
+    sampling_note,
+)
 from bot.errors import ParameterError, UnsupportedParameter
+from bot.i18n import Msg, _
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +48,7 @@ class BackendProfile:
 
     name: str
     support: dict[str, Support]
-    reasons: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, Msg] = field(default_factory=dict)
     max_logprobs: int = 5
     tokenizer: Tokenizer | None = None
     logprobs_chat_style: bool = False  # llama.cpp answers in the chat format
@@ -47,10 +56,17 @@ class BackendProfile:
     # Ask for usage in the last stream event (stream_options.include_usage).
     stream_usage: bool = False
     # Why max_tokens 0 cannot be honoured there (None: it can).
-    zero_max_tokens_reason: str | None = None
-    # llama.cpp's sampler chain cuts top_p at temperature 1 and applies the
-    # temperature last; OpenAI, vLLM and TGI scale by temperature first.
+    zero_max_tokens_reason: Msg | None = None
+    # llama.cpp's sampler chain (llama-cpp-python's too) cuts top_p at
+    # temperature 1 and applies the temperature last; OpenAI, vLLM, TGI and
+    # Ollama's own engine scale by temperature first.
     top_p_before_temperature: bool = False
+    # Samplers beyond the API's (see samplers.py): the values that switch them
+    # off, sent unless the server's `sampling` setting is `server`; what the
+    # backend adds by default (None: nothing); what stays on regardless.
+    neutral_samplers: Mapping[str, Any] = field(default_factory=dict)
+    own_samplers: Msg | None = None
+    stuck_samplers: Msg | None = None
 
     def supports(self, param: str) -> Support:
         return self.support.get(param, Support.NATIVE)
@@ -73,12 +89,17 @@ class BackendProfile:
             if is_given and self.supports(param) is Support.REFUSED:
                 raise UnsupportedParameter(param, self.name, self.reasons[param])
         if req.logprobs is not None and req.logprobs > self.max_logprobs:
-            allowed = f"a whole number from 0 to {self.max_logprobs}"
+            allowed = _("a whole number from {low} to {high}", low=0, high=self.max_logprobs)
             raise ParameterError(
                 "logprobs",
                 req.logprobs,
                 allowed,
-                f"logprobs {req.logprobs} is out of range on {self.name}: use {allowed}.",
+                _(
+                    "logprobs {value} is out of range on {backend}: use {allowed}.",
+                    value=req.logprobs,
+                    backend=self.name,
+                    allowed=allowed,
+                ),
             )
         if req.logit_bias_words and self.tokenizer is None:
             raise UnsupportedParameter("logit_bias", self.name, self.reasons["logit_bias_words"])
@@ -86,15 +107,22 @@ class BackendProfile:
             raise ParameterError(
                 "max_tokens",
                 0,
-                "a whole number of 1 or more",
-                f"max_tokens 0 is not available on {self.name}: {self.zero_max_tokens_reason}",
+                _("a whole number of 1 or more"),
+                _(
+                    "max_tokens 0 is not available on {backend}: {reason}",
+                    backend=self.name,
+                    reason=self.zero_max_tokens_reason,
+                ),
             )
         if self.omit_top_p_one and req.top_p == 0:
             raise ParameterError(
                 "top_p",
                 0,
-                "a number above 0 and up to 1",
-                f"top_p 0 is not available on {self.name}: use a number above 0 and up to 1.",
+                _("a number above 0 and up to 1"),
+                _(
+                    "top_p 0 is not available on {backend}: use a number above 0 and up to 1.",
+                    backend=self.name,
+                ),
             )
 
     def payload(self, req: CompletionRequest, model: str | None) -> dict[str, Any]:
@@ -130,10 +158,19 @@ class BackendProfile:
             body["seed"] = req.seed
         if req.user is not None and self.supports("user") is Support.NATIVE:
             body["user"] = req.user
+        if req.sampling == "api":
+            for name, value in self.neutral_samplers.items():
+                body.setdefault(name, value)  # a penalty the request gives stays
         return body
 
+    def sampling_note(self, mode: SamplingMode) -> Msg | None:
+        """The footer's sentence about this backend's own samplers in `mode`, if any."""
+        return sampling_note(self.name, self.own_samplers, self.stuck_samplers, mode)
 
-_NO_LOGPROBS = "it returns no logprobs to rank candidates with."
+
+_NO_LOGPROBS = _("it returns no logprobs to rank candidates with.")
+# Ollama's DefaultOptions, unless the model's Modelfile sets others.
+_OLLAMA_SAMPLERS = _("top_k 40 and a repeat penalty, unless the model sets others")
 
 PROFILES: dict[str, BackendProfile] = {
     "openai": BackendProfile(
@@ -141,8 +178,10 @@ PROFILES: dict[str, BackendProfile] = {
         support={"user": Support.NATIVE},
         stream_usage=True,
         reasons={
-            "logit_bias_words": "words need OpenAI's cl100k_base tokenizer (tiktoken), which "
-            'is not available offline; give token ids instead, such as {"50256": -100}.',
+            "logit_bias_words": _(
+                "words need OpenAI's cl100k_base tokenizer (tiktoken), which "
+                'is not available offline; give token ids instead, such as {"50256": -100}.'
+            ),
         },
         max_logprobs=5,
     ),
@@ -154,12 +193,17 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "vLLM answers suffix with an error (no fill-in-the-middle on "
-            "/v1/completions)."
+            "suffix": _(
+                "vLLM answers suffix with an error (no fill-in-the-middle on /v1/completions)."
+            )
         },
         max_logprobs=20,
         tokenizer="vllm",
         stream_usage=True,
+        neutral_samplers=VLLM_NEUTRAL,
+        own_samplers=_(
+            "whatever the model's generation_config sets, such as top_k or repetition_penalty"
+        ),
     ),
     "llamacpp": BackendProfile(
         name="llamacpp",
@@ -171,13 +215,17 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "llama.cpp's server refuses suffix on /v1/completions "
-            "(fill-in-the-middle is its separate /infill endpoint)."
+            "suffix": _(
+                "llama.cpp's server refuses suffix on /v1/completions "
+                "(fill-in-the-middle is its separate /infill endpoint)."
+            )
         },
         max_logprobs=20,
         tokenizer="llamacpp",
         logprobs_chat_style=True,
         top_p_before_temperature=True,
+        neutral_samplers=LLAMACPP_NEUTRAL,
+        own_samplers=_("top_k 40 and min_p 0.05 unless it was started with others"),
     ),
     "llama-cpp-python": BackendProfile(
         name="llama-cpp-python",
@@ -188,15 +236,19 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "its fill-in-the-middle token ids are hard-coded to 0, so the text after "
-            "the gap would be ignored or garbled.",
+            "suffix": _(
+                "its fill-in-the-middle token ids are hard-coded to 0, so the text after "
+                "the gap would be ignored or garbled."
+            ),
         },
         # The server has no limit, but each extra alternative costs time over
         # Gemma's 262k-token vocabulary; keep OpenAI's limit.
         max_logprobs=5,
         tokenizer="llama-cpp-python",
-        zero_max_tokens_reason="it treats 0 as no limit; use 1 or more.",
+        zero_max_tokens_reason=_("it treats 0 as no limit; use 1 or more."),
         top_p_before_temperature=True,
+        neutral_samplers=LLAMA_CPP_PYTHON_NEUTRAL,
+        own_samplers=_("top_k 40, min_p 0.05 and repeat_penalty 1.1"),
     ),
     "ollama": BackendProfile(
         name="ollama",
@@ -210,13 +262,14 @@ PROFILES: dict[str, BackendProfile] = {
         },
         reasons={
             "best_of": _NO_LOGPROBS,
-            "logprobs": "Ollama's /v1/completions returns no logprobs.",
-            "logit_bias": "Ollama ignores logit_bias on /v1/completions.",
-            "logit_bias_words": "Ollama ignores logit_bias on /v1/completions.",
+            "logprobs": _("Ollama's /v1/completions returns no logprobs."),
+            "logit_bias": _("Ollama ignores logit_bias on /v1/completions."),
+            "logit_bias_words": _("Ollama ignores logit_bias on /v1/completions."),
         },
         max_logprobs=0,
         stream_usage=True,
-        top_p_before_temperature=True,
+        own_samplers=_OLLAMA_SAMPLERS,
+        stuck_samplers=_OLLAMA_SAMPLERS,
     ),
     "tgi": BackendProfile(
         name="tgi",
@@ -231,16 +284,16 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "TGI refuses suffix with an error.",
+            "suffix": _("TGI refuses suffix with an error."),
             "best_of": _NO_LOGPROBS,
-            "logprobs": "TGI's /v1/completions returns no logprobs.",
-            "logit_bias": "TGI ignores logit_bias.",
-            "logit_bias_words": "TGI ignores logit_bias.",
-            "presence_penalty": "TGI ignores presence_penalty; use frequency_penalty instead.",
+            "logprobs": _("TGI's /v1/completions returns no logprobs."),
+            "logit_bias": _("TGI ignores logit_bias."),
+            "logit_bias_words": _("TGI ignores logit_bias."),
+            "presence_penalty": _("TGI ignores presence_penalty; use frequency_penalty instead."),
         },
         max_logprobs=0,
         omit_top_p_one=True,
-        zero_max_tokens_reason="TGI answers 0 with an error; use 1 or more.",
+        zero_max_tokens_reason=_("TGI answers 0 with an error; use 1 or more."),
     ),
     # Used when auto-detection cannot tell what the server is: emulate what
     # every server can be made to do, refuse what cannot be checked.
@@ -254,11 +307,14 @@ PROFILES: dict[str, BackendProfile] = {
             "user": Support.UNUSED,
         },
         reasons={
-            "suffix": "set COMPLETIONS_BACKEND so Couplet knows whether the server honours it.",
-            "logit_bias_words": "Couplet does not know this server's tokenizer; set "
-            "COMPLETIONS_BACKEND or give token ids.",
+            "suffix": _("set COMPLETIONS_BACKEND so Couplet knows whether the server honours it."),
+            "logit_bias_words": _(
+                "Couplet does not know this server's tokenizer; set "
+                "COMPLETIONS_BACKEND or give token ids."
+            ),
         },
         max_logprobs=5,
+        own_samplers=_("any it adds by default"),
     ),
 }
 

@@ -27,18 +27,25 @@ from bot.completions.parameters import (
     NUMERIC_PARAMS,
     PARAMETERS,
 )
+from bot.completions.samplers import DEFAULT_SAMPLING, SamplingMode
 from bot.errors import ParameterError
 from bot.errors import show_value as _show
+from bot.i18n import Localized, _
 
 
-def _number(param: str, value: object, *, whole: bool, allowed: str) -> int | float:
+def _number(param: str, value: object, *, whole: bool, allowed: str | Localized) -> int | float:
     """`value` as an int (whole) or a finite float, or a ParameterError saying it is not one.
 
     Ranges are not checked here: the fields' constraints hold them.
     """
-    kind = "a whole number" if whole else "a number"
+    values = {"param": param, "value": _show(value), "allowed": allowed}
     not_a_number = ParameterError(
-        param, value, allowed, f"{param} {_show(value)} is not {kind}: use {allowed}."
+        param,
+        value,
+        allowed,
+        _("{param} {value} is not a whole number: use {allowed}.", **values)
+        if whole
+        else _("{param} {value} is not a number: use {allowed}.", **values),
     )
     number: int | float
     if isinstance(value, bool):
@@ -62,7 +69,7 @@ def _number(param: str, value: object, *, whole: bool, allowed: str) -> int | fl
                 param,
                 value,
                 allowed,
-                f"{param} {_show(value)} is not a whole number: use {allowed}.",
+                _("{param} {value} is not a whole number: use {allowed}.", **values),
             )
         number = int(number)
     return number
@@ -83,8 +90,13 @@ def validate_bias_map(param: str, value: object, *, ids: bool) -> dict[str, int]
         raise ParameterError(
             param,
             value,
-            f"an object of token ids and biases such as {example}",
-            f"{param} {_show(value)} is not a mapping: use an object such as {example}.",
+            _("an object of token ids and biases such as {example}", example=example),
+            _(
+                "{param} {value} is not a mapping: use an object such as {example}.",
+                param=param,
+                value=_show(value),
+                example=example,
+            ),
         )
     result: dict[str, int] = {}
     for key, bias in value.items():
@@ -93,24 +105,38 @@ def validate_bias_map(param: str, value: object, *, ids: bool) -> dict[str, int]
             raise ParameterError(
                 "logit_bias",
                 key,
-                "whole-number token ids such as 50256, or word=bias pairs",
-                f"logit_bias key {_show(key)} is not a token id: use whole-number token ids "
-                f'such as {{"50256": -100}}, or word=bias pairs such as hello=-100.',
+                _("whole-number token ids such as 50256, or word=bias pairs"),
+                _(
+                    "logit_bias key {key} is not a token id: use whole-number token ids "
+                    'such as {"50256": -100}, or word=bias pairs such as hello=-100.',
+                    key=_show(key),
+                ),
             )
         if not ids and not key_text.strip():
             raise ParameterError(
                 "logit_bias",
                 key,
-                "a non-empty word",
-                "logit_bias has an empty word: use word=bias pairs such as hello=-100.",
+                _("a non-empty word"),
+                _("logit_bias has an empty word: use word=bias pairs such as hello=-100."),
             )
-        allowed = f"a whole number from {BIAS_LOW} to {BIAS_HIGH}"
-        target = f"token {key_text}" if ids else repr(key_text)
+        allowed = _("a whole number from {low} to {high}", low=BIAS_LOW, high=BIAS_HIGH)
         refused = ParameterError(
             "logit_bias",
             bias,
             allowed,
-            f"logit_bias value {_show(bias)} for {target} is not allowed: use {allowed}.",
+            _(
+                "logit_bias value {value} for token {token} is not allowed: use {allowed}.",
+                value=_show(bias),
+                token=key_text,
+                allowed=allowed,
+            )
+            if ids
+            else _(
+                "logit_bias value {value} for {word} is not allowed: use {allowed}.",
+                value=_show(bias),
+                word=repr(key_text),
+                allowed=allowed,
+            ),
         )
         try:
             number = _number("logit_bias", bias, whole=True, allowed=allowed)
@@ -151,6 +177,9 @@ class CompletionRequest(BaseModel):
     logit_bias_words: dict[str, int] | None = None
     seed: Annotated[int, _limits("seed")] | None = None
     user: str | None = None
+    # Not sent: whether the backend's own samplers are switched off ("api",
+    # the server setting's default) or left on ("server"); see samplers.py.
+    sampling: SamplingMode = DEFAULT_SAMPLING
 
     @field_validator(*NUMERIC_PARAMS, mode="before")
     @classmethod
@@ -169,8 +198,8 @@ class CompletionRequest(BaseModel):
             raise ParameterError(
                 "prompt",
                 value,
-                "text",
-                f"prompt {_show(value)} is not text: give the prompt as text.",
+                _("text"),
+                _("prompt {value} is not text: give the prompt as text.", value=_show(value)),
             )
         return value
 
@@ -183,8 +212,12 @@ class CompletionRequest(BaseModel):
             raise ParameterError(
                 info.field_name,
                 value,
-                "text",
-                f"{info.field_name} {_show(value)} is not text: give text.",
+                _("text"),
+                _(
+                    "{param} {value} is not text: give text.",
+                    param=info.field_name,
+                    value=_show(value),
+                ),
             )
         if info.field_name == "model":
             return value.strip() or None
@@ -204,8 +237,12 @@ class CompletionRequest(BaseModel):
         raise ParameterError(
             info.field_name,
             value,
-            "true or false",
-            f"{info.field_name} {_show(value)} is not true or false: use true or false.",
+            _("true or false"),
+            _(
+                "{param} {value} is not true or false: use true or false.",
+                param=info.field_name,
+                value=_show(value),
+            ),
         )
 
     @field_validator("stop", mode="before")
@@ -219,8 +256,8 @@ class CompletionRequest(BaseModel):
             raise ParameterError(
                 "stop",
                 value,
-                f"1 to {MAX_STOPS} text sequences",
-                f"stop must be text: use 1 to {MAX_STOPS} sequences.",
+                _("1 to {count} text sequences", count=MAX_STOPS),
+                _("stop must be text: use 1 to {count} sequences.", count=MAX_STOPS),
             )
         return list(value) or None
 
@@ -240,18 +277,17 @@ class CompletionRequest(BaseModel):
             raise ParameterError(
                 "best_of",
                 self.best_of,
-                f"a whole number from n ({self.n}) to {MAX_BEST_OF}",
-                f"best_of {self.best_of} is less than n {self.n}: use a best_of from {self.n} "
-                f"to {MAX_BEST_OF}, or leave it out.",
+                _("a whole number from n ({n}) to {high}", n=self.n, high=MAX_BEST_OF),
+                _(
+                    "best_of {best_of} is less than n {n}: use a best_of from {n} "
+                    "to {high}, or leave it out.",
+                    best_of=self.best_of,
+                    n=self.n,
+                    high=MAX_BEST_OF,
+                ),
             )
         if self.stream and self.best_of is not None and self.best_of > 1:
-            raise ParameterError(
-                "best_of",
-                self.best_of,
-                "best_of 1 when streaming",
-                "best_of cannot be used with stream: the candidates are compared only once "
-                "they are complete.",
-            )
+            raise best_of_with_stream(self.best_of)
         return self
 
     @classmethod
@@ -268,6 +304,19 @@ class CompletionRequest(BaseModel):
         return self.best_of is not None and self.best_of > self.n
 
 
+def best_of_with_stream(best_of: int | None) -> ParameterError:
+    """best_of ranks complete candidates, so it cannot be streamed."""
+    return ParameterError(
+        "best_of",
+        best_of,
+        _("best_of 1 when streaming"),
+        _(
+            "best_of cannot be used with stream: the candidates are compared only once "
+            "they are complete."
+        ),
+    )
+
+
 def _as_parameter_error(err: ValidationError) -> ParameterError:
     """Turn pydantic's first error into our one-sentence ParameterError."""
     first = err.errors()[0]
@@ -279,39 +328,69 @@ def _as_parameter_error(err: ValidationError) -> ParameterError:
     kind = first.get("type")
     value = first.get("input")
     if kind in ("greater_than_equal", "less_than_equal") and param in PARAMETERS:
-        allowed = PARAMETERS[param].allowed
-        return ParameterError(
-            param, value, allowed, f"{param} {_show(value)} is out of range: use {allowed}."
-        )
+        return out_of_range(param, value, PARAMETERS[param].allowed)
     if param == "stop" and kind == "too_long":
         count = len(value) if isinstance(value, list) else MAX_STOPS + 1
-        return ParameterError(
-            "stop",
-            value,
-            f"1 to {MAX_STOPS} sequences",
-            f"stop has {count} sequences: use 1 to {MAX_STOPS}.",
-        )
+        return too_many_stops(value, count)
     if param == "stop" and kind == "string_too_short":
         return ParameterError(
             "stop",
             value,
-            "non-empty sequences",
-            "stop has an empty sequence: every stop sequence needs at least one character.",
+            _("non-empty sequences"),
+            _("stop has an empty sequence: every stop sequence needs at least one character."),
         )
     if kind == "missing":
         return ParameterError(
-            param, None, "a value", f"{param} is missing: give a value for {param}."
+            param,
+            None,
+            _("a value"),
+            _("{param} is missing: give a value for {param}.", param=param),
         )
     if kind == "extra_forbidden":
-        return ParameterError(
-            param,
-            first.get("input"),
-            "a Completions parameter",
-            f"{param} is not a Completions parameter.",
-        )
+        return not_a_parameter(param, first.get("input"))
     return ParameterError(
         param,
         first.get("input"),
-        "a valid value",
-        f"{param} {_show(first.get('input'))} is not valid: {first.get('msg')}.",
+        _("a valid value"),
+        _(
+            "{param} {value} is not valid: {reason}.",
+            param=param,
+            value=_show(first.get("input")),
+            reason=first.get("msg"),
+        ),
+    )
+
+
+def out_of_range(param: str, value: object, allowed: str | Localized) -> ParameterError:
+    """`{param} {value} is out of range: use {allowed}.`"""
+    return ParameterError(
+        param,
+        value,
+        allowed,
+        _(
+            "{param} {value} is out of range: use {allowed}.",
+            param=param,
+            value=_show(value),
+            allowed=allowed,
+        ),
+    )
+
+
+def too_many_stops(value: object, count: int) -> ParameterError:
+    """More stop sequences than the API takes."""
+    return ParameterError(
+        "stop",
+        value,
+        _("1 to {count} sequences", count=MAX_STOPS),
+        _("stop has {count} sequences: use 1 to {high}.", count=count, high=MAX_STOPS),
+    )
+
+
+def not_a_parameter(param: str, value: object) -> ParameterError:
+    """An option that is not one of the API's parameters."""
+    return ParameterError(
+        param,
+        value,
+        _("a Completions parameter"),
+        _("{param} is not a Completions parameter.", param=param),
     )

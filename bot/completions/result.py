@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer, PlainValidator
+
+from bot.i18n import Msg, from_data, render, to_data
+
+
+def _sentence(value: Any) -> str | Msg:
+    loaded = from_data(value)
+    return loaded if isinstance(loaded, Msg) else str(loaded)
+
+
+# A sentence for people, kept in JSON as its message id and values (bot.i18n.to_data),
+# so that it is shown later in the reader's language; plain text loads as it is.
+Sentence = Annotated[
+    str | Msg, PlainValidator(_sentence), PlainSerializer(to_data, return_type=Any)
+]
 
 
 class LogProbs(BaseModel):
@@ -64,7 +78,7 @@ class CompletionResult(BaseModel):
     # Parameters the client emulated because the backend would ignore them.
     emulated: list[str] = Field(default_factory=list)
     # Sentences for the user, e.g. a logit_bias word that split into pieces.
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[Sentence] = Field(default_factory=list)
     # Every candidate best_of generated, scored and ranked (empty otherwise).
     candidates: list[Choice] = Field(default_factory=list)
     elapsed: float = 0.0
@@ -72,4 +86,6 @@ class CompletionResult(BaseModel):
 
     def to_api_dict(self) -> dict[str, Any]:
         """The response object as JSON-ready data (what `couplet complete --json` prints)."""
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        data["warnings"] = [render(warning) for warning in self.warnings]  # in English
+        return data

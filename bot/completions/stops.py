@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 
 from bot.completions.parameters import MAX_STOPS
+from bot.completions.request import too_many_stops
 from bot.errors import ParameterError
+from bot.i18n import Msg, _
 
 _ESCAPES = {"n": "\n", "t": "\t", "|": "|", "\\": "\\"}
-_ALLOWED = (
-    rf"1 to {MAX_STOPS} sequences separated by | (escapes \n, \t, \|, \\) or a JSON array of text"
+_ALLOWED = _(
+    r"1 to {count} sequences separated by | (escapes \n, \t, \|, \\) or a JSON array of text",
+    count=MAX_STOPS,
 )
+
+
+def _refused(text: str, sentence: Msg) -> ParameterError:
+    return ParameterError("stop", text, _ALLOWED, sentence)
 
 
 def parse_stop(text: str) -> list[str]:
@@ -20,18 +27,22 @@ def parse_stop(text: str) -> list[str]:
         try:
             value = json.loads(raw)
         except ValueError:
-            raise ParameterError(
-                "stop",
+            raise _refused(
                 text,
-                _ALLOWED,
-                f"stop {text[:40]!r} is not a valid JSON array: use {_ALLOWED}.",
+                _(
+                    "stop {value} is not a valid JSON array: use {allowed}.",
+                    value=repr(text[:40]),
+                    allowed=_ALLOWED,
+                ),
             ) from None
         if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-            raise ParameterError(
-                "stop",
+            raise _refused(
                 text,
-                _ALLOWED,
-                f"stop {text[:40]!r} must be an array of text: use {_ALLOWED}.",
+                _(
+                    "stop {value} must be an array of text: use {allowed}.",
+                    value=repr(text[:40]),
+                    allowed=_ALLOWED,
+                ),
             )
         stops = value
     else:
@@ -50,17 +61,25 @@ def parse_stop(text: str) -> list[str]:
             i += 1
         stops.append("".join(current))
     if not stops:
-        raise ParameterError(
-            "stop", text, _ALLOWED, f"stop {text[:40]!r} has no sequences: use {_ALLOWED}."
+        raise _refused(
+            text,
+            _(
+                "stop {value} has no sequences: use {allowed}.",
+                value=repr(text[:40]),
+                allowed=_ALLOWED,
+            ),
         )
     if any(s == "" for s in stops):
-        raise ParameterError(
-            "stop", text, _ALLOWED, f"stop {text[:40]!r} has an empty sequence: use {_ALLOWED}."
+        raise _refused(
+            text,
+            _(
+                "stop {value} has an empty sequence: use {allowed}.",
+                value=repr(text[:40]),
+                allowed=_ALLOWED,
+            ),
         )
     if len(stops) > MAX_STOPS:
-        raise ParameterError(
-            "stop", text, _ALLOWED, f"stop has {len(stops)} sequences: use 1 to {MAX_STOPS}."
-        )
+        raise too_many_stops(text, len(stops))
     return stops
 
 

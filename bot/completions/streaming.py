@@ -23,6 +23,7 @@ from bot.completions.result import Usage
 from bot.completions.stops import StopScanner
 from bot.completions.wire import StreamEvent, WireChoice, read
 from bot.errors import BackendError, BackendStatusError, MalformedResponse
+from bot.i18n import Msg, _
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,11 @@ def _error_in_event(backend: str, data: Any) -> BackendError:
         else None
     )
     return BackendStatusError(
-        f"The {backend} backend failed while streaming: {message}",
+        _(
+            "The {backend} backend failed while streaming: {message}",
+            backend=backend,
+            message=message,
+        ),
         status=status if isinstance(status, int) else 500,
         error_type=info.error_type if info else None,
     )
@@ -45,11 +50,16 @@ def _error_in_event(backend: str, data: Any) -> BackendError:
 def _cut_short(backend: str, delivered: bool) -> BackendError:
     """The stream ended without [DONE] or a finish_reason."""
     if delivered:
-        return BackendError(f"The {backend} backend stopped in the middle of the stream.")
+        return BackendError(
+            _("The {backend} backend stopped in the middle of the stream.", backend=backend)
+        )
     return BackendError(
-        f"The {backend} backend ended the stream without any text or reason (it does this "
-        "when the prompt does not fit its context): try a shorter prompt, or stream off to "
-        "see its error."
+        _(
+            "The {backend} backend ended the stream without any text or reason (it does this "
+            "when the prompt does not fit its context): try a shorter prompt, or stream off to "
+            "see its error.",
+            backend=backend,
+        )
     )
 
 
@@ -108,7 +118,7 @@ class _OpenStream:
             return []
         except SSEError as err:  # an httpx transport error, but not one to retry
             raise MalformedResponse(
-                f"The {label} backend did not answer with an event stream."
+                _("The {backend} backend did not answer with an event stream.", backend=label)
             ) from err
         if event.data.strip() == "[DONE]":
             self.done = self.finished = True
@@ -117,13 +127,16 @@ class _OpenStream:
             data = json.loads(event.data) if event.data.strip() else None
         except ValueError as err:
             raise MalformedResponse(
-                f"The {label} backend sent a stream event that is not valid JSON."
+                _(
+                    "The {backend} backend sent a stream event that is not valid JSON.",
+                    backend=label,
+                )
             ) from err
         if event.event == "error" or (isinstance(data, dict) and "error" in data):
             raise _error_in_event(label, data)
         if not isinstance(data, dict):
             return []
-        parsed = read(StreamEvent, data, "a stream event")
+        parsed = read(StreamEvent, data, _("a stream event"))
         usage = parsed.usage.to_usage() if parsed.usage else None
         chunks: list[StreamChunk] = []
         # The last event may carry usage and no choice.
@@ -171,7 +184,7 @@ class CompletionStream:
         *,
         stops: list[str] | None = None,
         lead: str = "",
-        warnings: list[str] | None = None,
+        warnings: list[str | Msg] | None = None,
         model: str | None = None,
     ) -> None:
         self._chunks = chunks

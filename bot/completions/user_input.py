@@ -16,6 +16,7 @@ from bot.completions.parameters import NUMERIC_PARAMS, PRESET_PARAMS
 from bot.completions.request import CompletionRequest
 from bot.completions.stops import parse_stop
 from bot.errors import ParameterError
+from bot.i18n import _, join
 
 # Parameters whose typed text is turned into a number before validation, so
 # messages show 3.5 rather than '3.5'.
@@ -32,9 +33,12 @@ def parse_param(name: str, raw: object) -> dict[str, Any]:
         raise ParameterError(
             name,
             raw,
-            ", ".join(PRESET_PARAMS),
-            f"{name} is not a parameter a preset or default can hold: "
-            f"use one of {', '.join(PRESET_PARAMS)}.",
+            join(PRESET_PARAMS),
+            _(
+                "{param} is not a parameter a preset or default can hold: use one of {names}.",
+                param=name,
+                names=join(PRESET_PARAMS),
+            ),
         )
     if name == "stop" and isinstance(raw, str):
         return {"stop": parse_stop(raw)}

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from bot.completions.result import Choice, LogProbs, Usage
 from bot.errors import MalformedResponse
+from bot.i18n import Msg, _
 
 # TGI's finish reasons and a few other spellings, mapped to the API's values.
 _FINISH_REASONS = {
@@ -222,13 +223,18 @@ class TokenizeResponse(_Wire):
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def read(model: type[Model], data: Any, what: str) -> Model:
+def read(model: type[Model], data: Any, what: str | Msg) -> Model:
     """`data` as `model`, or MalformedResponse naming `what` and the first field that is off."""
     try:
         return model.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        where = ".".join(str(part) for part in first["loc"]) or _("the answer")
         raise MalformedResponse(
-            f"The backend sent {what} Couplet cannot read ({where}: {first['msg'].lower()})."
+            _(
+                "The backend sent {what} Couplet cannot read ({where}: {detail}).",
+                what=what,
+                where=where,
+                detail=first["msg"].lower(),
+            )
         ) from err

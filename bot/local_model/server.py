@@ -90,12 +90,21 @@ class LocalModelServer:
             "true",
         ]
 
-    def start(self, timeout: float = 180) -> str:
-        """Start the server and block until `/v1/models` answers; return the base URL."""
-        if self.process is not None and self.process.poll() is None:
-            return self.base_url
+    @property
+    def health_url(self) -> str:
+        """What answers 200 once the model is loaded."""
+        return f"{self.base_url}/models"
+
+    def require_installed(self) -> None:
+        """Raise LocalModelError saying what to install when the server program is missing."""
         if importlib.util.find_spec("llama_cpp") is None:
             raise LocalModelError(f"llama-cpp-python is not installed: {INSTALL_HINT}.")
+
+    def start(self, timeout: float = 180) -> str:
+        """Start the server and block until it is healthy; return the base URL."""
+        if self.process is not None and self.process.poll() is None:
+            return self.base_url
+        self.require_installed()
         model = model_path()
         if self.port is None:
             self.port = free_port()
@@ -123,7 +132,7 @@ class LocalModelServer:
 
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        url = f"{self.base_url}/models"
+        url = self.health_url
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:

@@ -1,9 +1,10 @@
 """The buttons under a completion message, as plain data.
 
-Rendering decides which buttons a message carries, what they say and what
-each refers to (a stored generation id, a candidate, a page). It knows nothing
-of discord.py's views: the Completions cog (`cogs/completions/_views.py`) turns
-each button into a persistent `DynamicItem` and handles its clicks.
+Rendering decides which buttons a message carries, what they say (a `Msg`,
+shown in the message's language) and what each refers to (a stored generation
+id, a candidate, a page). It knows nothing of discord.py's views: the
+Completions cog (`cogs/completions/_views.py`) turns each button into a
+persistent `DynamicItem` and handles its clicks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
+
+from bot.i18n import Msg, _
 
 Direction = Literal["prev", "next"]
 
@@ -34,8 +37,8 @@ class PageButton:
     style = Style.SECONDARY
 
     @property
-    def label(self) -> str:
-        return "◀ Prev" if self.direction == "prev" else "Next ▶"
+    def label(self) -> Msg:
+        return _("◀ Prev") if self.direction == "prev" else _("Next ▶")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class RegenerateButton:
 
     gid: int
     disabled: bool = False
-    label = "Regenerate"
+    label = _("Regenerate")
     style = Style.PRIMARY
 
 
@@ -55,7 +58,7 @@ class ContinueButton:
     gid: int
     k: int
     disabled: bool = False
-    label = "Continue"
+    label = _("Continue")
     style = Style.SUCCESS
 
 
@@ -66,7 +69,7 @@ class TokensButton:
     gid: int
     k: int
     disabled: bool = False
-    label = "Tokens"
+    label = _("Tokens")
     style = Style.SECONDARY
 
 
@@ -82,8 +85,8 @@ class TokenPageButton:
     style = Style.SECONDARY
 
     @property
-    def label(self) -> str:
-        return "◀ Earlier" if self.direction == "prev" else "Later ▶"
+    def label(self) -> Msg:
+        return _("◀ Earlier") if self.direction == "prev" else _("Later ▶")
 
 
 Button = PageButton | RegenerateButton | ContinueButton | TokensButton | TokenPageButton

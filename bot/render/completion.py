@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.i18n import _, render
 from bot.render.buttons import Button, completion_buttons, token_buttons
 from bot.render.logprobs import rows_from_logprobs, token_pages
 from bot.render.reply import (
@@ -38,7 +39,7 @@ def can_continue(outcome: GenerationOutcome, candidate: Candidate) -> bool:
     return outcome.streamed and candidate.finish_reason is None
 
 
-def candidate_footer(outcome: GenerationOutcome, k: int) -> str:
+def candidate_footer(outcome: GenerationOutcome, k: int, locale: str | None = None) -> str:
     """The footer for candidate k: k/n, rank, model, tokens, finish reason, time, notes."""
     candidate = outcome.candidates[k]
     n = len(outcome.candidates)
@@ -54,27 +55,32 @@ def candidate_footer(outcome: GenerationOutcome, k: int) -> str:
             rank=candidate.rank,
             mean_logprob=candidate.mean_logprob,
             notes=outcome.footer_notes(),
-        )
+        ),
+        locale,
     )
 
 
-def completion_messages(outcome: GenerationOutcome, k: int = 0) -> list[MessagePlan]:
+def completion_messages(
+    outcome: GenerationOutcome, k: int = 0, locale: str | None = None
+) -> list[MessagePlan]:
     """Messages showing candidate k: up to three for one candidate, one page for several.
 
-    Buttons go on the last message; past the limit the whole text is attached.
+    Buttons go on the last message; past the limit the whole text is attached. Footer
+    and notes are in `locale` (the buttons' labels are rendered with the view).
     """
     n = len(outcome.candidates)
     k = min(max(k, 0), n - 1)
     candidate = outcome.candidates[k]
     prompt = outcome.shown_prompt
-    body = compose_body(candidate.text, prompt=prompt)
+    body = compose_body(candidate.text, prompt=prompt, locale=locale)
     full_text = (prompt or "") + candidate.text
     layout = layout_reply(
         body,
-        candidate_footer(outcome, k),
+        candidate_footer(outcome, k, locale),
         file_text=full_text,
         filename=f"completion-{k + 1}.txt" if n > 1 else "completion.txt",
         max_messages=MAX_MESSAGES if n == 1 else 1,
+        locale=locale,
     )
     has_tokens = bool(candidate.logprobs and candidate.logprobs.tokens)
     plans = [MessagePlan(content) for content in layout.contents]
@@ -89,17 +95,20 @@ def completion_messages(outcome: GenerationOutcome, k: int = 0) -> list[MessageP
     return plans
 
 
-def streaming_content(text: str, limit: int = MESSAGE_LIMIT) -> str:
+def streaming_content(text: str, limit: int = MESSAGE_LIMIT, locale: str | None = None) -> str:
     """What a message shows while text streams in: the text so far and a cursor."""
     if not text.strip():
         return "…"
     if ulen(text) + ulen(STREAM_CURSOR) <= limit:
         return text + STREAM_CURSOR
-    note = "\n-# …still writing; the whole text follows when it is done."
+    still = _("…still writing; the whole text follows when it is done.")
+    note = "\n-# " + render(still, locale)
     return cut_units(text, limit - ulen(note)) + note
 
 
-def token_message(outcome: GenerationOutcome, k: int, page: int) -> MessagePlan:
+def token_message(
+    outcome: GenerationOutcome, k: int, page: int, locale: str | None = None
+) -> MessagePlan:
     """Page `page` of the token view of candidate k, with Earlier/Later buttons."""
     candidate = outcome.candidates[min(max(k, 0), len(outcome.candidates) - 1)]
     logprobs = candidate.logprobs
@@ -108,6 +117,6 @@ def token_message(outcome: GenerationOutcome, k: int, page: int) -> MessagePlan:
         if logprobs
         else []
     )
-    pages = token_pages(rows)
+    pages = token_pages(rows, locale=locale)
     page = min(max(page, 0), len(pages) - 1)
     return MessagePlan(pages[page], token_buttons(outcome.generation_id, k, page, len(pages)))

@@ -14,19 +14,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.i18n import Msg, _, percent, render
 from bot.render.text import MESSAGE_LIMIT, cut_units, ulen
 
 # (lowest probability, ANSI colour, name) from most to least likely.
-TIERS: tuple[tuple[float, int, str], ...] = (
-    (0.9, 32, "green"),
-    (0.5, 36, "cyan"),
-    (0.2, 33, "yellow"),
-    (0.0, 31, "red"),
+TIERS: tuple[tuple[float, int, Msg], ...] = (
+    (0.9, 32, _("green")),
+    (0.5, 36, _("cyan")),
+    (0.2, 33, _("yellow")),
+    (0.0, 31, _("red")),
 )
 UNKNOWN_COLOUR = 30  # grey: no logprob (e.g. the first echoed token)
-LEGEND = "-# " + " · ".join(
-    f"{name} ≥{low:.0%}" if low else f"{name} <{TIERS[-2][0]:.0%}" for low, _, name in TIERS
-)
 TOKEN_WIDTH = 16  # characters of a token shown in the table before "…"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Room left on each page for the "page p/q" line.
@@ -70,12 +68,23 @@ def probability(logprob: float | None) -> float | None:
     return math.exp(max(logprob, -700.0))
 
 
+def legend(locale: str | None = None) -> str:
+    """`-# green ≥90% · cyan ≥50% · yellow ≥20% · red <20%`, in `locale`."""
+    parts = [
+        _("{colour} ≥{chance}", colour=name, chance=percent(low))
+        if low
+        else _("{colour} <{chance}", colour=name, chance=percent(TIERS[-2][0]))
+        for low, _colour, name in TIERS
+    ]
+    return "-# " + " · ".join(render(part, locale) for part in parts)
+
+
 def colour_for(logprob: float | None) -> int:
     """The ANSI colour code of a token's tier."""
     prob = probability(logprob)
     if prob is None:
         return UNKNOWN_COLOUR
-    for low, colour, _ in TIERS:
+    for low, colour, _name in TIERS:
         if prob >= low:
             return colour
     return TIERS[-1][1]
@@ -102,39 +111,47 @@ def shaded_block(rows: Sequence[TokenRow]) -> str:
     return "```ansi\n" + "".join(parts) + "\x1b[0m\n```"
 
 
-def table_line(position: int, row: TokenRow) -> str:
+def _chance(logprob: float | None, locale: str | None) -> str:
+    prob = probability(logprob)
+    return render(percent(prob), locale) if prob is not None else "?"
+
+
+def table_line(position: int, row: TokenRow, locale: str | None = None) -> str:
     """`  7 " the"   92%  " a" 4% · " this" 2%` for one position."""
-    prob = probability(row.logprob)
-    chance = f"{prob:>4.0%}" if prob is not None else "   ?"
+    chance = _chance(row.logprob, locale).rjust(4)
     others = [(alt, value) for alt, value in row.alternatives if alt != row.token]
-    alts = " · ".join(f"{shown_token(alt)} {probability(value):.0%}" for alt, value in others)
+    alts = " · ".join(f"{shown_token(alt)} {_chance(value, locale)}" for alt, value in others)
     return f"{position:>3} {shown_token(row.token):<{TOKEN_WIDTH + 2}} {chance}  {alts or '—'}"
 
 
-def render_page(rows: Sequence[TokenRow], start: int) -> str:
+def render_page(rows: Sequence[TokenRow], start: int, locale: str | None = None) -> str:
     """One page for rows[start:…] already chosen: shading, legend, then the table."""
-    table = "\n".join(table_line(start + offset + 1, row) for offset, row in enumerate(rows))
-    return f"{shaded_block(rows)}\n{LEGEND}\n```\n{table}\n```"
+    table = "\n".join(
+        table_line(start + offset + 1, row, locale) for offset, row in enumerate(rows)
+    )
+    return f"{shaded_block(rows)}\n{legend(locale)}\n```\n{table}\n```"
 
 
-def token_pages(rows: Sequence[TokenRow], limit: int = MESSAGE_LIMIT) -> list[str]:
+def token_pages(
+    rows: Sequence[TokenRow], limit: int = MESSAGE_LIMIT, locale: str | None = None
+) -> list[str]:
     """Split rows into pages that each fit `limit`, with a `page p/q` line.
 
     Each page holds as many consecutive positions as fit, at least one.
     """
     if not rows:
-        return ["No token probabilities were returned for this completion."]
+        return [render(_("No token probabilities were returned for this completion."), locale)]
     budget = limit - _PAGE_LINE_ROOM
     # Sizes add up row by row, so pages are cut in one pass (no re-rendering).
-    overhead = ulen(render_page([], 0))
+    overhead = ulen(render_page([], 0, locale))
     segments = [ulen(shaded_block([row])) - ulen(shaded_block([])) for row in rows]
     bounds: list[tuple[int, int]] = []
     start = 0
     while start < len(rows):
-        size = overhead + segments[start] + ulen(table_line(start + 1, rows[start]))
+        size = overhead + segments[start] + ulen(table_line(start + 1, rows[start], locale))
         end = start + 1
         while end < len(rows):
-            grow = segments[end] + 1 + ulen(table_line(end + 1, rows[end]))
+            grow = segments[end] + 1 + ulen(table_line(end + 1, rows[end], locale))
             if size + grow > budget:
                 break
             size += grow
@@ -143,10 +160,20 @@ def token_pages(rows: Sequence[TokenRow], limit: int = MESSAGE_LIMIT) -> list[st
         start = end
     pages = []
     for number, (first, last) in enumerate(bounds, start=1):
-        page = render_page(rows[first:last], first)
+        page = render_page(rows[first:last], first, locale)
         if ulen(page) > budget:
             # A single enormous token: show what fits rather than nothing.
             page = cut_units(page, budget - 4) + "\n```"
-        line = f"-# tokens {first + 1}–{last} of {len(rows)} · page {number}/{len(bounds)}"
+        line = "-# " + render(
+            _(
+                "tokens {first}–{last} of {total} · page {page}/{pages}",
+                first=first + 1,
+                last=last,
+                total=len(rows),
+                page=number,
+                pages=len(bounds),
+            ),
+            locale,
+        )
         pages.append(f"{page}\n{line}")
     return pages

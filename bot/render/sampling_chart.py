@@ -18,6 +18,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from bot.i18n import DEFAULT_LOCALE, Msg, _, render
 from bot.render.sampling import OTHER_LABEL, number, percent
 
 if TYPE_CHECKING:
@@ -89,36 +90,74 @@ def _drawable(text: str, visible: dict[str, str]) -> str:
     return "".join(out)
 
 
-def chart_label(token: str, limit: int = LABEL_CHARS) -> str:
+def chart_label(token: str, limit: int = LABEL_CHARS, locale: str | None = None) -> str:
     """A token as a tick label: whitespace made visible, unknown glyphs as [U+XXXX]."""
     if token == "":
-        return "(empty)"
+        return render(_("(empty)"), locale)
     label = _drawable(token, VISIBLE)
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def chart_title(prompt: str, limit: int = 60) -> str:
+def chart_title(prompt: str, limit: int = 60, locale: str | None = None) -> str:
     """`Next token after “…the end of the prompt”`, on one line."""
     tail = prompt[-limit:].lstrip() if len(prompt) > limit else prompt
     shown = _drawable(tail, {"\n": "↵", "\t": " "})
-    return f"Next token after “{'…' if len(prompt) > limit else ''}{shown}”"
+    quoted = ("…" if len(prompt) > limit else "") + shown
+    return render(_("Next token after “{prompt}”", prompt=quoted), locale)
 
 
-def chart_png(outcome: SamplingOutcome) -> bytes:
-    """The chart for `outcome` as PNG bytes (blocking: run it in a thread)."""
+def chart_locale(locale: str | None, texts: list[Msg]) -> str | None:
+    """`locale` when the installed fonts can draw its words, else English.
+
+    The chart's own words are drawn, not shown by Discord: without a CJK font
+    (Noto Sans CJK, WenQuanYi …) Chinese would come out as empty boxes. The
+    caption and the message carry the same facts in the member's language.
+    """
+    for text in texts:
+        if not all(_has_glyph(char) for char in render(text, locale) if not char.isspace()):
+            log.info("no font for the %s chart labels; drawing them in English", locale)
+            return DEFAULT_LOCALE
+    return locale
+
+
+def chart_png(outcome: SamplingOutcome, locale: str | None = None) -> bytes:
+    """The chart for `outcome` as PNG bytes (blocking: run it in a thread).
+
+    Its words are in `locale` when a font can draw them (see `chart_locale`).
+    """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     pic = outcome.picture
-    labels = [chart_label(t) for t in pic.tokens]
+    total = len(outcome.samples or ())
+    words = {
+        "base": _("temperature 1 (the model's odds)"),
+        "temperature": _("temperature {t}", t=number(pic.temperature)),
+        "kept": _("kept by top_p {top_p}", top_p=number(pic.top_p)),
+        "sampled": _("sampled ({count} draws)", count=total),
+        "axis": _("probability of being the next token"),
+        "other": OTHER_LABEL,
+        "empty": _("(empty)"),
+        "note": _(
+            '"other": mass the backend did not list, reshaped as if each unlisted token were '
+            "as likely as the least likely listed one."
+        ),
+        "title": _("Next token after “{prompt}”", prompt=""),
+    }
+    locale = chart_locale(locale, list(words.values()))
+
+    def say(key: str) -> str:
+        return render(words[key], locale)
+
+    labels = [chart_label(t, locale=locale) for t in pic.tokens]
     base = list(pic.base.listed)
     reshaped = list(pic.reshaped.listed)
     kept = [pic.nucleus.kept(i) for i in range(len(labels))]
     counts, other_count = outcome.sample_counts()
     if pic.base.other > 0 or (outcome.samples is not None and other_count):
-        labels.append(OTHER_LABEL)
+        labels.append(say("other"))
         base.append(pic.base.other)
         reshaped.append(pic.reshaped.other)
         kept.append(pic.nucleus.includes_other)
@@ -126,7 +165,7 @@ def chart_png(outcome: SamplingOutcome) -> bytes:
             counts.append(other_count)
 
     rows = len(labels)
-    families, _ = _fonts()
+    families, _faces = _fonts()
     # rc_context changes matplotlib's global settings: one chart at a time
     # (drawing holds the GIL anyway). Tokens are text, never LaTeX: "$x$"
     # must show as typed.
@@ -155,14 +194,13 @@ def chart_png(outcome: SamplingOutcome) -> bytes:
             color=[TEMPERATURE_COLOUR if k else DROPPED_COLOUR for k in kept],
             zorder=2,
         )
-        axes.bar_label(base_bars, [percent(p) for p in base], padding=3, fontsize=8)
-        axes.bar_label(t_bars, [percent(p) for p in reshaped], padding=3, fontsize=8)
+        axes.bar_label(base_bars, [percent(p, locale) for p in base], padding=3, fontsize=8)
+        axes.bar_label(t_bars, [percent(p, locale) for p in reshaped], padding=3, fontsize=8)
         legend = [
-            Patch(color=BASE_COLOUR, label="temperature 1 (the model's odds)"),
-            Patch(color=TEMPERATURE_COLOUR, label=f"temperature {number(pic.temperature)}"),
-            Patch(color=KEPT_BAND, label=f"kept by top_p {number(pic.top_p)}"),
+            Patch(color=BASE_COLOUR, label=say("base")),
+            Patch(color=TEMPERATURE_COLOUR, label=say("temperature")),
+            Patch(color=KEPT_BAND, label=say("kept")),
         ]
-        total = len(outcome.samples or ())
         if sampled:
             shares = [c / total if total else 0.0 for c in counts]
             sample_bars = axes.barh(
@@ -175,12 +213,13 @@ def chart_png(outcome: SamplingOutcome) -> bytes:
             axes.bar_label(
                 sample_bars, [f"{c}/{total}" if c else "" for c in counts], padding=3, fontsize=8
             )
-            legend.append(Patch(color=SAMPLE_COLOUR, label=f"sampled ({total} draws)"))
+            legend.append(Patch(color=SAMPLE_COLOUR, label=say("sampled")))
         axes.set_yticks(positions, labels, fontsize=9)
         axes.invert_yaxis()  # likeliest on top
         axes.set_xlim(0, 1.12)
-        axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])
-        axes.set_xlabel("probability of being the next token")
+        ticks = [0, 0.25, 0.5, 0.75, 1.0]
+        axes.set_xticks(ticks, [percent(p, locale) for p in ticks])
+        axes.set_xlabel(say("axis"))
         axes.grid(axis="x", color="#e5e7eb", zorder=1)
         axes.set_axisbelow(True)
         for side in ("top", "right"):
@@ -194,15 +233,8 @@ def chart_png(outcome: SamplingOutcome) -> bytes:
             bbox_to_anchor=(0.5, 0.035),
             frameon=False,
         )
-        axes.set_title(chart_title(outcome.prompt), fontsize=11, loc="left")
-        figure.text(
-            0.01,
-            0.01,
-            '"other": mass the backend did not list, reshaped as if each unlisted token were '
-            "as likely as the least likely listed one.",
-            fontsize=7,
-            color="#6b7280",
-        )
+        axes.set_title(chart_title(outcome.prompt, locale=locale), fontsize=11, loc="left")
+        figure.text(0.01, 0.01, say("note"), fontsize=7, color="#6b7280")
         height_in = figure.get_figheight()
         figure.subplots_adjust(
             left=LEFT_IN / WIDTH_IN,

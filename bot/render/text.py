@@ -8,6 +8,7 @@ here fits Discord whichever way it counts.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 MESSAGE_LIMIT = 2000
@@ -19,6 +20,11 @@ _FENCE = re.compile(r"^ {0,3}(?P<marker>`{3,}|~{3,})(?P<info>.*)$")
 def ulen(text: str) -> int:
     """Length in UTF-16 code units (what JavaScript and Discord's clients count)."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def columns(text: str) -> int:
+    """How many columns `text` takes in a monospace block (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def cut_units(text: str, units: int) -> str:

@@ -63,13 +63,20 @@ def validate_commands(commands: Any) -> list[FieldError]:
     return errors
 
 
+def _longest(item: dict[str, Any], field: str) -> int:
+    """A field's size: its longest localization, or the default text if that is longer."""
+    texts = [str(item.get(field) or ""), *(item.get(f"{field}_localizations") or {}).values()]
+    return max(len(str(text)) for text in texts)
+
+
 def command_size(cmd: dict[str, Any]) -> int:
-    """Characters counted towards the 8000 limit: names, descriptions, choices."""
-    total = len(str(cmd.get("name") or "")) + len(str(cmd.get("description") or ""))
+    """Characters counted towards the 8000 limit: names, descriptions, choices (for each,
+    only its longest localization counts, as Discord documents)."""
+    total = _longest(cmd, "name") + _longest(cmd, "description")
     for opt in cmd.get("options") or []:
         total += command_size(opt)
         for choice in opt.get("choices") or []:
-            total += len(str(choice.get("name") or "")) + len(str(choice.get("value") or ""))
+            total += _longest(choice, "name") + len(str(choice.get("value") or ""))
     return total
 
 
@@ -136,6 +143,11 @@ def is_slash_name(name: object) -> bool:
 def is_menu_name(name: object) -> bool:
     """A context menu command's name: any 1–32 characters."""
     return isinstance(name, str) and 1 <= len(name) <= 32
+
+
+def is_choice_name(name: object) -> bool:
+    """A choice's (localized) name: any 1–100 characters."""
+    return isinstance(name, str) and 1 <= len(name) <= 100
 
 
 def _check_description(desc: object, path: str, field: str = "description") -> list[FieldError]:
@@ -277,6 +289,7 @@ def _validate_options(options: list[dict[str, Any]], path: str, depth: int) -> l
                 errors.append(too_long(f"{p}.choices", CHOICES_MAX))
             for k, choice in enumerate(choices):
                 errors += validate_choice(choice, otype, f"{p}.choices.{k}")
+                errors += _check_localizations(choice, f"{p}.choices.{k}", is_choice_name)
         if otype == 3:
             for key, lo, hi in (("min_length", 0, 6000), ("max_length", 1, 6000)):
                 if opt.get(key) is not None and not lo <= int(opt[key]) <= hi:

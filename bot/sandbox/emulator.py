@@ -7,6 +7,7 @@ It is assembled from parts that share one `EmulatorState`:
     lifecycle  messages created, edited and deleted                        lifecycle.py
     REST       the routes discord.py calls, bodies checked                 rest*.py
     injection  what a user does: commands, clicks, forms, messages         injection.py
+    automod    what an admin does to AutoMod rules, and its events          automod.py
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from aiohttp import web
 
+from bot.sandbox.automod import AutoMod
 from bot.sandbox.clock import FakeClock
 from bot.sandbox.commands import UnknownCommand
 from bot.sandbox.components import ComponentError
@@ -102,6 +104,7 @@ class FakeDiscord:
         self.lifecycle = MessageLifecycle(self.state, self.gateway)
         self.injection = Injection(self.state, self.gateway, self.lifecycle)
         self.rate_limits = RateLimits(self.state)
+        self.automod = AutoMod(self.state, self.gateway)
         self._runner: web.AppRunner | None = None
         # What a user does (see Injection).
         self.slash = self.injection.slash

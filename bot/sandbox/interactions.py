@@ -164,10 +164,13 @@ class InteractionRecord:
                     f"callbacks={[c['type'] for c in self.callbacks]} rejections={self.rejections}"
                 )
             self._changed.clear()
+            # asyncio.wait, not wait_for: on Python 3.11 wait_for loses a cancellation that
+            # arrives as the event is set, and Ctrl-C in the sandbox must stop the wait.
+            changed = asyncio.ensure_future(self._changed.wait())
             try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                continue
+                await asyncio.wait({changed}, timeout=remaining)
+            finally:
+                changed.cancel()
         return self
 
     async def wait_response(self, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109

@@ -41,7 +41,11 @@ REQUESTS = (
     "edit_webhook_message",
     "create_message",
     "edit_message",
+    "modify_guild_member",
+    "create_auto_moderation_rule",
 )
+# The responses in the extract: what the emulator serves, checked before it is served.
+RESPONSES = ("list_auto_moderation_rules",)
 
 
 @cache
@@ -99,21 +103,31 @@ DiscordValidator = validators.extend(
 
 
 @cache
-def _validator(request: str) -> Any:
-    if request not in REQUESTS:
-        raise KeyError(f"no request body {request!r} in the extract")
+def _validator(section: str, name: str) -> Any:
+    known = REQUESTS if section == "requests" else RESPONSES
+    if name not in known:
+        raise KeyError(f"no {section[:-1]} {name!r} in the extract")
     resource = Resource.from_contents(extract(), default_specification=DRAFT202012)
     registry: Registry[Any] = Registry().with_resource(URI, resource)
-    return DiscordValidator({"$ref": f"{URI}#/requests/{request}"}, registry=registry)
+    return DiscordValidator({"$ref": f"{URI}#/{section}/{name}"}, registry=registry)
+
+
+def _check(section: str, name: str, body: Any) -> list[FieldError]:
+    found: list[FieldError] = []
+    for error in _validator(section, name).iter_errors(body):
+        found += _field_errors(error)
+    # jsonschema reports `required` once per missing field, each naming all of them.
+    return list(dict.fromkeys(found))
 
 
 def check_body(request: str, body: Any) -> list[FieldError]:
     """Every way `body` breaks the spec's schema for `request`, as Discord's field errors."""
-    found: list[FieldError] = []
-    for error in _validator(request).iter_errors(body):
-        found += _field_errors(error)
-    # jsonschema reports `required` once per missing field, each naming all of them.
-    return list(dict.fromkeys(found))
+    return _check("requests", request, body)
+
+
+def check_response(response: str, body: Any) -> list[FieldError]:
+    """Every way a body the emulator would serve breaks the spec's schema for `response`."""
+    return _check("responses", response, body)
 
 
 # ------------------------------------------------------------ error shape

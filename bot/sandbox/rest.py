@@ -1,7 +1,8 @@
 """REST v10: the route table, plus login, the gateway URL, command sync, guilds and users.
 
 Interaction and webhook routes are in `rest_interactions.py`, channel routes in
-`rest_channels.py`; every group reads and changes the one `EmulatorState`.
+`rest_channels.py`, AutoMod rules and member timeouts in `rest_guilds.py`;
+every group reads and changes the one `EmulatorState`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot.sandbox.http_util import ApiError, json_response, read_body
 from bot.sandbox.lifecycle import MessageLifecycle
 from bot.sandbox.rest_channels import ChannelRoutes
 from bot.sandbox.rest_common import body_errors, path_int, refuse, require_bot_auth
+from bot.sandbox.rest_guilds import GuildRoutes
 from bot.sandbox.rest_interactions import InteractionRoutes
 from bot.sandbox.state import EmulatorState
 
@@ -33,6 +35,7 @@ def setup_routes(app: web.Application, state: EmulatorState, lifecycle: MessageL
         *base.routes(),
         *InteractionRoutes(state, lifecycle).routes(),
         *ChannelRoutes(state, lifecycle).routes(),
+        *GuildRoutes(state).routes(),
     ]
     for method, path, handler in table:
         app.router.add_route(method, API + path, handler)

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from bot.local_model import LocalModelFallback
 from bot.sandbox.emulator import FakeDiscord
+from bot.sandbox.rendering import Fragments
 from bot.sandbox.terminal import Terminal
 from bot.settings import Settings
 
@@ -58,6 +59,23 @@ async def stdin_lines(
         yield line.rstrip("\n")
 
 
+def _styled_printer(stdout: TextIO) -> Callable[[Fragments], None] | None:
+    """Colour and Discord's layout for a person reading a terminal; None for a pipe or file."""
+    if not stdout.isatty():
+        return None
+    from bot.sandbox.console import styled_printer
+
+    return styled_printer(stdout)
+
+
+async def _cancel_unfinished_commands() -> None:
+    """Leaving cuts what the bot is still doing (a reply Ctrl-C stopped waiting for): the
+    person asked to leave, so nothing gets the bot's usual grace period."""
+    from bot.app import finish_interactions  # late, like the bot itself (see run_session)
+
+    await finish_interactions(grace=0)
+
+
 async def wait_while_running(awaitable: Any, task: asyncio.Task[Any], timeout: float) -> bool:  # noqa: ASYNC109
     """Wait for `awaitable` while `task` (the bot) runs: True once it is done;
     False, with `awaitable` cancelled, when `task` ends first or `timeout` passes."""
@@ -90,8 +108,13 @@ async def run_sandbox(
     channel: str | None = None,
     database_url: str | None = None,
     reply_timeout: float = 180.0,
+    locale: str | None = None,
 ) -> int:
-    """Start everything, run the terminal until quit or end of input, stop everything."""
+    """Start everything, run the terminal until quit or end of input, stop everything.
+
+    At a terminal (stdin and stdout both ttys) lines are read with prompt_toolkit
+    (console.py); output to a terminal is in colour; anything piped is plain text.
+    """
     from bot.app import CoupletBot  # the bot is imported late: it pulls in discord.py and the cogs
 
     def write(text: str) -> None:
@@ -108,6 +131,16 @@ async def run_sandbox(
             "shard_ids": None,
         }
         fake = FakeDiscord()
+        # First, so an unknown --as or --channel is said (LookupError) before anything starts.
+        terminal = Terminal(
+            fake,
+            write,
+            member=member,
+            channel=channel,
+            reply_timeout=reply_timeout,
+            show=_styled_printer(stdout),
+            locale=locale,
+        )
         await fake.start()
         update["discord_api_base"] = fake.api_base
         update["discord_gateway_url"] = fake.gateway_url
@@ -119,18 +152,23 @@ async def run_sandbox(
             task = asyncio.create_task(bot.start(SANDBOX_TOKEN), name="couplet-sandbox-bot")
             await _wait(task, bot.wait_until_ready(), 120, "the bot was ready")
             await _wait(task, fake.commands_synced.wait(), 60, "commands were synced")
-            terminal = Terminal(
-                fake, write, member=member, channel=channel, reply_timeout=reply_timeout
-            )
             write(terminal.banner())
-            prompt = (
-                (lambda: print("> ", end="", file=stdout, flush=True)) if stdin.isatty() else None
-            )
-            code = await terminal.run(stdin_lines(stdin, prompt))
+            if stdin.isatty() and stdout.isatty():
+                from bot.sandbox.console import Console
+
+                code = await Console(terminal, stdin=stdin, stdout=stdout).run()
+            else:
+                prompt = (
+                    (lambda: print("> ", end="", file=stdout, flush=True))
+                    if stdin.isatty()
+                    else None
+                )
+                code = await terminal.run(stdin_lines(stdin, prompt))
             if fake.unknown_routes:
                 write(f"(the bot called routes the emulator does not know: {fake.unknown_routes})")
             return code
         finally:
+            await _cancel_unfinished_commands()
             if bot is not None:
                 with contextlib.suppress(Exception):
                     await bot.close()

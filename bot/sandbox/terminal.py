@@ -7,8 +7,9 @@
     modal prompt="A longer prompt"
     help | quit
 
-Parsing (`parse_line`, `typed_options`) and rendering (`render_message`) are
-pure functions; `Terminal` runs them against a FakeDiscord.
+Parsing (`parse_line`, `typed_options`) is pure, as is rendering
+(`bot.sandbox.rendering`); `Terminal` runs them against a FakeDiscord. The
+interactive front end (line editing, completion, colours) is `bot.sandbox.console`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.sandbox import limits
+from bot.sandbox.commands import CommandRegistry
 from bot.sandbox.emulator import ComponentError, FakeDiscord
 from bot.sandbox.interactions import InteractionRecord, InteractionTimeout
 from bot.sandbox.options import (
@@ -34,6 +35,15 @@ from bot.sandbox.options import (
     OptionError,
     coerce_text,
     split_command,
+)
+from bot.sandbox.rendering import (
+    Fragments,
+    button_name,
+    buttons,
+    message_fragments,
+    modal_fragments,
+    plain,
+    render_rejections,
 )
 
 OPTION_KEY = re.compile(r"^([a-z0-9_'-]+):(.*)$", re.DOTALL)
@@ -219,10 +229,10 @@ def typed_options(
     return typed
 
 
-# ------------------------------------------------------------------ rendering
+# ------------------------------------------------------------------ buttons
 
 
-def _label_key(text: str) -> str:
+def label_key(text: str) -> str:
     """A label as typed: case-folded, symbols and emoji dropped, spaces collapsed.
 
     "Next ▶" and "◀ Prev" become "next" and "prev"; letters, digits and
@@ -237,11 +247,6 @@ def _is_symbol(ch: str) -> bool:
     return unicodedata.category(ch)[0] in ("S", "C") or "\ufe00" <= ch <= "\ufe0f"
 
 
-def button_name(component: dict[str, Any]) -> str:
-    """What a button is called: its label, or its emoji's name when it has no label."""
-    return str(component.get("label") or (component.get("emoji") or {}).get("name") or "")
-
-
 def match_button(buttons: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
     """The one button `wanted` names: exact label, then the same label ignoring case,
     symbols and emoji, then a unique prefix of that. ComponentError otherwise."""
@@ -249,11 +254,11 @@ def match_button(buttons: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
     exact = [b for b, name in zip(buttons, names, strict=True) if name == wanted]
     if exact:
         return exact[0]
-    key = _label_key(wanted)
+    key = label_key(wanted)
     listed = ", ".join(repr(n) for n in names) or "none"
     if not key:
         raise ComponentError(f"Say which button by its words: click LABEL (buttons: {listed}).")
-    keys = [_label_key(name) for name in names]
+    keys = [label_key(name) for name in names]
     for prefix in (False, True):
         found = [
             b
@@ -268,133 +273,38 @@ def match_button(buttons: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
     raise ComponentError(f"No button {wanted!r} on the last bot message (buttons: {listed}).")
 
 
-def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    """A message's buttons, row by row."""
-    return [
-        c
-        for row in message.get("components") or []
-        for c in row.get("components") or []
-        if c.get("type") == 2
-    ]
-
-
-def _button_text(component: dict[str, Any]) -> str:
-    label = component.get("label") or (component.get("emoji") or {}).get("name") or "?"
-    return f"[{label}]" if not component.get("disabled") else f"[{label} (disabled)]"
-
-
-_MARKUP = re.compile(r"<(@!?|@&|#)(\d+)>|<t:(-?\d+)(?::([tTdDfFR]))?>")
-
-
-def show_markup(text: str, names: Mapping[int, str], now: float | None = None) -> str:
-    """Discord mention and timestamp markup as the client shows it: @alice, #general, 2 min ago."""
-    now = time.time() if now is None else now
-
-    def replace(match: re.Match[str]) -> str:
-        kind, ident, stamp, style = match.groups()
-        if stamp is None:
-            name = names.get(int(ident))
-            if name is None:
-                return match.group(0)
-            return ("#" if kind == "#" else "@") + name.lstrip("@")
-        seconds = int(stamp)
-        if style == "R":
-            ago = round(now - seconds)
-            if abs(ago) < 60:
-                return "just now"
-            minutes = abs(ago) // 60
-            amount = f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
-            return f"{amount} ago" if ago > 0 else f"in {amount}"
-        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
-
-    return _MARKUP.sub(replace, text)
-
-
-def render_message(
-    message: dict[str, Any], *, bot_name: str = "bot", names: Mapping[int, str] | None = None
-) -> str:
-    """A message as plain text: content, embeds, buttons as [Label], files by name.
-
-    `names` maps member, role and channel ids to names, so mentions read as in Discord.
-    """
-    flags = int(message.get("flags") or 0)
-    author = (message.get("author") or {}).get("username") or bot_name
-    header = f"{author}:"
-    if flags & limits.EPHEMERAL:
-        header += " (only you can see this)"
-    if flags & limits.LOADING:
-        header += " is thinking…"
-    lines = [header]
-    if message.get("content"):
-        content = show_markup(str(message["content"]), names or {})
-        lines += ["  " + line for line in content.split("\n")]
-    for embed in message.get("embeds") or []:
-        if embed.get("author", {}).get("name"):
-            lines.append(f"  | {embed['author']['name']}")
-        if embed.get("title"):
-            lines.append(f"  | {embed['title']}")
-        for line in (
-            str(embed.get("description") or "").split("\n") if embed.get("description") else []
-        ):
-            lines.append(f"  | {line}")
-        for fld in embed.get("fields") or []:
-            lines.append(f"  | {fld.get('name')}: {fld.get('value')}")
-        if (embed.get("footer") or {}).get("text"):
-            lines.append(f"  | -- {embed['footer']['text']}")
-    for row in message.get("components") or []:
-        parts = []
-        for comp in row.get("components") or []:
-            if comp.get("type") == 2:
-                parts.append(_button_text(comp))
-            elif comp.get("type") == 3:
-                options = ", ".join(o.get("value", "") for o in comp.get("options") or [])
-                name = f"select {comp['placeholder']}" if comp.get("placeholder") else "select"
-                parts.append(f"<{name}: {options}>")
-        if parts:
-            lines.append("  " + " ".join(parts))
-    for attachment in message.get("attachments") or []:
-        lines.append(f"  file: {attachment.get('filename')} ({attachment.get('size')} bytes)")
-    return "\n".join(lines)
-
-
-def render_modal(modal: dict[str, Any]) -> str:
-    """A modal's fields and how to fill them."""
-    lines = [f"The bot opened a form: {modal.get('title')!r}"]
-    for item in limits.modal_inputs(modal.get("components") or []):
-        if item.get("type") != 4:
-            continue
-        need = "required" if item.get("required", True) else "optional"
-        lines.append(f"  {item.get('label') or item.get('custom_id')} ({need})")
-    lines.append('Fill it with: modal FIELD="value" … (or modal TEXT when there is one field)')
-    return "\n".join(lines)
-
-
-def render_rejections(rec: InteractionRecord) -> list[str]:
-    """Why Discord refused something the bot sent, in one line each."""
-    out = []
-    for rejection in rec.rejections:
-        errors = rejection.get("errors") or []
-        detail = (
-            "; ".join(f"{e.path}: {e.message}" for e in errors) or f"code {rejection.get('code')}"
-        )
-        out.append(f"Discord refused the bot's request: {detail}")
-    return out
-
-
 # ------------------------------------------------------------------- terminal
 
-HELP = """Commands:
-  /NAME [SUB] opt:value opt:"quoted value"   run a slash command
-  click LABEL                               click a button on the last bot message
-  select VALUE [VALUE …]                    choose in the last select menu
-  modal FIELD=value … | modal TEXT          submit the form the bot opened (\\n = new line)
-  as NAME                                   act as another member
-  in #CHANNEL                               move to another channel
-  help | quit"""
+# The terminal's own words: (usage, meaning), for help and for completion.
+TERMINAL_WORDS = {
+    "click": ("click LABEL", "click a button on the last bot message"),
+    "select": ("select VALUE [VALUE …]", "choose in the last select menu"),
+    "modal": (
+        "modal FIELD=value … | modal TEXT",
+        "submit the form the bot opened (\\n = new line)",
+    ),
+    "as": ("as NAME", "act as another member"),
+    "in": ("in #CHANNEL", "move to another channel"),
+    "help": ("help", "what you can type, and the synced commands"),
+    "quit": ("quit", "leave the sandbox"),
+}
+HELP = "\n".join(
+    [
+        "Commands:",
+        '  /NAME [SUB] opt:value opt:"quoted value"   run a slash command',
+        *(f"  {usage:<42}{meaning}" for usage, meaning in list(TERMINAL_WORDS.values())[:5]),
+        "  help | quit",
+    ]
+)
 
 
 class Terminal:
-    """Runs parsed lines against a FakeDiscord and prints what a Discord user would see."""
+    """Runs parsed lines against a FakeDiscord and shows what a Discord user would see.
+
+    Output goes to `write` as plain text, or, given `show`, as styled fragments
+    laid out for a person at a terminal (see `bot.sandbox.rendering`). `locale`
+    is the Discord client's language, sent in every interaction as on Discord.
+    """
 
     def __init__(
         self,
@@ -405,9 +315,12 @@ class Terminal:
         channel: str | None = None,
         reply_timeout: float = 180.0,
         settle: float = 1.5,
+        show: Callable[[Fragments], None] | None = None,
+        locale: str | None = None,
     ) -> None:
         self.fake = fake
         self.write = write
+        self.show = show
         self.guild = fake.guild
         self.member = (
             self.guild.member(member)
@@ -418,6 +331,12 @@ class Terminal:
         self.reply_timeout = reply_timeout
         self.settle = settle
         self.last_modal: InteractionRecord | None = None
+        self.locale = locale or self.member.locale
+        if locale:
+            # One person types here, whoever they act as: every member speaks their language.
+            for person in self.guild.members:
+                if not person.user.bot:
+                    person.locale = locale
 
     def banner(self) -> str:
         channels = ", ".join(f"#{c.name}" for c in self.guild.channels)
@@ -426,6 +345,13 @@ class Terminal:
             f"Sandbox server {self.guild.name!r}: channels {channels}; members {members}.\n"
             f"You are {self.member.name} in #{self.channel.name}. Type help for commands."
         )
+
+    def say(self, fragments: Fragments) -> None:
+        """Show styled text, or write its plain text."""
+        if self.show is not None:
+            self.show(fragments)
+        else:
+            self.write(plain(fragments))
 
     async def run(self, lines: AsyncIterator[str]) -> int:
         """Execute lines until quit or end of input."""
@@ -439,12 +365,12 @@ class Terminal:
         try:
             parsed = parse_line(line)
         except ParseError as err:
-            self.write(str(err))
+            self.say([("class:error", str(err))])
             return True
         try:
             return await self._dispatch(parsed)
         except (OptionError, ComponentError, LookupError) as err:
-            self.write(str(err))
+            self.say([("class:error", str(err))])
             return True
 
     async def _dispatch(self, parsed: Line) -> bool:
@@ -453,19 +379,19 @@ class Terminal:
         if isinstance(parsed, EmptyLine):
             return True
         if isinstance(parsed, HelpLine):
-            self.write(HELP)
-            self.write(self._command_list())
+            self.say([("class:help", HELP)])
+            self.say([("class:help", self._command_list())])
         elif isinstance(parsed, AsLine):
             self.member = self.guild.member(parsed.member)
-            self.write(f"You are now {self.member.name}.")
+            self.say([("class:notice", f"You are now {self.member.name}.")])
         elif isinstance(parsed, InLine):
             self.channel = self.guild.channel(parsed.channel)
-            self.write(f"You are now in #{self.channel.name}.")
+            self.say([("class:notice", f"You are now in #{self.channel.name}.")])
         elif isinstance(parsed, SlashLine):
             await self._slash(parsed)
         elif isinstance(parsed, ClickLine):
-            message = self._last_with_components()
-            button = match_button(_buttons(message), parsed.label)
+            message = self.last_with_components()
+            button = match_button(buttons(message), parsed.label)
             if button.get("custom_id"):
                 rec = await self.fake.click(
                     message, custom_id=button["custom_id"], member=self.member
@@ -474,13 +400,15 @@ class Terminal:
                 rec = await self.fake.click(message, label=button.get("label"), member=self.member)
             await self._show(rec)
         elif isinstance(parsed, SelectLine):
-            message = self._last_with_components()
+            message = self.last_with_components()
             await self._show(
                 await self.fake.select(message, list(parsed.values), member=self.member)
             )
         elif isinstance(parsed, ModalLine):
             if self.last_modal is None:
-                self.write("No form is open: a command or button has to open one first.")
+                self.say(
+                    [("class:error", "No form is open: a command or button has to open one first.")]
+                )
                 return True
             submitted = await self.fake.submit_modal(
                 self.last_modal, parsed.values, member=self.member
@@ -489,6 +417,21 @@ class Terminal:
             self.last_modal = None
             await self._show(submitted)
         return True
+
+    def slash_commands(self) -> list[dict[str, Any]]:
+        """The slash commands a member here can use: this server's, then global ones,
+        without those hidden from the member (when the emulator enforces that)."""
+        found: dict[str, dict[str, Any]] = {}
+        for cmd in self.fake.commands(self.guild) + self.fake.commands():
+            if cmd.get("type", 1) != 1 or cmd["name"] in found:
+                continue
+            if self.fake.enforce_default_permissions:
+                try:
+                    CommandRegistry.check_visible(cmd, self.member)
+                except OptionError:
+                    continue
+            found[cmd["name"]] = cmd
+        return list(found.values())
 
     def _command_list(self) -> str:
         defs = self.fake.commands(self.guild) + self.fake.commands()
@@ -511,7 +454,7 @@ class Terminal:
         )
         await self._show(rec)
 
-    def _last_with_components(self) -> dict[str, Any]:
+    def last_with_components(self) -> dict[str, Any]:
         """The newest bot message with components that this member can see here."""
         bot = self.fake.world.bot_user
         for msg in sorted(self.fake.messages.values(), key=lambda m: int(m["id"]), reverse=True):
@@ -531,26 +474,29 @@ class Terminal:
         raise ComponentError(f"No bot message with buttons in #{self.channel.name}.")
 
     async def _show(self, rec: InteractionRecord) -> None:
-        """Wait for the bot's answer to settle, then print it."""
+        """Wait for the bot's answer to settle, then show it."""
         try:
             await rec.wait_for(lambda r: r.answered or bool(r.rejections), self.reply_timeout)
         except InteractionTimeout:
-            self.write(f"The bot did not answer within {self.reply_timeout:.0f} s.")
+            self.say(
+                [("class:error", f"The bot did not answer within {self.reply_timeout:.0f} s.")]
+            )
             return
         await self._settle(rec)
         for line in render_rejections(rec):
-            self.write(line)
+            self.say([("class:error", line)])
         if rec.modal is not None:
             self.last_modal = rec
-            self.write(render_modal(rec.modal))
+            self.say(modal_fragments(rec.modal))
             return
         shown = rec.messages
         final = rec.final_message()
         if final is not None and all(m["id"] != final["id"] for m in shown):
             shown = [final, *shown]
         names = self._names()
+        rich = self.show is not None
         for message in shown:
-            self.write(render_message(message, names=names))
+            self.say(message_fragments(message, names=names, rich=rich))
 
     def _names(self) -> dict[int, str]:
         """Ids of this server's members, roles and channels, to show mentions by name."""

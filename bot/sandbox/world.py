@@ -110,13 +110,20 @@ class Channel:
 
 @dataclass
 class Member:
-    """A user's membership of one guild."""
+    """A user's membership of one guild.
+
+    `locale` is the language the member's Discord client is set to (a Discord
+    locale code); it is sent as each interaction's `locale`.
+    """
 
     user: User
     guild: Guild
     roles: list[Role] = field(default_factory=list)
     nick: str | None = None
     joined_at: str = field(default_factory=iso_now)
+    locale: str = "en-US"
+    # ISO timestamp until which the member is timed out (PATCH communication_disabled_until).
+    communication_disabled_until: str | None = None
 
     @property
     def id(self) -> int:
@@ -139,6 +146,11 @@ class Member:
     def has(self, bits: int) -> bool:
         """Whether every bit in `bits` is granted."""
         return self.permissions & bits == bits
+
+    @property
+    def top_position(self) -> int:
+        """The position of the member's highest role (0: @everyone only)."""
+        return max((role.position for role in self.roles), default=0)
 
     def permissions_in(self, channel: Channel) -> int:
         """Permissions in one channel: guild permissions with the channel's overwrites."""
@@ -163,7 +175,7 @@ class Member:
             "mute": False,
             "pending": False,
             "flags": 0,
-            "communication_disabled_until": None,
+            "communication_disabled_until": self.communication_disabled_until,
         }
         if with_permissions:
             value = self.permissions if channel is None else self.permissions_in(channel)
@@ -179,6 +191,8 @@ class Guild:
         self.id = world.ids.next()
         self.name = name
         self.owner_id: int | None = None
+        # The server's language (Community settings); interactions carry it as guild_locale.
+        self.preferred_locale = "en-US"
         # The @everyone role shares the guild's id, as in Discord.
         self.everyone = Role(self.id, "@everyone", perm.DEFAULT_EVERYONE, position=0)
         self.roles: list[Role] = [self.everyone]
@@ -186,6 +200,8 @@ class Guild:
         self.members: list[Member] = []
         self.bot_role = self.add_role("Couplet", perm.DEFAULT_BOT_ROLE, managed=True)
         self.bot_member: Member | None = None
+        # AutoMod rules by id, as Discord's rule objects (see bot/sandbox/automod.py).
+        self.automod_rules: dict[int, dict[str, Any]] = {}
         if world.bot_user is not None:
             self._add_bot(world.bot_user)
 
@@ -273,7 +289,7 @@ class Guild:
             "member_count": len(self.members),
             "large": False,
             "features": [],
-            "preferred_locale": "en-US",
+            "preferred_locale": self.preferred_locale,
             "verification_level": 0,
             "default_message_notifications": 0,
             "explicit_content_filter": 0,

@@ -1,20 +1,18 @@
 """The generation use case: parameters in, cleaned candidates out.
 
 Every generation (/complete, Regenerate, Continue; streamed or not) is one
-sequence:
+sequence, each step a method here:
 
-    prepare      resolve parameters (option > preset > channel preset > server >
-                 bot defaults, clamped), validate, build the `CompletionRequest`
-    call         the backend (`_call`, or the stream)
-    clean        the text into candidates (`_outcome`)
-    store        so that buttons (page, Regenerate, Continue, Tokens) find it,
-                 also after a restart; committed before the outcome is returned
-    render       by the cog, with bot.render, once `run` returns
-
-Checks on the request (moderation of the prompt, usage limits) go between
-prepare and call (`run` and `GenerationStream`, before `_call`); checks on the
-generated text go between clean and store: only what passed is stored, and
-only what is stored gets buttons.
+    prepare    resolve parameters (option > preset > channel preset > server >
+               bot defaults, clamped), validate, build the `CompletionRequest`
+    admit      check the member's text (moderation) before anything is reserved
+    call       the backend, inside `metering.call` (usage limits, the fair
+               queue, the ledger)
+    _moderate  check each candidate; withheld ones are dropped
+    _finish    clean into candidates and store, so that buttons (page,
+               Regenerate, Continue, Tokens) find it also after a restart: the
+               outcome is returned once the generation is committed
+    render     by the cog, with bot.render
 
 No Discord here: the cog passes ids and option values, and renders the outcome.
 """
@@ -36,13 +34,18 @@ from bot.completions import (
     CompletionRequest,
     CompletionResult,
     LogProbs,
-    Usage,
+    Sentence,
     clean_text,
 )
+from bot.completions.request import not_a_parameter
 from bot.errors import ParameterError
+from bot.i18n import Msg, _, join
+from bot.moderation import Subject
+from bot.services.metering import Metering, Waiting, report
 
 if TYPE_CHECKING:
     from bot.completions import CompletionsClient
+    from bot.moderation import ModerationService
     from bot.services.parameters import ParameterResolver
     from bot.storage.generations import GenerationRecord, GenerationStore
 
@@ -54,12 +57,23 @@ OPTION_NAMES = (*GENERATION_PARAMS, "stream")
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asked, and where (ids only)."""
+    """Who asked, and where; the name, roles and Manage Server decide usage limits."""
 
     user_id: int
     guild_id: int | None = None
     channel_id: int | None = None
     private: bool = False
+    name: str = ""
+    # The member's roles (usage role overrides; AutoMod rules can exempt roles).
+    role_ids: tuple[int, ...] = ()
+    manages_server: bool = False
+
+    @property
+    def subject(self) -> Subject:
+        """Who moderation checks texts for."""
+        return Subject(
+            self.user_id, self.guild_id, self.channel_id, frozenset(self.role_ids), self.private
+        )
 
 
 @dataclass(frozen=True)
@@ -89,8 +103,8 @@ class StoredDisplay(BaseModel):
     continued_from: int | None = None
     clean_mode: CleanMode = "preserve"
     sources: dict[str, str] = Field(default_factory=dict)
-    clamped: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    clamped: list[Sentence] = Field(default_factory=list)
+    notes: list[Sentence] = Field(default_factory=list)
     preset: str | None = None
     stream: bool = False
     streamed: bool = False
@@ -126,12 +140,12 @@ class PreparedGeneration:
     request: CompletionRequest
     requester: Requester
     sources: dict[str, str] = field(default_factory=dict)
-    clamped: list[str] = field(default_factory=list)
+    clamped: list[str | Msg] = field(default_factory=list)
     clean_mode: CleanMode = "preserve"
     stream: bool = False
     preset: str | None = None
     display: Display = field(default_factory=Display)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str | Msg] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -158,8 +172,8 @@ class GenerationOutcome:
     display: Display
     clean_mode: CleanMode
     sources: dict[str, str] = field(default_factory=dict)
-    clamped: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    clamped: list[str | Msg] = field(default_factory=list)
+    notes: list[str | Msg] = field(default_factory=list)
     elapsed: float = 0.0
     streamed: bool = False
 
@@ -168,7 +182,7 @@ class GenerationOutcome:
         return list(self.result.emulated)
 
     @property
-    def warnings(self) -> list[str]:
+    def warnings(self) -> list[str | Msg]:
         return list(self.result.warnings)
 
     @property
@@ -178,11 +192,13 @@ class GenerationOutcome:
             return None
         return clean_text(self.display.echo_prompt, self.clean_mode)
 
-    def footer_notes(self) -> list[str]:
+    def footer_notes(self) -> list[str | Msg]:
         """Sentences for the footer: clamps, emulation, warnings, service notes."""
         notes = [*self.clamped, *self.notes]
         if self.emulated:
-            notes.append("Emulated by Couplet on this backend: " + ", ".join(self.emulated) + ".")
+            notes.append(
+                _("Emulated by Couplet on this backend: {names}.", names=join(self.emulated))
+            )
         notes.extend(self.warnings)
         return notes
 
@@ -197,11 +213,16 @@ class GenerationService:
         store: GenerationStore | None = None,
         *,
         default_model: str | None = None,
+        metering: Metering | None = None,
+        moderation: ModerationService | None = None,
     ) -> None:
         self.completions = completions
         self.parameters = parameters
         self.store = store
         self.default_model = default_model
+        # Usage limits, the fair queue and the ledger around each backend call.
+        self.metering = metering or Metering(None, completions)
+        self.moderation = moderation
 
     # -- preparing -----------------------------------------------------------
 
@@ -217,15 +238,13 @@ class GenerationService:
         unknown = sorted(set(given) - set(OPTION_NAMES))
         if unknown:
             name = unknown[0]
-            raise ParameterError(
-                name,
-                given[name],
-                "a Completions parameter",
-                f"{name} is not a Completions parameter.",
-            )
+            raise not_a_parameter(name, given[name])
         if not prompt.strip():
             raise ParameterError(
-                "prompt", prompt, "some text", "prompt is empty: write some text to complete."
+                "prompt",
+                prompt,
+                _("some text"),
+                _("prompt is empty: write some text to complete."),
             )
         if self.parameters is not None:
             resolved = await self.parameters.resolve(
@@ -244,15 +263,18 @@ class GenerationService:
         if params.get("model") is None and self.default_model:
             params["model"] = self.default_model
             sources["model"] = "bot default"
-        notes: list[str] = []
+        notes: list[str | Msg] = []
         if stream and (params.get("n") or 1) > 1:
             stream = False
             notes.append(
-                f"stream was not used: n is {params['n']}, and candidates are paged whole."
+                _(
+                    "stream was not used: n is {n}, and candidates are paged whole.",
+                    n=params["n"],
+                )
             )
         elif stream and params.get("logprobs") is not None:
             stream = False
-            notes.append("stream was not used: token probabilities need the whole completion.")
+            notes.append(_("stream was not used: token probabilities need the whole completion."))
         request = CompletionRequest.build(prompt=prompt, **params)
         return PreparedGeneration(
             request=request,
@@ -269,7 +291,7 @@ class GenerationService:
     @staticmethod
     def _resolve_without_settings(
         given: Mapping[str, Any], preset: str | None
-    ) -> tuple[dict[str, Any], dict[str, str], list[str], CleanMode, bool, str | None]:
+    ) -> tuple[dict[str, Any], dict[str, str], list[str | Msg], CleanMode, bool, str | None]:
         """Options alone, for a service built without server settings (CLI, tests)."""
         from bot.completions import parse_logit_bias, parse_stop
 
@@ -277,8 +299,8 @@ class GenerationService:
             raise ParameterError(
                 "preset",
                 preset,
-                "no preset",
-                "Presets need server settings, which are not set up here.",
+                _("no preset"),
+                _("Presets need server settings, which are not set up here."),
             )
         params: dict[str, Any] = {}
         stream = False
@@ -302,9 +324,11 @@ class GenerationService:
         if stored is None:
             return None
         request, display = stored.request, stored.display
-        notes = []
+        notes: list[str | Msg] = []
         if request.seed is not None:
-            notes.append(f"seed {request.seed} is fixed, so the same text may come back.")
+            notes.append(
+                _("seed {seed} is fixed, so the same text may come back.", seed=request.seed)
+            )
         return PreparedGeneration(
             request=request,
             requester=replace(requester, private=stored.record.private),
@@ -354,27 +378,46 @@ class GenerationService:
             ),
         )
 
-    # -- running: call → clean → store (see the module doc) -------------------
+    # -- running -------------------------------------------------------------
 
-    async def run(self, prepared: PreparedGeneration) -> GenerationOutcome:
-        """Call the backend (not streamed), clean, store; the outcome is ready to render."""
-        result, elapsed = await self._call(prepared)
-        outcome = self._outcome(prepared, result, elapsed, streamed=False)
-        await self._store(prepared, outcome)
-        return outcome
+    async def admit(self, prepared: PreparedGeneration) -> None:
+        """What must pass before any backend request: moderation of the member's text.
 
-    async def _call(self, prepared: PreparedGeneration) -> tuple[CompletionResult, float]:
-        """The backend's result for the prepared request, and the seconds it took."""
-        started = time.monotonic()
+        Raises ModerationRefused when it is withheld; a note when a provider was
+        down and the server lets text through. Usage limits come after this
+        (metering, around the backend call).
+        """
+        if self.moderation is None:
+            return
         request = prepared.request
-        if request.stream:
-            request = request.model_copy(update={"stream": False})
-        result = await self.completions.complete(request)
-        return result, time.monotonic() - started
+        notes = await self.moderation.check_input(
+            prepared.requester.subject, [request.prompt, request.suffix or ""]
+        )
+        prepared.notes = [*prepared.notes, *notes]  # sentences, shown in the reader's language
 
-    def stream(self, prepared: PreparedGeneration) -> GenerationStream:
+    async def run(
+        self, prepared: PreparedGeneration, waiting: Waiting | None = None
+    ) -> GenerationOutcome:
+        """Admit, call the backend (not streamed, metered) and store the outcome.
+
+        `waiting`: how long the request may wait for its turn and who hears its place.
+        """
+        await self.admit(prepared)
+        request = prepared.request.model_copy(update={"stream": False})
+        async with self.metering.call(
+            prepared.requester, request, command="complete", waiting=waiting
+        ) as meter:
+            started = time.monotonic()
+            result = await self.completions.complete(request)
+            report(meter, result.usage, result.model)
+        elapsed = time.monotonic() - started
+        return await self._finish(prepared, result, elapsed, streamed=False)
+
+    def stream(
+        self, prepared: PreparedGeneration, waiting: Waiting | None = None
+    ) -> GenerationStream:
         """Stream the completion: iterate for cleaned text so far, then read `.outcome`."""
-        return GenerationStream(self, prepared)
+        return GenerationStream(self, prepared, waiting)
 
     async def generate(
         self,
@@ -426,16 +469,17 @@ class GenerationService:
             display=StoredDisplay.model_validate(record.display),
         )
 
-    @staticmethod
-    def _outcome(
+    async def _finish(
+        self,
         prepared: PreparedGeneration,
         result: CompletionResult,
         elapsed: float,
         *,
         streamed: bool,
     ) -> GenerationOutcome:
-        """The result cleaned into candidates, with what went into it (not stored yet)."""
-        return GenerationOutcome(
+        result, notes = await self._moderate(prepared, result)
+        prepared = replace(prepared, notes=notes)
+        outcome = GenerationOutcome(
             generation_id=None,
             request=prepared.request,
             result=result,
@@ -449,14 +493,30 @@ class GenerationService:
             elapsed=elapsed,
             streamed=streamed,
         )
-
-    async def _store(self, prepared: PreparedGeneration, outcome: GenerationOutcome) -> None:
-        """Save the generation and give the outcome its id, once committed (no store: no id,
-        so no buttons)."""
         if self.store is not None:
-            outcome.generation_id = await self._save(
-                prepared, outcome.result, outcome.elapsed, outcome.streamed
-            )
+            outcome.generation_id = await self._save(prepared, result, elapsed, streamed)
+        return outcome
+
+    async def _moderate(
+        self, prepared: PreparedGeneration, result: CompletionResult
+    ) -> tuple[CompletionResult, list[str | Msg]]:
+        """Every candidate checked before it is shown: withheld ones are dropped (and not
+        stored, so no button can show them); ModerationRefused when none is left."""
+        if self.moderation is None:
+            return result, prepared.notes
+        choices = sorted(result.choices, key=lambda c: c.index)
+        shown = _candidates(result, prepared.request, prepared.display, prepared.clean_mode)
+        check = await self.moderation.check_output(
+            prepared.requester.subject,
+            [candidate.text for candidate in shown],
+            prompt=prepared.request.prompt,
+        )
+        if not check.kept:
+            raise check.refusal()
+        kept = [choices[i].model_copy(update={"index": new}) for new, i in enumerate(check.kept)]
+        # Kept as sentences: the footer shows them in the reader's language, now and later.
+        notes = [*prepared.notes, *check.footer_notes()]
+        return result.model_copy(update={"choices": kept}), notes
 
     async def _save(
         self, prepared: PreparedGeneration, result: CompletionResult, elapsed: float, streamed: bool
@@ -492,35 +552,60 @@ class GenerationService:
 class GenerationStream:
     """`async for text in stream` gives the cleaned text so far; then `.outcome`."""
 
-    def __init__(self, service: GenerationService, prepared: PreparedGeneration) -> None:
+    def __init__(
+        self,
+        service: GenerationService,
+        prepared: PreparedGeneration,
+        waiting: Waiting | None = None,
+    ) -> None:
         self.service = service
         self.prepared = prepared
+        self.waiting = waiting
         self.outcome: GenerationOutcome | None = None
 
     async def __aiter__(self) -> AsyncIterator[str]:
         prepared = self.prepared
+        await self.service.admit(prepared)
         request = prepared.request.model_copy(update={"stream": True})
-        started = time.monotonic()
+        moderation = self.service.moderation
+        # Only text moderation has checked is shown (see StreamGuard).
+        guard = moderation.stream_guard(prepared.requester.subject) if moderation else None
         raw = ""
-        deltas = self.service.completions.stream(request)
-        async for delta in deltas:
-            raw += delta
-            shown = _strip_echo(raw, request) if request.echo else raw
-            yield clean_text(prepared.display.prefix + shown, prepared.clean_mode)
-        elapsed = time.monotonic() - started
+        shown_last = ""
+        metering = self.service.metering
+        async with metering.call(
+            prepared.requester, request, command="complete", waiting=self.waiting
+        ) as meter:
+            started = time.monotonic()
+            deltas = self.service.completions.stream(request)
+            async for delta in deltas:
+                raw += delta
+                generated = _strip_echo(raw, request) if request.echo else raw
+                text = clean_text(prepared.display.prefix + generated, prepared.clean_mode)
+                if guard is not None:
+                    text = await guard.visible(text)
+                    if text == shown_last:
+                        continue
+                    shown_last = text
+                yield text
+            elapsed = time.monotonic() - started
+            usage = deltas.usage
+            if usage is None:
+                # llama-cpp-python reports no usage while streaming: count it (still
+                # within this turn, so the count never interrupts another stream).
+                usage = await metering.count_stream(request, raw)
+            report(meter, usage, deltas.model or request.model or "", counted=deltas.usage is None)
         # Once done, the client's stream knows how it ended (when the backend said so).
         result = CompletionResult(
             id="stream",
             created=int(time.time()),
             model=deltas.model or request.model or "",
             choices=[Choice(index=0, text=raw, finish_reason=deltas.finish_reason)],
-            usage=deltas.usage or Usage(),
+            usage=usage,
             warnings=list(deltas.warnings),
             elapsed=elapsed,
         )
-        outcome = self.service._outcome(prepared, result, elapsed, streamed=True)
-        await self.service._store(prepared, outcome)
-        self.outcome = outcome
+        self.outcome = await self.service._finish(prepared, result, elapsed, streamed=True)
 
 
 def _strip_echo(text: str, request: CompletionRequest) -> str:

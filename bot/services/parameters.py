@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.completions import (
     BOT_DEFAULTS,
+    DEFAULT_SAMPLING,
     PARAMETERS,
     PRESET_PARAMS,
     SERVER_DEFAULT_PARAMS,
@@ -22,7 +23,9 @@ from bot.completions import (
     check_together,
     parse_param,
 )
+from bot.completions.request import not_a_parameter
 from bot.errors import ParameterError
+from bot.i18n import Msg, _, join
 from bot.services.presets import GuildPresets, Preset, PresetService
 from bot.services.server_settings import ServerConfig, ServerSettingsService
 
@@ -44,13 +47,13 @@ class ResolvedParameters:
     """CompletionRequest fields (without `prompt` and `stream`)."""
     sources: dict[str, str]
     """param → "option" | "preset:NAME" | "channel preset:NAME" | "server" | "bot default"."""
-    clamped: list[str] = field(default_factory=list)
+    clamped: list[str | Msg] = field(default_factory=list)
     """One sentence per value the server's limits changed."""
     clean_mode: str = "preserve"
     stream: bool = False
     preset: str | None = None
     """The preset in use (chosen, or the channel's), if any."""
-    problem: str | None = None
+    problem: str | Msg | None = None
     """Why /complete would refuse these (only from `effective`, which does not raise)."""
 
 
@@ -159,6 +162,8 @@ class ParameterResolver:
                     params[key] = value
                     sources[key] = label
 
+        if config.sampling != DEFAULT_SAMPLING:
+            params["sampling"] = config.sampling  # how the request is sent, not a parameter
         clamped = self._clamp(params, config)
         if check:
             self._check_model(params, sources, config)
@@ -167,7 +172,7 @@ class ParameterResolver:
         if stream and (params.get("best_of") or 1) > 1:
             # A ranked best_of cannot be shown before every candidate is done.
             stream = False
-            clamped.append("stream was turned off: best_of compares complete candidates.")
+            clamped.append(_("stream was turned off: best_of compares complete candidates."))
         if check:
             check_together(params)
         return ResolvedParameters(
@@ -190,7 +195,7 @@ class ParameterResolver:
             return await self.resolve(guild_id, channel_id, {}, None)
         except ParameterError as err:
             resolved = await self.resolve(guild_id, channel_id, {}, None, check=False)
-            return replace(resolved, problem=str(err))
+            return replace(resolved, problem=err.msg)
 
     @staticmethod
     def _chosen_preset(presets: GuildPresets | None, name: str) -> Preset:
@@ -198,8 +203,8 @@ class ParameterResolver:
             raise ParameterError(
                 "preset",
                 name,
-                "a preset of this server",
-                "Presets belong to servers: use /complete without preset: in direct messages.",
+                _("a preset of this server"),
+                _("Presets belong to servers: use /complete without preset: in direct messages."),
             )
         preset = presets.get(name)
         if preset is None:
@@ -207,16 +212,22 @@ class ParameterResolver:
                 raise ParameterError(
                     "preset",
                     name,
-                    "a preset of this server",
-                    f"preset {name!r} does not exist on this server, which has no presets yet: "
-                    "someone with Manage Server can make one with /preset create.",
+                    _("a preset of this server"),
+                    _(
+                        "preset {name} does not exist on this server, which has no presets yet: "
+                        "someone with Manage Server can make one with /preset create.",
+                        name=repr(name),
+                    ),
                 )
-            known = ", ".join(sorted(presets.presets))
             raise ParameterError(
                 "preset",
                 name,
-                "a preset of this server",
-                f"preset {name!r} does not exist on this server: use one of {known}.",
+                _("a preset of this server"),
+                _(
+                    "preset {name} does not exist on this server: use one of {names}.",
+                    name=repr(name),
+                    names=join(sorted(presets.presets)),
+                ),
             )
         return preset
 
@@ -236,14 +247,12 @@ class ParameterResolver:
                     {name: getattr(CompletionRequest.build(prompt="", **{name: raw}), name)}
                 )
             else:
-                raise ParameterError(
-                    name, raw, "a Completions parameter", f"{name} is not a Completions parameter."
-                )
+                raise not_a_parameter(name, raw)
         return values, stream
 
     @staticmethod
-    def _clamp(params: dict[str, Any], config: ServerConfig) -> list[str]:
-        notes: list[str] = []
+    def _clamp(params: dict[str, Any], config: ServerConfig) -> list[str | Msg]:
+        notes: list[str | Msg] = []
         lowered: set[str] = set()
         for name, limit in (
             ("max_tokens", config.max_tokens_limit),
@@ -254,12 +263,21 @@ class ParameterResolver:
             if value is not None and value > limit:
                 params[name] = limit
                 lowered.add(name)
-                notes.append(f"{name} {value} was lowered to the server limit of {limit}.")
+                notes.append(
+                    _(
+                        "{param} {value} was lowered to the server limit of {limit}.",
+                        param=name,
+                        value=value,
+                        limit=limit,
+                    )
+                )
         n, best_of = params.get("n"), params.get("best_of")
         if "best_of" in lowered and n is not None and best_of is not None and best_of < n:
             # The limit pushed best_of below n: return as many as are generated.
             params["n"] = best_of
-            notes.append(f"n {n} was lowered to {best_of} to match best_of.")
+            notes.append(
+                _("n {n} was lowered to {best_of} to match best_of.", n=n, best_of=best_of)
+            )
         return notes
 
     @staticmethod
@@ -279,6 +297,10 @@ class ParameterResolver:
         raise ParameterError(
             "model",
             model,
-            ", ".join(allowed),
-            f"model {model!r} is not allowed on this server: use one of {', '.join(allowed)}.",
+            join(allowed),
+            _(
+                "model {model} is not allowed on this server: use one of {names}.",
+                model=repr(model),
+                names=join(allowed),
+            ),
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.completions import PRESET_PARAMS, check_together, parse_params
 from bot.errors import Conflict, ParameterError
+from bot.i18n import _, join
 from bot.storage.cache import GuildCache
 from bot.storage.database import Database
 from bot.storage.locks import guild_write
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_PRESETS = 25  # per server; also the most choices one autocomplete answer can hold
 NAME_PATTERN = re.compile(rf"[a-z0-9_-]{{1,{NAME_LENGTH}}}")
-NAME_RULE = f"1 to {NAME_LENGTH} lowercase letters, digits, - and _"
+NAME_RULE = _("1 to {count} lowercase letters, digits, - and _", count=NAME_LENGTH)
 # Attempts at a write that lost a race (a stale version, a unique-name clash).
 WRITE_ATTEMPTS = 3
 
@@ -57,7 +58,11 @@ def normalize_name(name: str) -> str:
             "name",
             name,
             NAME_RULE,
-            f"preset name {name[:40]!r} is not allowed: use {NAME_RULE}.",
+            _(
+                "preset name {name} is not allowed: use {allowed}.",
+                name=repr(name[:40]),
+                allowed=NAME_RULE,
+            ),
         )
     return cleaned
 
@@ -69,8 +74,12 @@ def check_description(description: str) -> str:
         raise ParameterError(
             "description",
             description,
-            f"at most {DESCRIPTION_LENGTH} characters",
-            f"description is {len(text)} characters long: use at most {DESCRIPTION_LENGTH}.",
+            _("at most {count} characters", count=DESCRIPTION_LENGTH),
+            _(
+                "description is {length} characters long: use at most {count}.",
+                length=len(text),
+                count=DESCRIPTION_LENGTH,
+            ),
         )
     return text
 
@@ -147,8 +156,8 @@ class PresetService:
             raise ParameterError(
                 "params",
                 None,
-                ", ".join(PRESET_PARAMS),
-                "A preset needs at least one parameter: give e.g. temperature or max_tokens.",
+                join(PRESET_PARAMS),
+                _("A preset needs at least one parameter: give e.g. temperature or max_tokens."),
             )
         try:
             async with guild_write(self.db, guild_id) as tx:
@@ -158,9 +167,12 @@ class PresetService:
                     raise ParameterError(
                         "name",
                         key,
-                        f"at most {self.max_presets} presets",
-                        f"This server already has {self.max_presets} presets, the most it "
-                        "can keep: delete one with /preset delete first.",
+                        _("at most {count} presets", count=self.max_presets),
+                        _(
+                            "This server already has {count} presets, the most it "
+                            "can keep: delete one with /preset delete first.",
+                            count=self.max_presets,
+                        ),
                     )
                 preset = await tx.presets.create(
                     guild_id, key, description=text, params=values, actor_id=actor_id
@@ -286,9 +298,13 @@ def _check_unset(names: Iterable[str]) -> builtins.list[str]:
             raise ParameterError(
                 "clear",
                 raw,
-                ", ".join(PRESET_PARAMS),
-                f"clear {raw[:40]!r} is not a preset parameter: use names from "
-                f"{', '.join(PRESET_PARAMS)}, separated by commas.",
+                join(PRESET_PARAMS),
+                _(
+                    "clear {value} is not a preset parameter: use names from "
+                    "{names}, separated by commas.",
+                    value=repr(raw[:40]),
+                    names=join(PRESET_PARAMS),
+                ),
             )
         result.append(name)
         if name == "logit_bias":

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot.completions import BackendProfile, CompletionRequest, Support
 from bot.errors import BackendError, CoupletError
+from bot.i18n import Msg, _
+from bot.services.metering import report
 from bot.services.sampling_math import NextToken, SamplingPicture, count_samples, picture
 
 if TYPE_CHECKING:
     from bot.completions import CompletionsClient
-    from bot.services.generation import GenerationService, Requester
+    from bot.services.generation import GenerationService, PreparedGeneration, Requester
     from bot.storage.sampling import SamplingChart, SamplingStore
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ class SamplingOutcome:
     model: str | None
     backend: str
     picture: SamplingPicture
-    notes: list[str] = field(default_factory=list)
+    notes: list[str | Msg] = field(default_factory=list)
     # The tokens Sample it drew, when it was clicked.
     samples: tuple[str, ...] | None = None
 
@@ -57,19 +59,30 @@ class SamplingOutcome:
         return count_samples(self.picture.tokens, self.samples or ())
 
 
-def _source_note(name: str, value: float, source: str | None) -> str | None:
+def _source_note(name: str, value: float, source: str | None) -> Msg | None:
     """Where a setting came from, when the member did not type it."""
     if source in (None, "option"):
         return None
+    shown = f"{value:g}"
     if source == "server":
-        where = "this server's default"
-    elif source.startswith("channel preset:"):
-        where = f"this channel's preset {source.split(':', 1)[1]}"
-    elif source.startswith("preset:"):
-        where = f"preset {source.split(':', 1)[1]}"
-    else:
-        where = source
-    return f"{name} {value:g} is {where}."
+        return _("{param} {value} is this server's default.", param=name, value=shown)
+    if source.startswith("channel preset:"):
+        return _(
+            "{param} {value} is this channel's preset {preset}.",
+            param=name,
+            value=shown,
+            preset=source.split(":", 1)[1],
+        )
+    if source.startswith("preset:"):
+        return _(
+            "{param} {value} is preset {preset}.",
+            param=name,
+            value=shown,
+            preset=source.split(":", 1)[1],
+        )
+    if source == "bot default":
+        return _("{param} {value} is Couplet's default.", param=name, value=shown)
+    return _("{param} {value} comes from {source}.", param=name, value=shown, source=source)
 
 
 class SamplingService:
@@ -89,10 +102,15 @@ class SamplingService:
         """The backend profile, refusing a backend that gives no logprobs."""
         profile = await self.completions.profile()
         if profile.supports("logprobs") is Support.REFUSED or profile.max_logprobs < 1:
-            reason = profile.reasons.get("logprobs") or f"{profile.name} returns no logprobs."
+            reason = profile.reasons.get("logprobs") or _(
+                "{backend} returns no logprobs.", backend=profile.name
+            )
             raise SamplingUnavailable(
-                f"/sampling needs the next token's probabilities, which this backend "
-                f"can't give: {reason}"
+                _(
+                    "/sampling needs the next token's probabilities, which this backend "
+                    "can't give: {reason}",
+                    reason=reason,
+                )
             )
         return profile
 
@@ -111,26 +129,36 @@ class SamplingService:
 
     async def _settings(
         self, requester: Requester, prompt: str, options: Mapping[str, Any] | None
-    ) -> tuple[float, float, str | None, list[str]]:
+    ) -> tuple[float, float, str | None, list[str | Msg]]:
         """temperature, top_p and model as /complete would resolve them here, and notes."""
-        given = {k: v for k, v in (options or {}).items() if k in OPTION_NAMES and v is not None}
-        prepared = await self.generation.prepare(requester, prompt, given)
+        prepared = await self._prepared(requester, prompt, options)
         request = prepared.request
         temperature = (
             request.temperature if request.temperature is not None else DEFAULT_TEMPERATURE
         )
         top_p = request.top_p if request.top_p is not None else DEFAULT_TOP_P
-        notes = [
+        notes: list[str | Msg] = [
             note
             for name, value in (("temperature", temperature), ("top_p", top_p))
             if (note := _source_note(name, value, prepared.sources.get(name)))
         ]
         return temperature, top_p, request.model, notes
 
-    async def _recheck(self, chart: SamplingChart, requester: Requester) -> None:
-        """A button runs the chart's settings again: they must still be allowed here."""
+    async def _prepared(
+        self, requester: Requester, prompt: str, options: Mapping[str, Any] | None
+    ) -> PreparedGeneration:
+        """What /complete would send here with these options (ParameterError if refused)."""
+        given = {k: v for k, v in (options or {}).items() if k in OPTION_NAMES and v is not None}
+        return await self.generation.prepare(requester, prompt, given)
+
+    async def _recheck(self, chart: SamplingChart, requester: Requester) -> CompletionRequest:
+        """A button runs the chart's settings again: they must still be allowed here.
+
+        Returns /complete's request with them (which also carries the server's
+        `sampling` mode).
+        """
         options = {"temperature": chart.temperature, "top_p": chart.top_p, "model": chart.model}
-        await self._settings(requester, chart.prompt, options)
+        return (await self._prepared(requester, chart.prompt, options)).request
 
     async def load(self, chart_id: int) -> SamplingChart | None:
         """A stored chart, or None when it is gone (or nothing is stored)."""
@@ -158,8 +186,12 @@ class SamplingService:
     async def sample(
         self, chart: SamplingChart, requester: Requester, count: int = SAMPLE_COUNT
     ) -> SamplingOutcome:
-        """Draw `count` one-token samples at the chart's settings (theory against practice)."""
-        await self._recheck(chart, requester)
+        """Draw `count` one-token samples at the chart's settings (theory against practice).
+
+        With the server's `sampling` at server, the backend's own samplers act
+        too; the result's note says so under the chart.
+        """
+        checked = await self._recheck(chart, requester)
         outcome = await self.show(chart)
         request = CompletionRequest.build(
             prompt=chart.prompt,
@@ -168,10 +200,14 @@ class SamplingService:
             n=count,
             temperature=chart.temperature,
             top_p=chart.top_p,
+            sampling=checked.sampling,
         )
-        result = await self.completions.complete(request)
+        async with self.generation.metering.call(requester, request, command="sampling") as meter:
+            result = await self.completions.complete(request)
+            report(meter, result.usage, result.model)
         outcome.samples = tuple(choice.text for choice in result.choices)
         outcome.model = result.model or chart.model
+        outcome.notes.extend(result.warnings)
         return outcome
 
     async def next_token(self, chart: SamplingChart, requester: Requester) -> SamplingOutcome:
@@ -180,8 +216,10 @@ class SamplingService:
         likeliest = NextToken.from_top_logprobs(chart.top_logprobs).tokens[0]
         if not likeliest:
             raise SamplingUnavailable(
-                "The likeliest next token has no text of its own (part of a character, or "
-                "the end of the text), so Next token can't append it."
+                _(
+                    "The likeliest next token has no text of its own (part of a character, or "
+                    "the end of the text), so Next token can't append it."
+                )
             )
         return await self._chart_at(
             requester,
@@ -199,10 +237,10 @@ class SamplingService:
         temperature: float,
         top_p: float,
         model: str | None,
-        notes: list[str],
+        notes: list[str | Msg],
     ) -> SamplingOutcome:
         profile = await self.profile()
-        listed, served_model = await self._listed(prompt, model, profile)
+        listed, served_model = await self._listed(requester, prompt, model, profile)
         chart_id = None
         if self.store is not None:
             from bot.storage.sampling import SamplingChart
@@ -235,7 +273,7 @@ class SamplingService:
         )
 
     async def _listed(
-        self, prompt: str, model: str | None, profile: BackendProfile
+        self, requester: Requester, prompt: str, model: str | None, profile: BackendProfile
     ) -> tuple[NextToken, str | None]:
         """The backend's top alternatives for the token after `prompt`, and the model name.
 
@@ -252,19 +290,23 @@ class SamplingService:
             temperature=0,
             top_p=1,
         )
-        result = await self.completions.complete(request)
+        async with self.generation.metering.call(requester, request, command="sampling") as meter:
+            result = await self.completions.complete(request)
+            report(meter, result.usage, result.model)
         logprobs = result.choices[0].logprobs
         top = logprobs.top_logprobs[0] if logprobs and logprobs.top_logprobs else None
         if not top:
             if logprobs is not None and not logprobs.tokens:
                 raise SamplingUnavailable(
-                    "The model's likeliest next step is to end the text here, and the backend "
-                    "lists no alternatives for it: add to the prompt and try again."
+                    _(
+                        "The model's likeliest next step is to end the text here, and the "
+                        "backend lists no alternatives for it: add to the prompt and try again."
+                    )
                 )
-            raise BackendError("The backend listed no alternatives for the next token.")
+            raise BackendError(_("The backend listed no alternatives for the next token."))
         try:
             return NextToken.from_top_logprobs(top, limit=profile.max_logprobs), result.model
         except ValueError:
             raise BackendError(
-                "The backend listed no usable probabilities for the next token."
+                _("The backend listed no usable probabilities for the next token.")
             ) from None

@@ -14,9 +14,10 @@ probability mass ("other") belongs to tokens it did not name.
   shown is the least it gets); above 1 it is the least they can gain.
 - top_p keeps the smallest set of likeliest tokens whose probabilities add
   up to at least p (a token is kept when the tokens before it add up to less
-  than p). Servers differ in order: OpenAI, vLLM and TGI cut top_p on the
-  distribution at temperature T; llama.cpp (and llama-cpp-python, Ollama) cut
-  it at temperature 1 and apply the temperature afterwards.
+  than p). Servers differ in order: OpenAI, vLLM, TGI and Ollama's own engine
+  cut top_p on the distribution at temperature T; llama.cpp and
+  llama-cpp-python cut it at temperature 1 and apply the temperature
+  afterwards (their sampler chains: top_k, typical_p, top_p, min_p, temperature).
 """
 
 from __future__ import annotations

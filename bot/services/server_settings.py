@@ -16,13 +16,18 @@ from types import MappingProxyType
 from typing import Any
 
 from bot.completions import (
+    DEFAULT_SAMPLING,
     PARAMETERS,
+    SAMPLING_MODES,
     SERVER_DEFAULT_PARAMS,
     CompletionRequest,
     ParamSpec,
+    SamplingMode,
     parse_param,
 )
+from bot.completions.request import out_of_range
 from bot.errors import ParameterError
+from bot.i18n import SUPPORTED_LOCALES, Localized, Msg, _, join, normalize_locale
 from bot.storage.audit import AuditRepository
 from bot.storage.cache import GuildCache
 from bot.storage.database import Database
@@ -41,8 +46,8 @@ class Setting:
 
     name: str
     kind: str  # "default" (a completion parameter), "limit" or "behaviour"
-    description: str
-    allowed: str
+    description: Msg
+    allowed: Localized
     default: Any
     parse: Callable[[str, ServerConfig], Any]
 
@@ -68,13 +73,17 @@ def _check_allowed_model(model: str | None, config: ServerConfig) -> None:
         raise ParameterError(
             "model",
             model,
-            ", ".join(allowed),
-            f"model {model!r} is not in this server's allowed_models: use one of "
-            f"{', '.join(allowed)}, or change allowed_models first.",
+            join(allowed),
+            _(
+                "model {model} is not in this server's allowed_models: use one of "
+                "{names}, or change allowed_models first.",
+                model=repr(model),
+                names=join(allowed),
+            ),
         )
 
 
-def _limit_parser(name: str, high: int, allowed: str) -> Callable[[str, ServerConfig], int]:
+def _limit_parser(name: str, high: int, allowed: Msg) -> Callable[[str, ServerConfig], int]:
 
     def parse(raw: str, config: ServerConfig) -> int:
         text = raw.strip()
@@ -82,12 +91,18 @@ def _limit_parser(name: str, high: int, allowed: str) -> Callable[[str, ServerCo
             value = int(text)
         except ValueError:
             raise ParameterError(
-                name, raw, allowed, f"{name} {_show(raw)} is not a whole number: use {allowed}."
+                name,
+                raw,
+                allowed,
+                _(
+                    "{param} {value} is not a whole number: use {allowed}.",
+                    param=name,
+                    value=_show(raw),
+                    allowed=allowed,
+                ),
             ) from None
         if not 1 <= value <= high:
-            raise ParameterError(
-                name, value, allowed, f"{name} {value} is out of range: use {allowed}."
-            )
+            raise out_of_range(name, value, allowed)
         return value
 
     return parse
@@ -99,20 +114,72 @@ def _parse_clean_mode(raw: str, config: ServerConfig) -> str:
         raise ParameterError(
             "clean_mode",
             raw,
-            "seed or preserve",
-            f"clean_mode {_show(raw)} is not a cleaning mode: use seed (the original rule) "
-            "or preserve (keep line breaks).",
+            _("seed or preserve"),
+            _(
+                "clean_mode {value} is not a cleaning mode: use seed (the original rule) "
+                "or preserve (keep line breaks).",
+                value=_show(raw),
+            ),
         )
     return value
 
 
-def _parse_stream(raw: str, config: ServerConfig) -> bool:
-    try:
-        return CompletionRequest.build(prompt="", stream=raw).stream
-    except ParameterError:
+def _parse_sampling(raw: str, config: ServerConfig) -> str:
+    value = raw.strip().lower()
+    if value not in SAMPLING_MODES:
         raise ParameterError(
-            "stream", raw, "on or off", f"stream {_show(raw)} is not on or off: use on or off."
-        ) from None
+            "sampling",
+            raw,
+            _("api or server"),
+            _(
+                "sampling {value} is not a sampling mode: use api (only the API's samplers) "
+                "or server (the backend's own samplers too).",
+                value=_show(raw),
+            ),
+        )
+    return value
+
+
+def _parse_on_off(name: str) -> Callable[[str, ServerConfig], bool]:
+    def parse(raw: str, config: ServerConfig) -> bool:
+        try:
+            return CompletionRequest.build(prompt="", stream=raw).stream
+        except ParameterError:
+            raise ParameterError(
+                name,
+                raw,
+                _("on or off"),
+                _(
+                    "{name} {value} is not on or off: use on or off.",
+                    name=name,
+                    value=_show(raw),
+                ),
+            ) from None
+
+    return parse
+
+
+AUTO_LANGUAGE = "auto"
+LANGUAGES = (AUTO_LANGUAGE, *SUPPORTED_LOCALES)
+
+
+def _parse_language(raw: str, config: ServerConfig) -> str:
+    """auto, or a supported locale (zh-CN; zh_CN, zh and en are read as theirs)."""
+    if raw.strip().lower() == AUTO_LANGUAGE:
+        return AUTO_LANGUAGE
+    locale = normalize_locale(raw)
+    if locale is None:
+        raise ParameterError(
+            "language",
+            raw,
+            join(LANGUAGES, "or"),
+            _(
+                "language {value} is not a language Couplet speaks: use {languages}.",
+                value=_show(raw),
+                languages=join(LANGUAGES, "or"),
+            ),
+        )
+    return locale
 
 
 def _parse_models(raw: str, config: ServerConfig) -> builtins.list[str]:
@@ -121,21 +188,29 @@ def _parse_models(raw: str, config: ServerConfig) -> builtins.list[str]:
         name = part.strip()
         if name and name not in names:
             names.append(name)
-    allowed = f"1 to {MAX_ALLOWED_MODELS} model names separated by commas"
+    allowed = _("1 to {count} model names separated by commas", count=MAX_ALLOWED_MODELS)
     if not names:
         raise ParameterError(
             "allowed_models",
             raw,
             allowed,
-            f"allowed_models {_show(raw)} names no model: use {allowed}, "
-            "or reset it to allow every model.",
+            _(
+                "allowed_models {value} names no model: use {allowed}, "
+                "or reset it to allow every model.",
+                value=_show(raw),
+                allowed=allowed,
+            ),
         )
     if len(names) > MAX_ALLOWED_MODELS:
         raise ParameterError(
             "allowed_models",
             raw,
             allowed,
-            f"allowed_models lists {len(names)} models: use {allowed}.",
+            _(
+                "allowed_models lists {count} models: use {allowed}.",
+                count=len(names),
+                allowed=allowed,
+            ),
         )
     for name in names:
         if len(name) > MODEL_NAME_LENGTH:
@@ -143,8 +218,11 @@ def _parse_models(raw: str, config: ServerConfig) -> builtins.list[str]:
                 "allowed_models",
                 name,
                 allowed,
-                f"allowed_models has a name longer than {MODEL_NAME_LENGTH} characters: "
-                f"{_show(name)}.",
+                _(
+                    "allowed_models has a name longer than {count} characters: {name}.",
+                    count=MODEL_NAME_LENGTH,
+                    name=_show(name),
+                ),
             )
     return names
 
@@ -156,11 +234,11 @@ def _param(spec: ParamSpec) -> Setting:
     )
 
 
-def _limit(name: str, description: str, default: int) -> Setting:
+def _limit(name: str, description: Msg, default: int) -> Setting:
     """A cap on a parameter (max_tokens_limit caps max_tokens): 1 up to the parameter's top."""
     high = PARAMETERS[name.removesuffix("_limit")].high
     assert high is not None
-    allowed = f"a whole number from 1 to {high}"
+    allowed = _("a whole number from {low} to {high}", low=1, high=high)
     return Setting(name, "limit", description, allowed, default, _limit_parser(name, high, allowed))
 
 
@@ -172,27 +250,51 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType(
             Setting(
                 "clean_mode",
                 "behaviour",
-                "How completion text is cleaned",
-                "seed or preserve",
+                _("How completion text is cleaned"),
+                _("seed or preserve"),
                 "preserve",
                 _parse_clean_mode,
             ),
             Setting(
                 "stream",
                 "behaviour",
-                "Show text as it is generated",
-                "on or off",
+                _("Show text as it is generated"),
+                _("on or off"),
                 False,
-                _parse_stream,
+                _parse_on_off("stream"),
             ),
-            _limit("max_tokens_limit", "The most max_tokens a member may ask for", 1024),
-            _limit("n_limit", "The most completions (n) per request", 4),
-            _limit("best_of_limit", "The most best_of candidates per request", 8),
+            Setting(
+                "limits_exempt_managers",
+                "behaviour",
+                _("Members with Manage Server skip the member usage limits"),
+                _("on or off"),
+                False,
+                _parse_on_off("limits_exempt_managers"),
+            ),
+            Setting(
+                "language",
+                "behaviour",
+                _("Language of public replies (auto: each member's own)"),
+                join(LANGUAGES, "or"),
+                AUTO_LANGUAGE,
+                _parse_language,
+            ),
+            Setting(
+                "sampling",
+                "behaviour",
+                _("api: sample as the API says; server: add the backend's own samplers"),
+                _("api or server"),
+                DEFAULT_SAMPLING,
+                _parse_sampling,
+            ),
+            _limit("max_tokens_limit", _("The most max_tokens a member may ask for"), 1024),
+            _limit("n_limit", _("The most completions (n) per request"), 4),
+            _limit("best_of_limit", _("The most best_of candidates per request"), 8),
             Setting(
                 "allowed_models",
                 "limit",
-                "Models members may pick (empty: any)",
-                "model names separated by commas",
+                _("Models members may pick (empty: any)"),
+                _("model names separated by commas"),
                 (),
                 _parse_models,
             ),
@@ -217,8 +319,12 @@ def find_setting(name: str) -> Setting:
         raise ParameterError(
             "setting",
             name,
-            ", ".join(SETTINGS),
-            f"There is no setting named {_show(name)}: use one of {', '.join(SETTINGS)}.",
+            join(SETTINGS),
+            _(
+                "There is no setting named {name}: use one of {names}.",
+                name=_show(name),
+                names=join(SETTINGS),
+            ),
         ) from None
 
 
@@ -270,6 +376,19 @@ class ServerConfig:
     def stream(self) -> bool:
         return bool(self.value("stream"))
 
+    @property
+    def limits_exempt_managers(self) -> bool:
+        return bool(self.value("limits_exempt_managers"))
+
+    @property
+    def language(self) -> str:
+        """auto (each member's own language) or the locale public messages are written in."""
+        return str(self.value("language"))
+
+    @property
+    def sampling(self) -> SamplingMode:
+        return "server" if self.value("sampling") == "server" else "api"
+
 
 @dataclass(frozen=True)
 class AuditRecord:
@@ -282,43 +401,77 @@ class AuditRecord:
     old: Any
     new: Any
 
-    def summary(self) -> str:
-        """A short line such as "set temperature: 0.7 → 0.9"."""
+    def summary(self) -> Msg:
+        """A short line such as "set temperature: 0.7 → 0.9" (a channel as a mention)."""
+        old, new, target = _fmt(self.old), _fmt(self.new), self.target
         if self.action == "setting.set":
-            return f"set {self.target}: {_fmt(self.old)} → {_fmt(self.new)}"
+            return _("set {name}: {old} → {new}", name=target, old=old, new=new)
         if self.action == "setting.reset":
-            return f"reset {self.target} (was {_fmt(self.old)})"
+            return _("reset {name} (was {old})", name=target, old=old)
         if self.action == "preset.create":
-            return f"created preset {self.target}"
+            return _("created preset {name}", name=target)
         if self.action == "preset.delete":
-            return f"deleted preset {self.target}"
+            return _("deleted preset {name}", name=target)
         if self.action == "preset.edit":
             changes = sorted(set(self.old or {}) | set(self.new or {}))
             parts = [
-                f"{key} {_fmt((self.old or {}).get(key))} → {_fmt((self.new or {}).get(key))}"
+                _(
+                    "{param} {old} → {new}",
+                    param=key,
+                    old=_fmt((self.old or {}).get(key)),
+                    new=_fmt((self.new or {}).get(key)),
+                )
                 for key in changes
             ]
-            return f"edited preset {self.target}: " + ("; ".join(parts) or "no change")
+            if not parts:
+                return _("edited preset {name}: no change", name=target)
+            return _("edited preset {name}: {changes}", name=target, changes=join(parts))
+        if self.action in ("limit.set", "limit.role", "limit.reset"):
+            name, _at, role = self.target.partition("@")
+            if self.action == "limit.reset":
+                if role:
+                    return _(
+                        "reset limit {name} for {role} (was {old})",
+                        name=name,
+                        role=f"<@&{role}>",
+                        old=old,
+                    )
+                return _("reset limit {name} (was {old})", name=name, old=old)
+            if role:
+                return _(
+                    "set limit {name} for {role}: {old} → {new}",
+                    name=name,
+                    role=f"<@&{role}>",
+                    old=old,
+                    new=new,
+                )
+            return _("set limit {name}: {old} → {new}", name=name, old=old, new=new)
         if self.action == "channel_preset.set":
-            return f"channel {self.target} preset: {self.old or 'none'} → {self.new or 'none'}"
-        return f"{self.action} {self.target}"
+            none = _("none")
+            return _(
+                "{channel} preset: {old} → {new}",
+                channel=f"<#{target}>",
+                old=self.old or none,
+                new=self.new or none,
+            )
+        return _("{action} {name}", action=self.action, name=target)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any) -> str | Localized:
     if value is None:
-        return "default"
+        return _("default")
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, list | tuple):
-        return ", ".join(repr(v) if isinstance(v, str) else str(v) for v in value)
+        return join(repr(v) if isinstance(v, str) else str(v) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
+        return join(f"{k}={v}" for k, v in value.items())
     return str(value)
 
 
-def format_value(value: Any) -> str:
+def format_value(value: Any) -> str | Localized:
     """A setting value as people read it (used by /settings show)."""
     return _fmt(value)
 
@@ -358,8 +511,12 @@ class ServerSettingsService:
                 setting.name,
                 value,
                 setting.allowed,
-                f"{setting.name} needs a value: use {setting.allowed}, "
-                f"or /settings reset {setting.name} to go back to the default.",
+                _(
+                    "{name} needs a value: use {allowed}, "
+                    "or /settings reset {name} to go back to the default.",
+                    name=setting.name,
+                    allowed=setting.allowed,
+                ),
             )
         async with guild_write(self.db, guild_id) as tx:
             old = await tx.settings.value(guild_id, setting.name)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AlreadyExists, Conflict, NotFound
+from bot.i18n import _
 from bot.storage.models import ChannelPreset, PresetRow, utcnow
 
 
@@ -55,7 +56,10 @@ class Preset:
 
 def preset_not_found(name: str) -> NotFound:
     return NotFound(
-        f"There is no preset named {name[:40]!r} on this server: see /preset list.",
+        _(
+            "There is no preset named {name} on this server: see /preset list.",
+            name=repr(name[:40]),
+        ),
         kind="preset",
         name=name,
     )
@@ -63,7 +67,10 @@ def preset_not_found(name: str) -> NotFound:
 
 def preset_exists(name: str) -> AlreadyExists:
     return AlreadyExists(
-        f"A preset named {name!r} already exists: pick another name or use /preset edit.",
+        _(
+            "A preset named {name} already exists: pick another name or use /preset edit.",
+            name=repr(name),
+        ),
         kind="preset",
         name=name,
     )
@@ -229,7 +236,7 @@ class PresetRepository:
 
 def _changed(name: str) -> Conflict:
     return Conflict(
-        f"preset {name!r} kept changing while saving: try the edit again.",
+        _("preset {name} kept changing while saving: try the edit again.", name=repr(name)),
         kind="preset",
         name=name,
     )

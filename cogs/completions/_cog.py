@@ -30,11 +30,15 @@ from bot.command_helpers import (
     Seed,
     Temperature,
     TopP,
+    describe,
     given_options,
+    localized,
+    member_facts,
     preset_choices,
 )
 from bot.completions import GENERATION_PARAMS
 from bot.completions.parameters import descriptions
+from bot.i18n import _, ngettext, render
 from bot.render.completion import (
     MessagePlan,
     completion_messages,
@@ -47,7 +51,14 @@ from bot.services.generation import (
     PreparedGeneration,
     Requester,
 )
-from bot.tree import PUBLIC_DEFER, reply_ephemeral, report_error
+from bot.services.metering import Waiting
+from bot.tree import (
+    PUBLIC_DEFER,
+    interaction_locale,
+    public_locale,
+    reply_ephemeral,
+    report_error,
+)
 from cogs.completions._views import COG_NAME, view_for
 
 if TYPE_CHECKING:
@@ -59,23 +70,30 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # Discord allows about five edits per five seconds per message; stay under it.
 STREAM_EDIT_INTERVAL = 1.2
 PROMPT_MODAL_LIMIT = 4000
-GONE = "That completion is no longer available; run /complete again."
+# Discord accepts an interaction's answer for 15 minutes.
+INTERACTION_LIFETIME = 15 * 60.0
+GONE = _("That completion is no longer available; run /complete again.")
 
 
-class PromptModal(discord.ui.Modal, title="Prompt for /complete"):
-    """Asks for a long, multi-line prompt when /complete has none."""
-
-    prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
-        label="Prompt",
-        style=discord.TextStyle.paragraph,
-        placeholder="The text the model continues…",
-        max_length=PROMPT_MODAL_LIMIT,
-    )
+class PromptModal(discord.ui.Modal):
+    """Asks for a long, multi-line prompt when /complete has none (in the member's language)."""
 
     def __init__(
-        self, cog: Completions, options: dict[str, Any], preset: str | None, private: bool
+        self,
+        cog: Completions,
+        options: dict[str, Any],
+        preset: str | None,
+        private: bool,
+        locale: str | None = None,
     ) -> None:
-        super().__init__(timeout=15 * 60)
+        super().__init__(title=render(_("Prompt for /complete"), locale), timeout=15 * 60)
+        self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+            label=render(_("Prompt"), locale),
+            style=discord.TextStyle.paragraph,
+            placeholder=render(_("The text the model continues…"), locale),
+            max_length=PROMPT_MODAL_LIMIT,
+        )
+        self.add_item(self.prompt)
         self.cog, self.options, self.preset, self.private = cog, options, preset, private
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -97,11 +115,14 @@ class Completions(commands.Cog, name=COG_NAME):
 
     # -- /complete ------------------------------------------------------------
 
-    @app_commands.command(name="complete", description="Continue a prompt with the language model.")
-    @app_commands.describe(
+    @app_commands.command(
+        name="complete",
+        description=localized(_("Continue a prompt with the language model.")),
+    )
+    @describe(
         **descriptions(("prompt", *GENERATION_PARAMS, "stream")),
-        preset="One of this server's presets (type to search)",
-        private="Only you see the reply",
+        preset=_("One of this server's presets (type to search)"),
+        private=_("Only you see the reply"),
     )
     async def complete(
         self,
@@ -128,7 +149,8 @@ class Completions(commands.Cog, name=COG_NAME):
         options = given_options(locals(), OPTION_NAMES)
         if prompt is None:
             # A modal must be the first response, so it comes before any defer.
-            await interaction.response.send_modal(PromptModal(self, options, preset, private))
+            modal = PromptModal(self, options, preset, private, interaction_locale(interaction))
+            await interaction.response.send_modal(modal)
             return
         await self.respond(interaction, prompt, options, preset, private)
 
@@ -182,9 +204,11 @@ class Completions(commands.Cog, name=COG_NAME):
         self, interaction: discord.Interaction, prepared: PreparedGeneration
     ) -> GenerationOutcome:
         """Run the generation; streamed ones fill the deferred message as text arrives."""
+        waiting = queue_waiting(interaction, self.bot.settings.completions_timeout)
         if not prepared.stream:
-            return await self.bot.generation.run(prepared)
-        stream = self.bot.generation.stream(prepared)
+            return await self.bot.generation.run(prepared, waiting)
+        locale = await message_locale(interaction, prepared.requester.private)
+        stream = self.bot.generation.stream(prepared, waiting)
         last_edit = 0.0
         async for text in stream:
             if not text.strip():
@@ -193,7 +217,7 @@ class Completions(commands.Cog, name=COG_NAME):
             if now - last_edit >= STREAM_EDIT_INTERVAL:
                 last_edit = now
                 await interaction.edit_original_response(
-                    content=streaming_content(text), allowed_mentions=NO_MENTIONS
+                    content=streaming_content(text, locale=locale), allowed_mentions=NO_MENTIONS
                 )
         assert stream.outcome is not None
         return stream.outcome
@@ -206,10 +230,11 @@ class Completions(commands.Cog, name=COG_NAME):
         if outcome is None:
             await reply_ephemeral(interaction, GONE)
             return
-        plan = completion_messages(outcome, k)[-1]
+        locale = await message_locale(interaction, is_ephemeral(interaction))
+        plan = completion_messages(outcome, k, locale)[-1]
         await interaction.response.edit_message(
             content=plan.content,
-            view=view_for(plan.buttons),
+            view=view_for(plan.buttons, locale),
             attachments=files_of(plan),
             allowed_mentions=NO_MENTIONS,
         )
@@ -249,17 +274,20 @@ class Completions(commands.Cog, name=COG_NAME):
         if outcome is None:
             await reply_ephemeral(interaction, GONE)
             return
-        plan = token_message(outcome, k, page)
+        locale = interaction_locale(interaction)  # the token view is the member's own
+        plan = token_message(outcome, k, page, locale)
         if new:
             await interaction.response.send_message(
                 plan.content,
-                view=view_for(plan.buttons) or discord.utils.MISSING,
+                view=view_for(plan.buttons, locale) or discord.utils.MISSING,
                 ephemeral=True,
                 allowed_mentions=NO_MENTIONS,
             )
         else:
             await interaction.response.edit_message(
-                content=plan.content, view=view_for(plan.buttons), allowed_mentions=NO_MENTIONS
+                content=plan.content,
+                view=view_for(plan.buttons, locale),
+                allowed_mentions=NO_MENTIONS,
             )
 
     async def load(self, interaction: discord.Interaction, gid: int) -> GenerationOutcome | None:
@@ -284,7 +312,36 @@ def requester_of(interaction: discord.Interaction, private: bool) -> Requester:
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         private=private,
+        **member_facts(interaction),
     )
+
+
+async def message_locale(interaction: discord.Interaction, private: bool) -> str:
+    """The language of a completion message: the member's when only they see it."""
+    return interaction_locale(interaction) if private else await public_locale(interaction)
+
+
+def queue_waiting(interaction: discord.Interaction, backend_timeout: float) -> Waiting:
+    """While the request waits for the backend, the "thinking…" message shows its place;
+    it waits no longer than leaves time to answer before the interaction expires."""
+    locale = interaction_locale(interaction)
+
+    async def show(ahead: int) -> None:
+        text = (
+            _("⏳ Waiting for the model: you are next.")
+            if ahead == 0
+            else ngettext(
+                "⏳ Waiting for the model: {n} request ahead of you.",
+                "⏳ Waiting for the model: {n} requests ahead of you.",
+                ahead,
+            )
+        )
+        await interaction.edit_original_response(
+            content=render(text, locale), allowed_mentions=NO_MENTIONS
+        )
+
+    room = max(INTERACTION_LIFETIME - backend_timeout, INTERACTION_LIFETIME / 2)
+    return Waiting(deadline=interaction.created_at.timestamp() + room, on_position=show)
 
 
 def is_ephemeral(interaction: discord.Interaction) -> bool:
@@ -304,25 +361,28 @@ async def defer(interaction: discord.Interaction, private: bool) -> None:
 
 async def send_outcome(interaction: discord.Interaction, outcome: GenerationOutcome) -> None:
     """Replace the thinking message with the first message, then follow up with the rest."""
-    plans = completion_messages(outcome)
     private = outcome.requester.private
+    locale = await message_locale(interaction, private)
+    plans = completion_messages(outcome, locale=locale)
     interaction.extras.pop(PUBLIC_DEFER, None)  # the answer is here: no error will replace it
     first, rest = plans[0], plans[1:]
-    await edit_original(interaction, first)
+    await edit_original(interaction, first, locale)
     for plan in rest:
         await interaction.followup.send(
             plan.content,
-            view=view_for(plan.buttons) or discord.utils.MISSING,
+            view=view_for(plan.buttons, locale) or discord.utils.MISSING,
             files=files_of(plan) or discord.utils.MISSING,
             ephemeral=private,
             allowed_mentions=NO_MENTIONS,
         )
 
 
-async def edit_original(interaction: discord.Interaction, plan: MessagePlan) -> None:
+async def edit_original(
+    interaction: discord.Interaction, plan: MessagePlan, locale: str | None = None
+) -> None:
     await interaction.edit_original_response(
         content=plan.content,
-        view=view_for(plan.buttons),
+        view=view_for(plan.buttons, locale),
         attachments=files_of(plan),
         allowed_mentions=NO_MENTIONS,
     )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
+from bot.i18n import _, render
 from bot.render.buttons import (
     Button,
     ContinueButton,
@@ -29,14 +30,14 @@ if TYPE_CHECKING:
     from cogs.completions._cog import Completions
 
 COG_NAME = "Completions"
-NOT_READY = "Couplet is starting up; try again in a moment."
+NOT_READY = _("Couplet is starting up; try again in a moment.")
 
 Item = discord.ui.DynamicItem[discord.ui.Button[Any]]
 
 
-def _button(spec: Button, custom_id: str) -> discord.ui.Button[Any]:
+def _button(spec: Button, custom_id: str, locale: str | None = None) -> discord.ui.Button[Any]:
     return discord.ui.Button(
-        label=spec.label,
+        label=render(spec.label, locale),
         style=discord.ButtonStyle[spec.style.value],
         custom_id=custom_id,
         disabled=spec.disabled,
@@ -60,8 +61,8 @@ async def _on_cog(
 class PageItem(Item, template=r"cpl:(?P<dir>prev|next):(?P<gid>[0-9]+):(?P<k>[0-9]+)"):
     """◀ / ▶ between candidates: shows candidate k in place."""
 
-    def __init__(self, spec: PageButton) -> None:
-        super().__init__(_button(spec, f"cpl:{spec.direction}:{spec.gid}:{spec.k}"))
+    def __init__(self, spec: PageButton, locale: str | None = None) -> None:
+        super().__init__(_button(spec, f"cpl:{spec.direction}:{spec.gid}:{spec.k}", locale))
         self.spec = spec
 
     @classmethod
@@ -79,8 +80,8 @@ class PageItem(Item, template=r"cpl:(?P<dir>prev|next):(?P<gid>[0-9]+):(?P<k>[0-
 class RegenerateItem(Item, template=r"cpl:regen:(?P<gid>[0-9]+)"):
     """Regenerate: the same request again in a new message."""
 
-    def __init__(self, spec: RegenerateButton) -> None:
-        super().__init__(_button(spec, f"cpl:regen:{spec.gid}"))
+    def __init__(self, spec: RegenerateButton, locale: str | None = None) -> None:
+        super().__init__(_button(spec, f"cpl:regen:{spec.gid}", locale))
         self.spec = spec
 
     @classmethod
@@ -97,8 +98,8 @@ class RegenerateItem(Item, template=r"cpl:regen:(?P<gid>[0-9]+)"):
 class ContinueItem(Item, template=r"cpl:cont:(?P<gid>[0-9]+):(?P<k>[0-9]+)"):
     """Continue: candidate k appended to the prompt, more generated."""
 
-    def __init__(self, spec: ContinueButton) -> None:
-        super().__init__(_button(spec, f"cpl:cont:{spec.gid}:{spec.k}"))
+    def __init__(self, spec: ContinueButton, locale: str | None = None) -> None:
+        super().__init__(_button(spec, f"cpl:cont:{spec.gid}:{spec.k}", locale))
         self.spec = spec
 
     @classmethod
@@ -115,8 +116,8 @@ class ContinueItem(Item, template=r"cpl:cont:(?P<gid>[0-9]+):(?P<k>[0-9]+)"):
 class TokensItem(Item, template=r"cpl:tok:(?P<gid>[0-9]+):(?P<k>[0-9]+)"):
     """Tokens: opens the token view of candidate k (an ephemeral message)."""
 
-    def __init__(self, spec: TokensButton) -> None:
-        super().__init__(_button(spec, f"cpl:tok:{spec.gid}:{spec.k}"))
+    def __init__(self, spec: TokensButton, locale: str | None = None) -> None:
+        super().__init__(_button(spec, f"cpl:tok:{spec.gid}:{spec.k}", locale))
         self.spec = spec
 
     @classmethod
@@ -138,8 +139,10 @@ class TokenPageItem(
 ):
     """Earlier / Later in the token view: edits it in place."""
 
-    def __init__(self, spec: TokenPageButton) -> None:
-        super().__init__(_button(spec, f"cpl:t{spec.direction}:{spec.gid}:{spec.k}:{spec.page}"))
+    def __init__(self, spec: TokenPageButton, locale: str | None = None) -> None:
+        super().__init__(
+            _button(spec, f"cpl:t{spec.direction}:{spec.gid}:{spec.k}:{spec.page}", locale)
+        )
         self.spec = spec
 
     @classmethod
@@ -167,26 +170,26 @@ DYNAMIC_ITEMS: tuple[type[Item], ...] = (
 )
 
 
-def item_for(spec: Button) -> Item:
-    """The persistent item for one rendered button."""
+def item_for(spec: Button, locale: str | None = None) -> Item:
+    """The persistent item for one rendered button, labelled in `locale`."""
     match spec:
         case PageButton():
-            return PageItem(spec)
+            return PageItem(spec, locale)
         case RegenerateButton():
-            return RegenerateItem(spec)
+            return RegenerateItem(spec, locale)
         case ContinueButton():
-            return ContinueItem(spec)
+            return ContinueItem(spec, locale)
         case TokensButton():
-            return TokensItem(spec)
+            return TokensItem(spec, locale)
         case TokenPageButton():
-            return TokenPageItem(spec)
+            return TokenPageItem(spec, locale)
 
 
-def view_for(buttons: Sequence[Button]) -> discord.ui.View | None:
-    """A view holding the rendered buttons in order, or None when there are none."""
+def view_for(buttons: Sequence[Button], locale: str | None = None) -> discord.ui.View | None:
+    """A view holding the rendered buttons in order (labels in `locale`), or None when none."""
     if not buttons:
         return None
     view = discord.ui.View(timeout=None)
     for spec in buttons:
-        view.add_item(item_for(spec))
+        view.add_item(item_for(spec, locale))
     return view

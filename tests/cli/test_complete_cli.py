@@ -188,3 +188,23 @@ async def test_stream_flag_streams_from_the_backend(fault: FaultServer, tmp_path
     assert proc.returncode == 0, proc.stderr
     assert fault.requests()[0].body["stream"] is True
     assert proc.stdout == " sample text\n"
+
+
+@pytest.mark.parametrize("mode", ["api", "server"])
+async def test_sampling_flag_chooses_whose_samplers_apply(
+    fault: FaultServer, tmp_path: Path, mode: str
+) -> None:
+    """--sampling api (the default) sends llama.cpp's samplers switched off; server does not,
+    and says so."""
+    flags = ["complete", "--prompt", "Hi"] + (["--sampling", mode] if mode == "server" else [])
+    proc = await asyncio.to_thread(
+        couplet, flags, fault.base_url, tmp_path, COMPLETIONS_BACKEND="llamacpp"
+    )
+    assert proc.returncode == 0, proc.stderr
+    body = fault.requests()[0].body
+    if mode == "api":
+        assert (body["top_k"], body["min_p"]) == (0, 0.0)
+        assert "sampling is server" not in proc.stderr
+    else:
+        assert "top_k" not in body and "min_p" not in body
+        assert "warning: sampling is server: llamacpp's own samplers apply as well" in proc.stderr

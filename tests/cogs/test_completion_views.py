@@ -35,7 +35,7 @@ async def test_a_click_rebuilds_the_button_it_was_rendered_from(spec: Button) ->
     item = item_for(spec)
     custom_id = item.item.custom_id
     assert custom_id is not None and len(custom_id) <= 100
-    assert item.item.label == spec.label
+    assert item.item.label == str(spec.label)
     assert item.item.style is discord.ButtonStyle[spec.style.value]
     assert item.item.disabled is spec.disabled
     matching = [
@@ -55,4 +55,4 @@ async def test_view_holds_the_buttons_in_order_or_is_none() -> None:
     view = view_for(SPECS[:5])
     assert view is not None
     labels = [child.item.label for child in view.children]  # type: ignore[attr-defined]
-    assert labels == [s.label for s in SPECS[:5]]
+    assert labels == [str(s.label) for s in SPECS[:5]]

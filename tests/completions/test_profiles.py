@@ -176,7 +176,7 @@ async def test_split_word_gives_a_warning(fault: FaultServer) -> None:
     fault.tokens = {"Parisian": [1, 2, 3], " Parisian": [4, 5]}
     result = await run(fault, "vllm", logit_bias_words={"Parisian": -10})
     assert fault.requests()[0].body["logit_bias"] == {str(i): -10 for i in (1, 2, 3, 4, 5)}
-    assert result.warnings and "'Parisian' is 3 tokens" in result.warnings[0]
+    assert result.warnings and "'Parisian' is 3 tokens" in str(result.warnings[0])
 
 
 @pytest.mark.parametrize(
@@ -354,7 +354,101 @@ async def test_silently_shortened_max_tokens_gives_a_warning(fault: FaultServer)
     }
     fault.script(COMPLETIONS, reply(200, body))
     result = await run(fault, "llama-cpp-python", max_tokens=100)
-    assert result.warnings == [
+    assert [str(warning) for warning in result.warnings] == [
         "The backend stopped after 8 tokens, fewer than max_tokens 100: the prompt and "
         "max_tokens do not fit its context size."
     ]
+
+
+NEUTRAL = {
+    "llamacpp": {"top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0},
+    "llama-cpp-python": {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0, "mirostat_mode": 0},
+    "vllm": {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0},
+}
+SAMPLER_FIELDS = {
+    "top_k",
+    "min_p",
+    "typical_p",
+    "repeat_penalty",
+    "repetition_penalty",
+    "mirostat",
+    "mirostat_mode",
+    "dry_multiplier",
+    "xtc_probability",
+    "top_n_sigma",
+    "dynatemp_range",
+    "adaptive_target",
+}
+
+
+@pytest.mark.parametrize("backend", sorted(NEUTRAL))
+async def test_api_sampling_switches_the_servers_own_samplers_off(
+    fault: FaultServer, backend: str
+) -> None:
+    """By default the backend's extra samplers are sent at their neutral values."""
+    result = await run(fault, backend, seed=1)
+    body = fault.requests()[0].body
+    assert NEUTRAL[backend].items() <= body.items()
+    assert not [w for w in result.warnings if "samplers" in str(w)]
+
+
+async def test_llamacpp_gets_every_documented_sampler_switched_off(fault: FaultServer) -> None:
+    """llama-server gets each sampler its README lists at the value it calls disabled."""
+    await run(fault, "llamacpp")
+    body = fault.requests()[0].body
+    assert SAMPLER_FIELDS - {"repetition_penalty", "mirostat_mode"} <= body.keys()
+    assert (body["presence_penalty"], body["frequency_penalty"]) == (0.0, 0.0)
+    assert (body["mirostat"], body["dry_multiplier"], body["top_n_sigma"]) == (0, 0.0, -1.0)
+
+
+@pytest.mark.parametrize("backend", ["llamacpp", "vllm"])
+async def test_requested_penalties_win_over_the_neutral_ones(
+    fault: FaultServer, backend: str
+) -> None:
+    """A penalty the request gives is sent as given, not as the neutral 0."""
+    await run(fault, backend, presence_penalty=0.5, frequency_penalty=-1.0)
+    body = fault.requests()[0].body
+    assert (body["presence_penalty"], body["frequency_penalty"]) == (0.5, -1.0)
+
+
+@pytest.mark.parametrize("backend", sorted(NEUTRAL))
+async def test_server_sampling_leaves_them_on_and_says_so(fault: FaultServer, backend: str) -> None:
+    """sampling server sends none of them, and the result carries a footer note."""
+    result = await run(fault, backend, sampling="server")
+    body = fault.requests()[0].body
+    assert not SAMPLER_FIELDS & body.keys()
+    assert "presence_penalty" not in body
+    [note] = [w for w in result.warnings if "samplers" in str(w)]
+    assert str(note).startswith(f"sampling is server: {backend}'s own samplers apply as well (")
+
+
+@pytest.mark.parametrize("backend", ["openai", "tgi"])
+async def test_backends_without_samplers_of_their_own(fault: FaultServer, backend: str) -> None:
+    """OpenAI and TGI get no extra fields either way; server mode says nothing changes."""
+    assert not [w for w in (await run(fault, backend)).warnings if "samplers" in str(w)]
+    server = await run(fault, backend, sampling="server")
+    assert f"sampling is server, but {backend} adds no samplers of its own." in [
+        str(w) for w in server.warnings
+    ]
+    for seen in fault.requests():
+        assert not SAMPLER_FIELDS & seen.body.keys()
+
+
+async def test_ollama_says_its_samplers_stay_on(fault: FaultServer) -> None:
+    """Ollama's /v1/completions cannot carry top_k or repeat_penalty: the footer says so."""
+    result = await run(fault, "ollama")
+    assert not SAMPLER_FIELDS & fault.requests()[0].body.keys()
+    assert (
+        "ollama keeps its own samplers on (top_k 40 and a repeat penalty, unless the model "
+        "sets others): its /v1/completions cannot switch them off."
+    ) in [str(w) for w in result.warnings]
+
+
+async def test_streaming_carries_the_sampling_note(fault: FaultServer) -> None:
+    """A streamed completion sends the same fields and keeps the note for the footer."""
+    async with CompletionsClient(fault.base_url, backend="llamacpp", default_model="m") as client:
+        stream = client.stream(build(stream=True, sampling="server"))
+        text = "".join([d async for d in stream])
+    assert text
+    assert not SAMPLER_FIELDS & fault.requests()[0].body.keys()
+    assert [w for w in stream.warnings if str(w).startswith("sampling is server: llamacpp's own")]

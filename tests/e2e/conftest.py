@@ -219,6 +219,39 @@ async def couplet_on_stub(
 EPHEMERAL = 1 << 6
 
 
+class GatedBackend(StubBackend):
+    """A stub whose completions wait until the test lets one through (`release()`)."""
+
+    def __init__(self) -> None:
+        super().__init__(text="gated reply")
+        self.gate = asyncio.Semaphore(0)
+        self.arrived: list[str] = []
+
+    def release(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.gate.release()
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.arrived.append(str(body.get("prompt")))
+        await self.gate.acquire()
+        self.requests.append(body)
+        status, data, headers = self.ok(body)
+        return web.json_response(data, status=status, headers=headers)
+
+
+@contextlib.asynccontextmanager
+async def couplet_on(
+    fake: FakeDiscord, backend: StubBackend, db_path: Path, **settings: Any
+) -> AsyncIterator[BotRun]:
+    async with running_stub(backend):
+        values = {"completions_model": "stub-model", **settings}
+        async with start_couplet(
+            fake, make_settings(fake, db_path, backend.base_url, **values)
+        ) as run:
+            yield run
+
+
 async def ephemeral_answer(rec: Any, timeout: float) -> str:  # noqa: ASYNC109
     """The text of the interaction's final message, checked to be ephemeral."""
     message = await rec.wait_final(timeout)

@@ -135,5 +135,5 @@ async def test_button_of_a_pruned_generation_says_it_is_gone(
     assert await couplet.bot.generations.prune(timedelta(0)) == 1
     click = await fake.click(message, "Regenerate")
     answer = await click.wait_final(WAIT)
-    assert answer["content"] == GONE
+    assert answer["content"] == str(GONE)
     assert int(answer.get("flags") or 0) & EPHEMERAL

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bot.sandbox import FakeDiscord
+from bot.sandbox.command_rules import command_size
 from tests.e2e.conftest import RecordingProxy, make_settings, start_couplet
 from tests.support.discord_env import BotRun
 
@@ -20,7 +20,7 @@ async def test_tree_fits_discord_limits(fake: FakeDiscord, couplet: BotRun) -> N
     names = {c["name"] for c in commands}
     assert {"complete", "models", "Continue with Couplet"} <= names
     for command in commands:
-        assert len(json.dumps(command, ensure_ascii=False)) < 8000
+        assert command_size(command) <= 8000  # localizations included
         if command.get("type", 1) == 1:
             assert 1 <= len(command["description"]) <= 100
         options = command.get("options") or []

@@ -54,7 +54,7 @@ def _options(command: dict[str, Any], sub: str | None = None) -> dict[str, dict[
 def _assert_option_matches(option: dict[str, Any], spec: ParamSpec) -> None:
     """One synced option has the table's type, range and description."""
     assert option["type"] == OPTION_TYPE.get(spec.kind, STRING), spec.name
-    assert option["description"] == spec.description, spec.name
+    assert option["description"] == str(spec.description), spec.name
     assert len(option["description"]) <= 100
     if spec.is_numeric:
         assert (option.get("min_value"), option.get("max_value")) == (spec.low, spec.high)
@@ -146,9 +146,10 @@ def test_cli_and_request_model_take_the_tables_range(name: str) -> None:
 
 
 def test_request_model_fields_and_constraints_are_the_tables() -> None:
-    """The model has a field per parameter (plus the word biases) with the table's bounds."""
+    """The model has a field per parameter (plus the word biases and the sampling mode,
+    which are not sent as such) with the table's bounds."""
     schema = CompletionRequest.model_json_schema()["properties"]
-    assert set(schema) == {*PARAMETERS, "logit_bias_words"}
+    assert set(schema) == {*PARAMETERS, "logit_bias_words", "sampling"}
     for name in NUMERIC:
         spec = PARAMETERS[name]
         [bounded] = [

@@ -101,12 +101,36 @@ async def test_sample_it_marks_what_came_out(
     samples = recorder.completions()[before:]
     assert len(samples) == 10  # llama-cpp-python: n is ten requests
     assert all(s["max_tokens"] == 1 and s["temperature"] == 0 for s in samples)
+    # The server's own samplers are switched off (sampling api, the default).
+    assert all(s["top_k"] == 0 and s["min_p"] == 0 for s in samples)
     assert '10 samples at temperature 0, top_p 1: " Thursday" ×10' in after["content"]
+    assert "sampling is server" not in after["content"]
     rows = table_rows(after["content"])
     assert rows['" Thursday"'][-1] == "10"
     assert rows["other"][-1] == "0"
     assert chart_of(click).size[1] > 0
     assert labels(after) == ["Sample it", "Next token"]
+
+
+async def test_sample_it_with_sampling_server_keeps_the_servers_samplers(
+    fake: FakeDiscord, couplet: BotRun, recorder: RecordingProxy
+) -> None:
+    """With the server's sampling at server, the samples go out without the neutral values
+    and the chart's footer says the backend's own samplers act too."""
+    said = await ephemeral_answer(
+        await fake.slash("settings set", member="admin", name="sampling", value="server"), WAIT
+    )
+    assert said == "`sampling` is now server (was api)."
+    message = await (await fake.slash("sampling", prompt=PROMPT, temperature=0)).wait_final(WAIT)
+    before = len(recorder.completions())
+    after = await (await fake.click(message, "Sample it")).wait_final(WAIT)
+    samples = recorder.completions()[before:]
+    assert len(samples) == 10
+    assert not any("top_k" in s or "min_p" in s for s in samples)
+    assert after["content"].endswith(
+        "\n-# sampling is server: llama-cpp-python's own samplers apply as well "
+        "(top_k 40, min_p 0.05 and repeat_penalty 1.1)."
+    )
 
 
 async def test_next_token_charts_the_following_position(
@@ -159,7 +183,7 @@ async def test_a_click_from_another_server_is_refused(
     fake.messages[int(copied["id"])] = copied
     before = len(recorder.completions())
     click = await fake.click(copied, "Next token", member="bob")
-    assert await ephemeral_followup(click) == GONE
+    assert await ephemeral_followup(click) == str(GONE)
     assert len(recorder.completions()) == before
 
 
@@ -172,7 +196,7 @@ async def test_a_pruned_chart_says_it_is_gone(
     async with couplet.bot.db.write() as session:
         await session.execute(text("DELETE FROM sampling_charts"))
     click = await fake.click(message, "Sample it")
-    assert await ephemeral_followup(click) == GONE
+    assert await ephemeral_followup(click) == str(GONE)
     assert fake.messages[int(message["id"])]["content"] == message["content"]
 
 

@@ -12,6 +12,7 @@ from bot.sandbox import FakeDiscord, OptionError
 from bot.sandbox.permissions import MANAGE_GUILD
 from tests.e2e.conftest import (
     StubbedCouplet,
+    body_and_footer,
     couplet_on_stub,
     ephemeral_answer,
     start_couplet,
@@ -200,6 +201,7 @@ async def test_show_fits_one_message_with_every_value_at_its_longest(world: Worl
         ("n_limit", "1"),
         ("best_of_limit", "1"),
         ("stream", "on"),
+        ("sampling", "server"),
     ):
         await answer(await fake.slash("settings set", member="mod", name=name, value=value))
     preset = "p" * 32
@@ -234,7 +236,45 @@ async def test_show_fits_one_message_with_every_value_at_its_longest(world: Worl
     assert names == [
         "model", "max_tokens", "temperature", "top_p", "stop", "echo", "logprobs",
         "presence_penalty", "frequency_penalty", "suffix", "n", "best_of", "logit_bias", "seed",
-        "clean_mode", "stream", "max_tokens_limit", "n_limit", "best_of_limit", "allowed_models",
+        "clean_mode", "stream", "limits_exempt_managers", "language", "sampling",
+        "max_tokens_limit",
+        "n_limit", "best_of_limit", "allowed_models",
     ]  # fmt: skip
     assert "-# max_tokens 65536 was lowered to the server limit of 1." in shown
     assert "-# Problem here: model '" in shown
+
+
+async def test_sampling_server_leaves_the_backends_samplers_on_and_says_so(world: World) -> None:
+    """sampling: api (default) switches the backend's top_k off; server leaves it on, and
+    /settings show and the reply's footer say so."""
+    fake = world.fake
+    shown = await answer(await fake.slash("settings show", member="mod"))
+    assert "`sampling` api — default" in shown
+    first = await (await fake.slash("complete", member="alice", prompt="Hello")).wait_final(WAIT)
+    assert world.backend.requests[-1]["top_k"] == 0  # the stub is a llama-cpp-python profile
+    assert "sampling is server" not in first["content"]
+
+    said = await answer(
+        await fake.slash("settings set", member="mod", name="sampling", value="Server")
+    )
+    assert said == "`sampling` is now server (was api)."
+    shown = await answer(await fake.slash("settings show", member="mod"))
+    assert "`sampling` server — server" in shown
+    rec = await fake.slash("complete", member="alice", prompt="Hello")
+    _, footer = body_and_footer((await rec.wait_final(WAIT))["content"])
+    assert "top_k" not in world.backend.requests[-1]
+    assert footer[1:] == [
+        "sampling is server: llama-cpp-python's own samplers apply as well "
+        "(top_k 40, min_p 0.05 and repeat_penalty 1.1)."
+    ]
+
+
+async def test_bad_sampling_mode_gets_one_sentence(world: World) -> None:
+    """A sampling value other than api or server is refused, naming both."""
+    said = await answer(
+        await world.fake.slash("settings set", member="mod", name="sampling", value="both")
+    )
+    assert said == (
+        "sampling 'both' is not a sampling mode: use api (only the API's samplers) or server "
+        "(the backend's own samplers too)."
+    )

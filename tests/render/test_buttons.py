@@ -43,7 +43,7 @@ def test_one_candidate_cut_by_length_offers_regenerate_continue_and_tokens() -> 
     """A single candidate that hit max_tokens gets Regenerate, Continue and Tokens, no paging."""
     buttons = completion_buttons(7, 0, 1, can_continue=True, has_tokens=True)
     assert buttons == (RegenerateButton(7), ContinueButton(7, 0), TokensButton(7, 0))
-    assert [(b.label, b.style) for b in buttons] == [
+    assert [(str(b.label), b.style) for b in buttons] == [
         ("Regenerate", Style.PRIMARY),
         ("Continue", Style.SUCCESS),
         ("Tokens", Style.SECONDARY),
@@ -61,7 +61,7 @@ def test_paging_buttons_point_at_the_neighbours_and_are_disabled_at_the_ends() -
     assert middle[:2] == (PageButton("prev", 7, 0), PageButton("next", 7, 2))
     last = completion_buttons(7, 2, 3, can_continue=False, has_tokens=False)
     assert last[:2] == (PageButton("prev", 7, 1), PageButton("next", 7, 2, disabled=True))
-    assert [b.label for b in last] == ["◀ Prev", "Next ▶", "Regenerate"]
+    assert [str(b.label) for b in last] == ["◀ Prev", "Next ▶", "Regenerate"]
 
 
 def test_an_unsaved_generation_has_no_buttons() -> None:
@@ -77,7 +77,7 @@ def test_token_pages_get_earlier_and_later_only_when_there_are_several() -> None
         TokenPageButton("prev", 7, 1, 0),
         TokenPageButton("next", 7, 1, 2),
     )
-    assert [b.label for b in token_buttons(7, 1, 2, 3)] == ["◀ Earlier", "Later ▶"]
+    assert [str(b.label) for b in token_buttons(7, 1, 2, 3)] == ["◀ Earlier", "Later ▶"]
     assert token_buttons(7, 1, 2, 3)[1].disabled
 
 

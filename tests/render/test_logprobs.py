@@ -80,3 +80,15 @@ def test_huge_token_still_fits() -> None:
 def test_no_logprobs_says_so() -> None:
     """A completion without logprobs gets a sentence instead of an empty page."""
     assert token_pages([]) == ["No token probabilities were returned for this completion."]
+
+
+def test_token_view_in_chinese() -> None:
+    """The legend, the page line and the empty case read in Chinese; pages still fit."""
+    rows = make_rows(512)
+    pages = token_pages(rows, locale="zh-CN")
+    assert "-# 绿 ≥90% · 青 ≥50% · 黄 ≥20% · 红 <20%" in pages[0]
+    assert pages[-1].endswith(f"个 token，共 512 个 · 第 {len(pages)}/{len(pages)} 页")
+    assert all(ulen(page) <= 2000 for page in pages)
+    english = token_pages(rows)
+    assert "-# green ≥90% · cyan ≥50% · yellow ≥20% · red <20%" in english[0]
+    assert token_pages([], locale="zh-CN") == ["这次补全没有返回 token 概率。"]

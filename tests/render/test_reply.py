@@ -53,7 +53,7 @@ def test_echo_quotes_the_prompt_before_the_completion() -> None:
 
 def test_empty_completion_is_said_not_sent_empty() -> None:
     """An empty completion is shown as a note, never as an empty message."""
-    assert compose_body("  \n") == EMPTY_COMPLETION
+    assert compose_body("  \n") == str(EMPTY_COMPLETION)
 
 
 def test_short_reply_is_one_message_with_footer() -> None:

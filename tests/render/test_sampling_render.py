@@ -10,15 +10,18 @@ import sys
 import pytest
 from PIL import Image
 
+from bot.i18n import _
 from bot.render.sampling import caption, percent, sampling_content, table
 from bot.render.sampling_chart import (
     LABEL_CHARS,
     SAMPLE_COLOUR,
+    _has_glyph,
     chart_label,
+    chart_locale,
     chart_png,
     chart_title,
 )
-from bot.render.text import ulen
+from bot.render.text import columns, ulen
 from bot.services.sampling import SamplingOutcome
 from bot.services.sampling_math import NextToken, picture
 
@@ -150,3 +153,30 @@ def test_loading_the_cog_does_not_import_matplotlib() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_caption_samples_and_table_in_chinese() -> None:
+    """The same chart in Chinese: clauses, samples and headings translated, tokens, parameter
+    names and percentages kept; the table stays aligned with double-width characters."""
+    o = outcome(0.5, 0.6, samples=(" Paris",) * 7 + ("\n", " zebra", " the"))
+    content = sampling_content(o, locale="zh-CN")
+    assert content.startswith("以下文本之后的下一个 token：\n> The capital of France is\n")
+    assert 'top_p 0.6 保留 1 个 token：" Paris"；' in content
+    assert 'temperature 为 0.5 时，最可能的 token（" Paris"）从 41% 变为 73%。' in content
+    assert "vllm 在应用 temperature 之后再应用 top_p。" in content
+    assert '采样：在 temperature 0.5、top_p 0.6 下采样 10 次：" Paris" ×7、' in content
+    lines = table(o, "zh-CN").split("\n")[1:-1]
+    assert lines[0].split() == ["token", "T=1", "T=0.5", "top_p", "采样"]
+    assert lines[1].split()[-2:] == ["保留", "7"] and lines[5].startswith("其他（未列出）")
+    # Every row is as wide as the heading on screen (CJK characters take two columns).
+    assert len({columns(line) for line in lines}) == 1
+
+
+def test_chart_words_are_drawn_in_english_without_a_font_for_them() -> None:
+    """The chart's Chinese words are used only when an installed font has their glyphs."""
+    words = [_("kept"), _("probability of being the next token")]
+    drawable = all(_has_glyph(char) for char in "保留成为下一个的概率")
+    assert chart_locale("zh-CN", words) == ("zh-CN" if drawable else "en-US")
+    assert chart_locale(None, words) is None  # English always draws
+    png = chart_png(outcome(), "zh-CN")
+    assert Image.open(io.BytesIO(png)).format == "PNG"

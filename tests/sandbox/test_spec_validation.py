@@ -19,6 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.sandbox import FakeDiscord, InteractionRecord, limits
+from bot.sandbox.command_rules import command_size
 from bot.sandbox.openapi import REQUESTS, check_body, extract
 from scripts.extract_discord_schemas import extract as regenerate
 from tests.support.discord_env import running_bot, running_fake
@@ -233,6 +234,32 @@ async def test_localized_name_breaking_the_name_rule_is_refused(
     status, reply = await put_commands(fake, http, [definition])
     assert assert_refused(status, reply, path)
     assert fake.commands() == []
+
+
+@pytest.mark.parametrize(
+    ("localizations", "code"),
+    [({"zh-CN": "选" * 101}, "BASE_TYPE_BAD_LENGTH"), ({"zh": "温度"}, "BASE_TYPE_CHOICES")],
+)
+async def test_bad_choice_name_localization_is_refused(
+    fake: FakeDiscord, http: aiohttp.ClientSession, localizations: dict[str, str], code: str
+) -> None:
+    """A choice's localized name is 1–100 characters under a Discord locale key."""
+    choice = {"name": "temperature", "value": "temperature", "name_localizations": localizations}
+    status, reply = await put_commands(fake, http, [command(option={"choices": [choice]})])
+    path = f"0.options.0.choices.0.name_localizations.{next(iter(localizations))}"
+    assert assert_refused(status, reply, path)[0]["code"] == code
+    assert fake.commands() == []
+
+
+def test_command_size_counts_the_longest_localization() -> None:
+    """Discord counts each name, description and choice name at its longest localization."""
+    choice = {"name": "ab", "value": "abc", "name_localizations": {"zh-CN": "甲乙丙丁"}}
+    definition = command(
+        description_localizations={"zh-CN": "长" * 50},
+        option={"choices": [choice], "name_localizations": {"zh-CN": "提"}},
+    )
+    # complete + 50 (not "Complete") + prompt + "The text" + 4 (not "ab") + "abc"
+    assert command_size(definition) == 8 + 50 + 6 + 8 + 4 + 3
 
 
 async def test_valid_localizations_are_stored(

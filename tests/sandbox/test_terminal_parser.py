@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.sandbox.options import OptionError
+from bot.sandbox.rendering import render_message, show_markup
 from bot.sandbox.terminal import (
     AsLine,
     ClickLine,
@@ -17,8 +18,6 @@ from bot.sandbox.terminal import (
     SelectLine,
     SlashLine,
     parse_line,
-    render_message,
-    show_markup,
     typed_options,
 )
 

@@ -100,7 +100,7 @@ async def test_regenerate_reuses_the_stored_request(service: GenerationService) 
     prepared = await service.prepare_regenerate(first.generation_id, ALICE)
     assert prepared is not None
     assert prepared.request == first.request
-    assert any("seed 7" in note for note in prepared.notes)
+    assert any("seed 7" in str(note) for note in prepared.notes)
     assert await service.prepare_regenerate(first.generation_id + 999, ALICE) is None
 
 
@@ -122,8 +122,8 @@ async def test_stream_gives_way_to_n_and_logprobs_with_a_note(service: Generatio
     """stream with n 2 or with logprobs is turned off, and a note says why."""
     with_n = await service.prepare(ALICE, "Hi", {"stream": True, "n": 2})
     with_logprobs = await service.prepare(ALICE, "Hi", {"stream": True, "logprobs": 1})
-    assert not with_n.stream and "n is 2" in with_n.notes[0]
-    assert not with_logprobs.stream and "token probabilities" in with_logprobs.notes[0]
+    assert not with_n.stream and "n is 2" in str(with_n.notes[0])
+    assert not with_logprobs.stream and "token probabilities" in str(with_logprobs.notes[0])
 
 
 async def test_stream_knows_how_it_ended(service: GenerationService) -> None:

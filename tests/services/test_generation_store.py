@@ -6,7 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.completions import Choice, CompletionRequest, CompletionResult, CompletionsClient
-from bot.services.generation import Display, GenerationService, Requester
+from bot.i18n import _, to_data
+from bot.render.completion import candidate_footer
+from bot.services.generation import Display, GenerationService, Requester, StoredDisplay
 from bot.storage import Database
 from bot.storage.generations import GenerationRecord, GenerationStore
 
@@ -114,6 +116,39 @@ async def test_rows_written_by_older_versions_load_typed(tmp_path: Path) -> None
             assert outcome.sources == {} and outcome.notes == []
             assert outcome.elapsed == 0.25  # the result's own time when display has none
             assert outcome.candidates[0].text == " are red"  # cleaned by preserve
+        await client.aclose()
+    finally:
+        await db.dispose()
+
+
+async def test_stored_notes_render_in_the_readers_language(tmp_path: Path) -> None:
+    """Clamps and warnings are stored as message ids with values, so a stored generation's
+    footer reads in Chinese for a zh-CN reader and in English for others."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+    try:
+        await db.upgrade()
+        store = GenerationStore(db)
+        client = CompletionsClient("http://127.0.0.1:9/v1", backend="vllm")  # never called
+        service = GenerationService(client, store=store)
+        clamp = _(
+            "{param} {value} was lowered to the server limit of {limit}.",
+            param="n",
+            value=9,
+            limit=4,
+        )
+        record = stored(StoredDisplay(clamped=[clamp]).model_dump(mode="json"))
+        warning = _("TGI ignores logit_bias.")
+        record.result["warnings"] = CompletionResult(
+            id="c", created=0, model="m", choices=[], warnings=[warning]
+        ).model_dump(mode="json")["warnings"]
+        assert record.display["clamped"] == [to_data(clamp)]  # not English text
+        loaded = await service.load(await store.add(record))
+        assert loaded is not None
+        assert loaded.footer_notes() == [clamp, warning]
+        footer = candidate_footer(loaded, 0, "zh-CN").split("\n")
+        assert footer[1:] == ["-# n 9 已降到服务器上限 4。", "-# TGI 会忽略 logit_bias。"]
+        english = candidate_footer(loaded, 0, "en-US").split("\n")
+        assert english[1] == "-# n 9 was lowered to the server limit of 4."
         await client.aclose()
     finally:
         await db.dispose()

@@ -98,7 +98,7 @@ async def test_clamps_are_applied_and_reported(svc: Services) -> None:
         2,
         2,
     )
-    assert result.clamped == [
+    assert [str(note) for note in result.clamped] == [
         "max_tokens 900 was lowered to the server limit of 512.",
         "n 5 was lowered to the server limit of 3.",
         "best_of 6 was lowered to the server limit of 2.",
@@ -166,7 +166,9 @@ async def test_stream_setting_and_best_of(svc: Services) -> None:
     assert (await svc.resolver.resolve(GUILD_A, CHANNEL, {"stream": False}, None)).stream is False
     ranked = await svc.resolver.resolve(GUILD_A, CHANNEL, {"best_of": 2}, None)
     assert ranked.stream is False
-    assert ranked.clamped == ["stream was turned off: best_of compares complete candidates."]
+    assert [str(note) for note in ranked.clamped] == [
+        "stream was turned off: best_of compares complete candidates."
+    ]
 
 
 async def test_another_servers_preset_is_unknown_here(svc: Services) -> None:

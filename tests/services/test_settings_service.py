@@ -101,8 +101,8 @@ async def test_reset_and_history(db: Database) -> None:
         ("setting.set", "temperature", OTHER_ADMIN, 0.7, 0.9),
         ("setting.set", "temperature", ADMIN, None, 0.7),
     ]
-    assert history[2].summary() == "set temperature: 0.7 → 0.9"
-    assert history[0].summary() == "reset temperature (was 0.9)"
+    assert str(history[2].summary()) == "set temperature: 0.7 → 0.9"
+    assert str(history[0].summary()) == "reset temperature (was 0.9)"
     assert all(h.at.tzinfo is not None for h in history)
     assert len(await service.history(GUILD_A, limit=2)) == 2
 
