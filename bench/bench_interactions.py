@@ -85,7 +85,7 @@ async def plan(subject: Subject, scenario: str, count: int) -> Start:
 
         async def start(i: int) -> tuple[InteractionRecord, str | None]:
             prompt = f"bench {i} {stamp}"
-            return await subject.complete(prompt, max_tokens=MAX_TOKENS), prompt
+            return await subject.complete(prompt, i, max_tokens=MAX_TOKENS), prompt
 
         return start
 
@@ -308,7 +308,7 @@ async def servers_run(args: argparse.Namespace, tmp: Path) -> None:
             for i in range(used):
                 guild = bot.fake.add_guild(f"server {i}")
                 guild.add_channel("general")
-                guild.add_member("alice")
+                guild.add_member(f"user{i}")  # a member of its own in each
                 made.append(guild)
             guilds[bot.name] = made
         started = time.perf_counter()

@@ -28,10 +28,15 @@ from aiohttp import web  # noqa: E402
 
 from bot.sandbox import FakeDiscord  # noqa: E402
 from bot.sandbox.interactions import InteractionRecord  # noqa: E402
+from bot.sandbox.limits import EPHEMERAL  # noqa: E402
 from bot.sandbox.stub_completions import StubCompletions  # noqa: E402
+from bot.sandbox.world import Member  # noqa: E402
 from tests.support.discord_env import BotProcess, running_process  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Interactions in flight at most; each comes from a member of its own (Couplet
+# runs one generation per member at a time, as a server full of people would).
+MEMBERS = 300
 # Discord's 3 seconds for the first response, widened: on a shared, loaded
 # machine hundreds of interactions dispatched at once can take longer than that
 # to be acknowledged by any bot, and a refused one would drop out of the
@@ -133,6 +138,21 @@ class Batch:
 Start = Callable[[int], Awaitable[tuple[InteractionRecord, str | None]]]
 
 
+def shown_with_buttons(rec: InteractionRecord) -> bool:
+    """The answer is there: a message with buttons (a reply, or a page of one)."""
+    message = rec.final_message() if rec.answered else None
+    return bool(message and message.get("components"))
+
+
+def settled(rec: InteractionRecord) -> bool:
+    """Answered for good: with buttons, or with an ephemeral error sentence (an edit
+    saying a request's place in a queue is neither)."""
+    if shown_with_buttons(rec):
+        return True
+    message = rec.final_message() if rec.answered else None
+    return bool(message and int(message.get("flags") or 0) & EPHEMERAL)
+
+
 class Subject:
     """One bot process with its own emulator and stub backend."""
 
@@ -144,6 +164,7 @@ class Subject:
         self.fake = FakeDiscord(response_window=RESPONSE_WINDOW)
         self.proc: BotProcess | None = None
         self.refusals_seen = 0
+        self.members: list[Member] = []
 
     async def start(
         self,
@@ -160,10 +181,15 @@ class Subject:
             base_url = backend_url
         await self.fake.start()
         stack.push_async_callback(self.fake.stop)
+        self.members = [self.fake.guild.add_member(f"member{i}") for i in range(MEMBERS)]
         env = {
             "COMPLETIONS_BASE_URL": base_url,
             "COMPLETIONS_MODEL": "stub-model",
             "COMPLETIONS_BACKEND": "vllm",  # n is native there, as it is for the floor
+            # No fair queue: it holds requests back on purpose (8 at once by
+            # default) and edits each waiting reply with its place, work the
+            # floor does not do.
+            "COMPLETIONS_CONCURRENCY": "0",
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / f'{self.name}.db'}",
             "DISCORD_SYNC": "global",
             "LOG_LEVEL": "WARNING",
@@ -192,8 +218,10 @@ class Subject:
 
     # -- interactions ---------------------------------------------------------
 
-    async def complete(self, prompt: str, **options: Any) -> InteractionRecord:
-        return await self.fake.slash("complete", dict(options, prompt=prompt))
+    async def complete(self, prompt: str, number: int = 0, **options: Any) -> InteractionRecord:
+        """/complete from member `number` (modulo MEMBERS)."""
+        member = self.members[number % len(self.members)]
+        return await self.fake.slash("complete", dict(options, prompt=prompt), member=member)
 
     async def fire(
         self,
@@ -216,8 +244,8 @@ class Subject:
             async with gate:
                 sent = loop.time()
                 rec, prompt = await start(i)
-                await rec.wait_for(lambda r: r.answered or bool(r.rejections), timeout)
-                if rec.answered:
+                await rec.wait_for(lambda r: settled(r) or bool(r.rejections), timeout)
+                if shown_with_buttons(rec):
                     done = loop.time()
                     answered.append(done)
                     spent = self.stub.spent.pop(prompt, 0.0) if prompt is not None else 0.0
@@ -229,6 +257,9 @@ class Subject:
         results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
         own = time.process_time() - own0
         cpu = self.stats()[0] - cpu0
+        others = count - len(answered) - sum(isinstance(r, BaseException) for r in results)
+        if others:
+            print(f"  {self.name}: {others} answered without buttons (errors)", file=sys.stderr)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             print(f"  {self.name}: {len(failures)} failed, e.g. {failures[0]!r}", file=sys.stderr)
@@ -249,7 +280,7 @@ class Subject:
         recs: list[InteractionRecord] = []
 
         async def start(i: int) -> tuple[InteractionRecord, str | None]:
-            rec = await self.complete(prompts[i], **options)
+            rec = await self.complete(prompts[i], i, **options)
             recs.append(rec)
             return rec, prompts[i]
 
