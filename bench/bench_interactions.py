@@ -56,9 +56,13 @@ MAX_TOKENS = 8
 MiB = 2**20
 
 
-def subjects(baselines: str | None = None) -> list[Subject]:
-    """The floor and Couplet; also Couplet run from each checkout in `baselines` (a, b, …)."""
-    bots = [Subject("floor", FLOOR_COMMAND), Subject("couplet", [*COUPLET_COMMAND, "run"])]
+def subjects(baselines: str | None = None, env: list[str] | None = None) -> list[Subject]:
+    """The floor and Couplet; also Couplet run from each checkout in `baselines` (a, b, …).
+
+    `env`: KEY=VALUE settings for every Couplet (e.g. MODERATION_CLASSIFIER=false).
+    """
+    extra = dict(item.split("=", 1) for item in env or [])
+    bots = [Subject("floor", FLOOR_COMMAND), Subject("couplet", [*COUPLET_COMMAND, "run"], extra)]
     for number, checkout in enumerate((baselines or "").split(",") if baselines else []):
         root = Path(checkout).resolve()
         name = "baseline" if number == 0 else f"baseline{number + 1}"
@@ -67,7 +71,7 @@ def subjects(baselines: str | None = None) -> list[Subject]:
         # PYTHONPATH comes before the editable install either way.
         executable = str(python) if python.exists() else COUPLET_COMMAND[0]
         command = [executable, *COUPLET_COMMAND[1:], "run"]
-        bots.append(Subject(name, command, {"PYTHONPATH": str(root)}))
+        bots.append(Subject(name, command, {**extra, "PYTHONPATH": str(root)}))
     return bots
 
 
@@ -128,7 +132,7 @@ class Medians:
 async def ratio_run(args: argparse.Namespace, tmp: Path) -> None:
     flights = [int(x) for x in args.flights.split(",")]
     scenarios = [s.strip() for s in args.scenarios.split(",")]
-    bots = subjects(args.baseline)
+    bots = subjects(args.baseline, args.env)
     results: dict[tuple[str, int, str], list[Batch]] = {}
     async with AsyncExitStack() as stack:
         for bot in bots:
@@ -202,7 +206,7 @@ async def ratio_run(args: argparse.Namespace, tmp: Path) -> None:
 async def memory_run(args: argparse.Namespace, tmp: Path) -> None:
     """RSS after each chunk of 1,000 /complete: flat after warm-up, or growing."""
     chunk, warm = 1000, 2000
-    bots = subjects()
+    bots = subjects(None, args.env)
     samples: dict[str, list[tuple[int, int]]] = {bot.name: [] for bot in bots}
     async with AsyncExitStack() as stack:
         for bot in bots:
@@ -296,7 +300,7 @@ def seed_servers(db_path: Path, used: list[int], total: int) -> None:
 async def servers_run(args: argparse.Namespace, tmp: Path) -> None:
     """Settings of TOTAL servers in the database; one /complete from each of USED of them."""
     total, used = (int(x) for x in args.servers.split(":"))
-    bots = subjects()
+    bots = subjects(None, args.env)
     async with AsyncExitStack() as stack:
         for bot in bots:
             await bot.start(stack, tmp)
@@ -365,6 +369,9 @@ def parse_args() -> argparse.Namespace:
         metavar="DIRS",
         help="also measure Couplet from these checkouts (DIR[,DIR…], e.g. main's), "
         "each with its own .venv if it has one",
+    )
+    parser.add_argument(
+        "--env", action="append", metavar="KEY=VALUE", help="a setting for Couplet (repeatable)"
     )
     parser.add_argument("--verbose", action="store_true", help="print every batch")
     return parser.parse_args()

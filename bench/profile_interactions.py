@@ -105,7 +105,9 @@ def report(path: Path, count: int, top: int) -> None:
 async def run(args: argparse.Namespace, tmp: Path) -> None:
     command = [*COUPLET_COMMAND, "run"] if args.bot == "couplet" else FLOOR_COMMAND
     # Couplet from another checkout (before/after profiles): PYTHONPATH wins over the install.
-    env = {"PYTHONPATH": args.checkout} if args.checkout else {}
+    env = dict(item.split("=", 1) for item in args.env or [])
+    if args.checkout:
+        env["PYTHONPATH"] = args.checkout
     subject = Subject(args.bot, command, env)
     out = tmp / "profile.txt"
     spy = str(Path(sys.executable).with_name("py-spy"))
@@ -157,6 +159,9 @@ def main() -> int:
     parser.add_argument("--flight", type=int, default=20, help="interactions in flight")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--raw", metavar="PATH", help="also keep py-spy's collapsed stacks here")
+    parser.add_argument(
+        "--env", action="append", metavar="KEY=VALUE", help="a setting for Couplet (repeatable)"
+    )
     parser.add_argument(
         "--checkout", metavar="DIR", help="profile Couplet from this checkout (absolute path)"
     )
