@@ -189,6 +189,12 @@ class GenerationStore:
     async def close(self) -> None:
         """Finish the writes in progress (call before the database is disposed of)."""
         await self.writer.close()
+        if self.writer.items:
+            log.info(
+                "stored %d generations in %d transactions",
+                self.writer.items,
+                self.writer.batches,
+            )
 
     async def get(self, generation_id: int) -> GenerationRecord | None:
         """The generation with this id, or None when it never existed or was pruned."""
