@@ -54,6 +54,8 @@ from bot.services.generation import (
 from bot.services.metering import Waiting
 from bot.tree import (
     PUBLIC_DEFER,
+    acknowledge,
+    acknowledged,
     interaction_locale,
     public_locale,
     reply_ephemeral,
@@ -191,13 +193,20 @@ class Completions(commands.Cog, name=COG_NAME):
         preset: str | None,
         private: bool,
     ) -> None:
-        """Defer, generate, answer: the completion or one ephemeral sentence."""
-        await defer(interaction, private)
+        """Defer, generate, answer: the completion or one ephemeral sentence.
+
+        The "thinking…" response goes out while the generation is prepared and
+        the backend asked: one Discord round trip less before the answer.
+        """
+        acknowledge(interaction, defer(interaction, private))
         requester = requester_of(interaction, private)
         # Errors propagate to the one handler (the tree's on_error, or the
         # modal's), which answers with an ephemeral sentence.
-        prepared = await self.bot.generation.prepare(requester, prompt, options, preset)
-        outcome = await self.execute(interaction, prepared)
+        try:
+            prepared = await self.bot.generation.prepare(requester, prompt, options, preset)
+            outcome = await self.execute(interaction, prepared)
+        finally:
+            await acknowledged(interaction)
         await send_outcome(interaction, outcome)
 
     async def execute(
@@ -216,6 +225,7 @@ class Completions(commands.Cog, name=COG_NAME):
             now = time.monotonic()
             if now - last_edit >= STREAM_EDIT_INTERVAL:
                 last_edit = now
+                await acknowledged(interaction)
                 await interaction.edit_original_response(
                     content=streaming_content(text, locale=locale), allowed_mentions=NO_MENTIONS
                 )
@@ -256,14 +266,20 @@ class Completions(commands.Cog, name=COG_NAME):
         interaction: discord.Interaction,
         prepare: Callable[[Requester], Awaitable[PreparedGeneration | None]],
     ) -> None:
-        """Defer, prepare from a stored generation, answer in a new message (or say it's gone)."""
+        """Defer, prepare from a stored generation, answer in a new message (or say it's gone).
+
+        As in `respond`, the "thinking…" response goes out while the work starts.
+        """
         private = is_ephemeral(interaction)
-        await defer(interaction, private)
-        prepared = await prepare(requester_of(interaction, private))
-        if prepared is None or not self.same_place(interaction, prepared.requester):
-            await reply_ephemeral(interaction, GONE)
-            return
-        outcome = await self.execute(interaction, prepared)
+        acknowledge(interaction, defer(interaction, private))
+        try:
+            prepared = await prepare(requester_of(interaction, private))
+            if prepared is None or not self.same_place(interaction, prepared.requester):
+                await reply_ephemeral(interaction, GONE)
+                return
+            outcome = await self.execute(interaction, prepared)
+        finally:
+            await acknowledged(interaction)
         await send_outcome(interaction, outcome)
 
     async def show_tokens(
@@ -327,6 +343,7 @@ def queue_waiting(interaction: discord.Interaction, backend_timeout: float) -> W
     locale = interaction_locale(interaction)
 
     async def show(ahead: int) -> None:
+        await acknowledged(interaction)
         text = (
             _("⏳ Waiting for the model: you are next.")
             if ahead == 0
@@ -364,6 +381,7 @@ async def send_outcome(interaction: discord.Interaction, outcome: GenerationOutc
     private = outcome.requester.private
     locale = await message_locale(interaction, private)
     plans = completion_messages(outcome, locale=locale)
+    await acknowledged(interaction)
     interaction.extras.pop(PUBLIC_DEFER, None)  # the answer is here: no error will replace it
     first, rest = plans[0], plans[1:]
     await edit_original(interaction, first, locale)
