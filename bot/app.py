@@ -2,7 +2,11 @@
 
 The backend client and the database are created once here (or passed in by
 tests), handed to the services, and closed in `close()` after the cogs are
-unloaded.
+unloaded. So is this process's part in a group of processes (`bot.cluster`:
+Redis when REDIS_URL is set): IDENTIFY turns, leases for background work,
+and the invalidation bus every per-server cache is attached to; the metrics
+and the health endpoint (METRICS_PORT); and the interaction jobs that let
+another process finish what a killed one started.
 """
 
 from __future__ import annotations
@@ -15,14 +19,19 @@ import json
 import logging
 import pkgutil
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import discord
 from discord.ext import commands, tasks
 
 import cogs
+from bot.cluster import Cluster
 from bot.completions import CompletionsClient
 from bot.discord_endpoints import patch_discord_endpoints
+from bot.health import HealthServer
+from bot.interaction_jobs import InteractionJobs
+from bot.metrics import Metrics
 from bot.moderation import ModerationService
 from bot.services.generation import GenerationService
 from bot.services.metering import Metering
@@ -31,13 +40,20 @@ from bot.services.presets import PresetService
 from bot.services.server_settings import ServerSettingsService
 from bot.settings import Settings
 from bot.storage import Database
+from bot.storage.cache import GuildCache
 from bot.storage.command_sync import CommandSyncStore
 from bot.storage.generations import GenerationStore
+from bot.storage.jobs import JobStore
 from bot.tree import CoupletTranslator, CoupletTree
 from bot.usage import UsageService, build_usage
 from bot.usage.ledger import FLUSH_INTERVAL
 
 log = logging.getLogger(__name__)
+
+# Background work one process runs at a time, and how long its lease lasts
+# without renewal (a few rounds of its loop).
+FLUSH_LEASE = "ledger-flush"
+FLUSH_LEASE_TTL = FLUSH_INTERVAL * 5
 
 # Buttons refer to stored generations; older ones are pruned at start and
 # their buttons say the completion is no longer available.
@@ -107,8 +123,11 @@ class CoupletBot(commands.AutoShardedBot):
         completions: CompletionsClient | None = None,
         database: Database | None = None,
         usage: UsageService | None = None,
+        cluster: Cluster | None = None,
         **discord_kwargs: Any,
     ) -> None:
+        # Counters and histograms of this process (served on METRICS_PORT when set).
+        self.metrics = Metrics()
         options: dict[str, Any] = {
             # Interactions need no intents; guilds keeps the server cache useful;
             # AutoMod rule events keep the server's rules fresh for moderation.
@@ -118,11 +137,15 @@ class CoupletBot(commands.AutoShardedBot):
             "shard_count": settings.shard_count,
             "shard_ids": settings.shard_ids,
             "help_command": None,
+            # Sees each interaction's first response (for its latency).
+            "http_trace": self.metrics.trace_config(),
         }
         options.update(discord_kwargs)
         super().__init__(command_prefix=commands.when_mentioned, **options)
         self.settings = settings
         # Resources we create we also close; ones passed in belong to the caller.
+        self._owns_cluster = cluster is None
+        self.cluster: Cluster = cluster or Cluster.from_settings(settings)
         self._owns_completions = completions is None
         self._owns_db = database is None
         self.completions: CompletionsClient = completions or CompletionsClient.from_settings(
@@ -131,7 +154,8 @@ class CoupletBot(commands.AutoShardedBot):
         self.db: Database = database or Database(settings.database_url)
         self._owns_usage = usage is None
         # Limits, the usage ledger and the fair queue to the backend.
-        self.usage: UsageService = usage or build_usage(settings, self.db)
+        self.usage: UsageService = usage or build_usage(settings, self.db, redis=self.cluster.redis)
+        self.usage.observers.append(self.metrics.generation)
         self.server_settings = ServerSettingsService(self.db)
         self.presets = PresetService(self.db)
         self.parameters = ParameterResolver(self.server_settings, self.presets)
@@ -148,7 +172,91 @@ class CoupletBot(commands.AutoShardedBot):
         )
         self.command_sync = CommandSyncStore(self.db)
         self.synced_scopes: list[str] = []
+        # A change to one process's cached configuration reaches the others' caches.
+        self._share("settings", self.server_settings.cache)
+        self._share("presets", self.presets.cache)
+        self._share("limits", self.usage.limits.cache)
+        self._share("moderation", self.moderation.policies)
+        self._share("automod", self.moderation.automod)
+        self.jobs = InteractionJobs(self, JobStore(self.db), self.cluster.instance)
+        self.health: HealthServer | None = None
+        # Sessions a bucket of shards may start at once (GET /gateway/bot says).
+        self.max_concurrency = 1
+        self._caught: list[asyncio.Task[Any]] | None = None
+        self._task_factory: tuple[asyncio.AbstractEventLoop, Any, Any] | None = None
+        self._watch_interactions()
+        self.metrics.watch(self)
         self._closed = False
+
+    def _share(self, topic: str, cache: GuildCache[Any]) -> None:
+        """Announce the cache's changes to the other processes and apply theirs."""
+        cache.on_change = partial(self.cluster.bus.publish, topic)
+        self.cluster.bus.attach(topic, cache.forget)
+
+    def _watch_interactions(self) -> None:
+        """See each interaction as Discord sent it, and when its handler ends.
+
+        discord.py keeps no raw payload and has no "handled" event for buttons
+        and forms, so its INTERACTION_CREATE parser is wrapped: the raw payload
+        goes to the jobs (to run it again after a crash) and the metrics, and the
+        handler tasks discord.py starts while parsing it (caught by the loop's
+        task factory, see `_catch_tasks`) report when they end.
+        """
+        parsers = self._connection.parsers
+        parse = parsers["INTERACTION_CREATE"]
+
+        def watched(data: Any) -> None:
+            interaction_id = self.metrics.interaction_started(data)
+            self.jobs.seen(data)
+            caught: list[asyncio.Task[Any]] = []
+            self._caught = caught
+            try:
+                parse(data)
+            finally:
+                self._caught = None
+            handlers = [t for t in caught if not t.get_name().startswith("discord.py: ")]
+            if not handlers:  # event listeners only: nothing handles it
+                self.metrics.interaction_ended(interaction_id)
+                return
+            pending = set(handlers)
+
+            def ended(task: asyncio.Task[Any]) -> None:
+                pending.discard(task)
+                if not pending:
+                    self.metrics.interaction_ended(interaction_id)
+
+            for task in handlers:
+                task.add_done_callback(ended)
+
+        parsers["INTERACTION_CREATE"] = watched
+
+    def _catch_tasks(self) -> None:
+        """Note the tasks created while an interaction is parsed (its handlers)."""
+        loop = asyncio.get_running_loop()
+        previous = loop.get_task_factory()
+
+        def factory(
+            loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+        ) -> asyncio.Future[Any]:
+            if previous is not None:
+                task = previous(loop, coro, **kwargs)
+            else:
+                task = asyncio.Task(coro, loop=loop, **kwargs)
+            if self._caught is not None and isinstance(task, asyncio.Task):
+                self._caught.append(task)
+            return task
+
+        loop.set_task_factory(factory)
+        self._task_factory = (loop, previous, factory)
+
+    def _release_tasks(self) -> None:
+        """Give the loop its task factory back (the bot is closing)."""
+        if self._task_factory is None:
+            return
+        loop, previous, ours = self._task_factory
+        self._task_factory = None
+        if loop.get_task_factory() is ours:
+            loop.set_task_factory(previous)
 
     async def login(self, token: str) -> None:
         # discord.py builds every URL from these class attributes: set them first.
@@ -156,14 +264,33 @@ class CoupletBot(commands.AutoShardedBot):
         await super().login(token)
 
     async def launch_shards(self) -> None:
+        count, _url, limits = await self.http.get_bot_gateway()
+        self.max_concurrency = max(1, int(limits.get("max_concurrency") or 1))
         if self.settings.discord_gateway_url and self.shard_count is None:
-            # Ask Discord how many shards, but connect to the configured gateway
+            # Use Discord's shard count, but connect to the configured gateway
             # (discord.py uses DEFAULT_GATEWAY once shard_count is known).
-            self.shard_count, _url, _limits = await self.http.get_bot_gateway()
+            self.shard_count = count
+        shards = self.shard_ids or (range(self.shard_count) if self.shard_count else None)
+        log.info(
+            "running shards %s of %s (max_concurrency %d)",
+            list(shards) if shards is not None else "all",
+            self.shard_count or "as many as Discord recommends",
+            self.max_concurrency,
+        )
         await super().launch_shards()
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for this shard's IDENTIFY turn in its max_concurrency bucket, across
+        every process of the bot (see bot.cluster.identify)."""
+        await self.cluster.identify.wait_turn(shard_id or 0, self.max_concurrency)
+
     async def setup_hook(self) -> None:
+        self._catch_tasks()
         await self.tree.set_translator(CoupletTranslator())
+        await self.cluster.start()
+        if self.settings.metrics_port is not None:
+            self.health = HealthServer(self, self.settings.metrics_port)
+            await self.health.start()
         await self.db.upgrade()
         try:
             await self.generations.prune(GENERATION_RETENTION)
@@ -172,6 +299,7 @@ class CoupletBot(commands.AutoShardedBot):
         # The ledger is the source of truth for the limit counters.
         await self.usage.rebuild()
         self.flush_ledger.start()
+        self.jobs.start()
         for name in cog_modules():
             await self.load_extension(name)
             log.info("loaded %s", name)
@@ -229,9 +357,20 @@ class CoupletBot(commands.AutoShardedBot):
 
     @tasks.loop(seconds=FLUSH_INTERVAL)
     async def flush_ledger(self) -> None:
-        """Write the usage ledger's pending entries (batched, off the reply path)."""
+        """Write the usage ledger's pending entries (batched, off the reply path).
+
+        With several processes the entries wait in a shared spool, which one
+        process (the lease's holder) writes; each process only checks that its
+        own entries got there (see bot/usage/ledger.py).
+        """
+        ledger = self.usage.ledger
         try:
-            await self.usage.ledger.flush()
+            if ledger.spool is None:
+                await ledger.flush()
+                return
+            if await self.cluster.leases.claim(FLUSH_LEASE, ttl=FLUSH_LEASE_TTL):
+                await ledger.drain()
+            await ledger.confirm()
         except Exception:
             log.warning("could not write the usage ledger; will try again", exc_info=True)
 
@@ -239,7 +378,12 @@ class CoupletBot(commands.AutoShardedBot):
         if self._closed:
             return
         self._closed = True
+        if self.health is not None:
+            await self.health.stop()
         await finish_interactions(SHUTDOWN_GRACE)
+        # Interactions still unanswered (cancelled above) are left for another process
+        # (or a restart) to answer.
+        await self.jobs.close()
         for name in list(self.extensions):
             try:
                 await self.unload_extension(name)
@@ -261,5 +405,9 @@ class CoupletBot(commands.AutoShardedBot):
         await self.moderation.aclose()
         if self._owns_completions:
             await self.completions.aclose()
+        if self._owns_cluster:
+            # Leases given up, so another process takes the background work at once.
+            await self.cluster.aclose()
         if self._owns_db:
             await self.db.dispose()
+        self._release_tasks()

@@ -208,6 +208,9 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str | Msg) -> 
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
     """Reply to `error`: its sentence if known, else log it and say so generically."""
     text = message_for(error, interaction_locale(interaction))
+    metrics = getattr(interaction.client, "metrics", None)
+    if metrics is not None:
+        metrics.interaction_outcome(interaction.id, "failed" if text is None else "error")
     if text is None:
         command = interaction.command.qualified_name if interaction.command else "component"
         original = getattr(error, "original", error)

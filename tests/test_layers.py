@@ -37,8 +37,12 @@ LAYERS: dict[str, str] = {
     # The Discord adapters: the bot, the one error handler, and the helpers the
     # command cogs share (the Manage Server check, options, autocomplete). They
     # sit with the app, above the services and below the cogs.
+    "bot.cluster": "cluster",
     "bot.app": "app",
     "bot.tree": "app",
+    "bot.metrics": "app",
+    "bot.health": "app",
+    "bot.interaction_jobs": "app",
     "bot.command_helpers": "app",
     "bot.discord_endpoints": "app",
     "bot.cli": "cli",
@@ -58,10 +62,13 @@ MAY_IMPORT: dict[str, set[str]] = {
     "completions": _BOTTOM,
     "storage": _BOTTOM,
     "local_model": _BOTTOM,
+    # What processes share live through Redis: leases, IDENTIFY turns, the
+    # invalidation bus.
+    "cluster": _BOTTOM,
     "moderation": _BOTTOM | {"storage"},
     "usage": _BOTTOM | {"storage"},
-    "stories": _BOTTOM | {"completions", "storage", "moderation", "usage"},
-    "services": _BOTTOM | {"completions", "storage", "moderation", "usage", "stories"},
+    "stories": _BOTTOM | {"completions", "storage", "moderation", "usage", "cluster"},
+    "services": _BOTTOM | {"completions", "storage", "moderation", "usage", "stories", "cluster"},
     # Pure functions from results to messages (the result types are imported
     # for hints only, under TYPE_CHECKING).
     "render": {"errors", "i18n"},
@@ -70,9 +77,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "sandbox": _BOTTOM | {"app", "local_model"},
     "app": _BOTTOM
     | {"completions", "storage", "moderation", "usage", "stories", "services", "render"}
-    | {"local_model", "cogs"},  # app finds and loads the cog extensions
+    | {"local_model", "cluster", "cogs"},  # app finds and loads the cog extensions
     "cogs": _BOTTOM
-    | {"completions", "storage", "moderation", "usage", "stories", "services", "render", "app"},
+    | {"completions", "storage", "moderation", "usage", "stories", "services", "render", "app"}
+    | {"cluster"},
     "cli": set(LAYERS.values()) - {"cogs"},
 }
 

@@ -49,6 +49,7 @@ def test_loads_sample_env_file(tmp_path: Path) -> None:
         "COMPLETIONS_BASE_URL=http://127.0.0.1:9/v1\n"
         "COMPLETIONS_API_KEY=sk-secret\n"
         "COMPLETIONS_BACKEND=vllm\n"
+        "SHARD_COUNT=4\n"
         "SHARD_IDS=0,2\n"
     )
     settings = Settings(_env_file=env)  # type: ignore[call-arg]

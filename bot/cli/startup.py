@@ -26,8 +26,13 @@ def load_settings() -> Settings | None:
         settings = Settings()
     except ValidationError as err:
         first = err.errors()[0]
-        name = ".".join(str(part) for part in first.get("loc", ())).upper() or "a setting"
-        print(f"{name} is not valid: {first.get('msg')}.", file=sys.stderr)
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
+        name = ".".join(str(part) for part in first.get("loc", ())).upper()
+        if name:
+            print(f"{name} is not valid: {message.rstrip('.')}.", file=sys.stderr)
+        else:
+            # A check across several settings words its own sentence.
+            print(message, file=sys.stderr)
         return None
     if settings.log_level.strip().upper() not in LOG_LEVELS:
         allowed = ", ".join(LOG_LEVELS)

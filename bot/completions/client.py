@@ -1,5 +1,10 @@
-"""`CompletionsClient`: one backend, every Completions parameter honoured
-natively, emulated or refused (see profiles.py)."""
+"""`CompletionsClient`: one backend (one server, or a pool of servers of the same
+models), every Completions parameter honoured natively, emulated or refused
+(see profiles.py).
+
+Calls take an optional `affinity` key: requests with the same key prefer the
+same server of the pool (a story's rounds reuse its prompt cache); see pool.py.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -16,6 +22,7 @@ from bot.completions.emulation import enforce_stops, prepend_echo, rank_best_of
 from bot.completions.http import BackendHTTP, Sleep
 from bot.completions.logit_bias import Tokenizer, resolve_words
 from bot.completions.parameters import MAX_SEED
+from bot.completions.pool import ServerPool
 from bot.completions.profiles import (
     PROFILES,
     BackendProfile,
@@ -65,11 +72,11 @@ def _served(model: str, models: list[str]) -> bool:
 
 
 class CompletionsClient:
-    """A client for one OpenAI-compatible `/v1/completions` backend."""
+    """A client for one OpenAI-compatible `/v1/completions` backend (one or more servers)."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         api_key: SecretStr | str | None = None,
         backend: str = "auto",
@@ -81,20 +88,25 @@ class CompletionsClient:
         concurrency: int = EMULATION_CONCURRENCY,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_urls = [url.rstrip("/") for url in urls]
+        self.base_url = self.base_urls[0]
         self.backend = backend
         self.default_model = default_model
         self._profile: BackendProfile | None = None if backend == "auto" else profile_for(backend)
-        self.http = BackendHTTP(
-            self.base_url,
-            backend_label=backend if backend != "auto" else "completions",
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_retry_after=max_retry_after,
-            transport=transport,
-            sleep=sleep,
-        )
+        servers = [
+            BackendHTTP(
+                url,
+                backend_label=backend if backend != "auto" else "completions",
+                api_key=api_key,
+                timeout=timeout,
+                max_retries=max_retries,
+                max_retry_after=max_retry_after,
+                transport=transport,
+            )
+            for url in self.base_urls
+        ]
+        self.http = ServerPool(servers, max_retries=max_retries, sleep=sleep)
         self._semaphore = asyncio.Semaphore(concurrency)
         self._models: list[str] | None = None
         self._models_body: Any = None
@@ -107,13 +119,13 @@ class CompletionsClient:
     @classmethod
     def from_settings(cls, settings: Settings) -> CompletionsClient:
         """A client for the configured backend (the local model's URL once it runs)."""
-        base_url = settings.completions_base_url
-        if not base_url:
+        urls = settings.completions_base_urls
+        if not urls:
             raise ValueError(
                 "no completions backend: set COMPLETIONS_BASE_URL or start the local model"
             )
         return cls(
-            base_url,
+            urls,
             api_key=settings.completions_api_key,
             backend=settings.completions_backend,
             default_model=settings.completions_model,
@@ -122,6 +134,16 @@ class CompletionsClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    @property
+    def pool_key(self) -> str:
+        """Names this backend (all its servers), e.g. for the queue to it."""
+        return self.http.key
+
+    @property
+    def servers(self) -> int:
+        """How many servers serve this backend."""
+        return len(self.http.servers)
 
     async def __aenter__(self) -> CompletionsClient:
         return self
@@ -151,12 +173,12 @@ class CompletionsClient:
                     log.warning(
                         "could not tell which server %s is; using the cautious generic "
                         "profile (set COMPLETIONS_BACKEND to choose)",
-                        self.base_url,
+                        self.pool_key,
                     )
                     kind = "generic"
                 self._profile = PROFILES[kind]
                 self.http.backend_label = self._profile.name
-                log.info("completions backend at %s: %s", self.base_url, self._profile.name)
+                log.info("completions backend at %s: %s", self.pool_key, self._profile.name)
         return self._profile
 
     async def _detect(self) -> str | None:
@@ -177,8 +199,9 @@ class CompletionsClient:
 
     async def _probe(self, path: str) -> Any:
         """GET a server-root path once, without retries; None when it is not there."""
+        http = self.http.pick().http
         try:
-            response = await self.http.client.get(f"{self.http.root_url}/{path}")
+            response = await http.client.get(f"{http.root_url}/{path}")
             return response.json() if response.is_success else None
         except (httpx.HTTPError, ValueError):
             return None
@@ -250,7 +273,7 @@ class CompletionsClient:
         )
 
     async def _prepare(
-        self, req: CompletionRequest
+        self, req: CompletionRequest, affinity: str | None = None
     ) -> tuple[BackendProfile, str | None, dict[str, Any], list[str | Msg]]:
         """Check the request against the profile and build the base body."""
         profile = await self.profile()
@@ -261,7 +284,7 @@ class CompletionsClient:
         bias = dict(req.logit_bias or {})
         if req.logit_bias_words:
             word_ids, warnings = await resolve_words(
-                req.logit_bias_words, Tokenizer(self.http, profile, model)
+                req.logit_bias_words, Tokenizer(self.http, profile, model, affinity=affinity)
             )
             bias = {**word_ids, **bias}  # explicit ids win over word-derived ones
         if bias:
@@ -273,10 +296,12 @@ class CompletionsClient:
 
     # -- completion ------------------------------------------------------------------
 
-    async def complete(self, req: CompletionRequest) -> CompletionResult:
+    async def complete(
+        self, req: CompletionRequest, *, affinity: str | None = None
+    ) -> CompletionResult:
         """Run `req` (never streamed) and return a normalised result."""
         started = time.perf_counter()
-        profile, model, body, warnings = await self._prepare(req)
+        profile, model, body, warnings = await self._prepare(req, affinity)
         emulated: list[str] = []
 
         echo_emulated = req.echo and (
@@ -297,7 +322,9 @@ class CompletionsClient:
         # The prompt sits before the completion in the API's text_offset space.
         start_offset = len(req.prompt)
 
-        raw_choices, usage, meta = await self._generate(profile, body, count, req.seed, emulated)
+        raw_choices, usage, meta = await self._generate(
+            profile, body, count, req.seed, emulated, affinity
+        )
         if (
             count == 1
             and raw_choices[0].finish_reason == "length"
@@ -357,12 +384,13 @@ class CompletionsClient:
         count: int,
         seed: int | None,
         emulated: list[str],
+        affinity: str | None = None,
     ) -> tuple[list[WireChoice], Usage, CompletionResponse]:
         """`count` choices as sent: one request with native n, or `count` concurrent ones."""
         if _one_request(profile, count):
             if count > 1:
                 body = {**body, "n": count}
-            response = await self._post(body)
+            response = await self._post(body, affinity)
             return self._choices(response, expect=count), response.to_usage(), response
         if "n" not in emulated:
             emulated.append("n")
@@ -374,7 +402,7 @@ class CompletionsClient:
                 # seed range (llama.cpp reads 2^32 - 1 as "random").
                 single["seed"] = (seed + i) % (MAX_SEED + 1)
             async with self._semaphore:
-                return await self._post(single)
+                return await self._post(single, affinity)
 
         responses = await asyncio.gather(*(one(i) for i in range(count)))
         choices: list[WireChoice] = []
@@ -384,8 +412,8 @@ class CompletionsClient:
             usage = usage + response.to_usage()
         return choices, usage, responses[0]
 
-    async def _post(self, body: dict[str, Any]) -> CompletionResponse:
-        data = await self.http.request_json("POST", "completions", body)
+    async def _post(self, body: dict[str, Any], affinity: str | None = None) -> CompletionResponse:
+        data = await self.http.request_json("POST", "completions", body, affinity=affinity)
         return read(CompletionResponse, data, _("a completion"))
 
     @staticmethod
@@ -415,7 +443,9 @@ class CompletionsClient:
         count = _candidates(req, profile)
         return 1 if _one_request(profile, count) else count
 
-    async def count_usage(self, req: CompletionRequest, text: str) -> Usage | None:
+    async def count_usage(
+        self, req: CompletionRequest, text: str, *, affinity: str | None = None
+    ) -> Usage | None:
         """Count a completion's tokens with the backend's tokenizer, for backends that
         report no usage (llama-cpp-python while streaming); None without a tokenizer.
 
@@ -425,7 +455,9 @@ class CompletionsClient:
         profile = await self.profile()
         if profile.tokenizer is None:
             return None
-        tokenizer = Tokenizer(self.http, profile, req.model or self.default_model)
+        tokenizer = Tokenizer(
+            self.http, profile, req.model or self.default_model, affinity=affinity
+        )
         prompt = await tokenizer.count(req.prompt)
         completion = len(await tokenizer.tokenize(text)) if text else 0
         return Usage(
@@ -436,7 +468,7 @@ class CompletionsClient:
 
     # -- streaming -------------------------------------------------------------------
 
-    def stream(self, req: CompletionRequest) -> CompletionStream:
+    def stream(self, req: CompletionRequest, *, affinity: str | None = None) -> CompletionStream:
         """Stream one completion: `async for delta in client.stream(req)`.
 
         The returned object also carries `.finish_reason`, `.usage` and `.text`
@@ -444,9 +476,11 @@ class CompletionsClient:
         need `complete()` (raised as ParameterError when iteration starts).
         echo is always emulated here (the prompt comes first).
         """
-        return _LazyStream(self, req)
+        return _LazyStream(self, req, affinity)
 
-    async def _open_stream(self, req: CompletionRequest) -> CompletionStream:
+    async def _open_stream(
+        self, req: CompletionRequest, affinity: str | None = None
+    ) -> CompletionStream:
         if req.n > 1:
             raise ParameterError(
                 "n",
@@ -467,12 +501,12 @@ class CompletionsClient:
             )
         if req.wants_best_of:
             raise best_of_with_stream(req.best_of)
-        profile, model, body, warnings = await self._prepare(req)
+        profile, model, body, warnings = await self._prepare(req, affinity)
         body.pop("echo", None)
         if profile.stream_usage:
             body["stream_options"] = {"include_usage": True}
         return CompletionStream(
-            stream_chunks(self.http, "completions", body),
+            stream_chunks(self.http, "completions", body, affinity=affinity),
             stops=req.stop,
             lead=req.prompt if req.echo else "",
             warnings=warnings,
@@ -483,15 +517,18 @@ class CompletionsClient:
 class _LazyStream(CompletionStream):
     """A CompletionStream that checks and opens the request on first iteration."""
 
-    def __init__(self, client: CompletionsClient, req: CompletionRequest) -> None:
+    def __init__(
+        self, client: CompletionsClient, req: CompletionRequest, affinity: str | None
+    ) -> None:
         super().__init__(None)
         self._client = client
         self._req = req
+        self._affinity = affinity
         self._inner: CompletionStream | None = None
 
     async def __anext__(self) -> str:
         if self._inner is None:
-            self._inner = await self._client._open_stream(self._req)
+            self._inner = await self._client._open_stream(self._req, self._affinity)
         try:
             out = await self._inner.__anext__()
         finally:

@@ -1,17 +1,17 @@
-"""The shared HTTP client for one backend, with openai-python's retry policy.
+"""The shared HTTP client for one model server, and openai-python's retry policy.
 
 Retries: 2 by default, on 408/409/429/5xx, timeouts and connection errors;
 `x-should-retry` wins when present. Delay: the server's `retry-after-ms` /
 `Retry-After` when it is at most `max_retry_after` (longer means: give up now
 and surface the error), else `min(0.5 * 2**k, 8) * (1 - 0.25 * random())`.
-`BackendHTTP.with_retries` is the one retry loop: plain requests and the
-opening of streams (until their first text, see streaming.py) both use it.
-The wait is injectable (`sleep=`), so tests record the planned delays.
+The one retry loop is `ServerPool.with_retries` (pool.py), which also moves
+a request to another server when one fails: plain requests and the opening
+of streams (until their first text, see streaming.py) both use it. The wait
+is injectable (`sleep=`), so tests record the planned delays.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
@@ -22,7 +22,6 @@ import httpx
 from pydantic import SecretStr
 
 from bot.completions.error_bodies import (
-    error_from_response,
     is_quota_exhausted,
     retry_after_seconds,
 )
@@ -64,7 +63,7 @@ def backoff_delay(retries_taken: int) -> float:
 
 
 class BackendHTTP:
-    """One `httpx.AsyncClient` for one backend, for the life of the process."""
+    """One `httpx.AsyncClient` for one model server, for the life of the process."""
 
     def __init__(
         self,
@@ -76,13 +75,11 @@ class BackendHTTP:
         max_retries: int = 2,
         max_retry_after: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.backend_label = backend_label
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
-        self.sleep = sleep
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         self._secret = key or None
         headers = {"Accept": "application/json"}
@@ -161,60 +158,8 @@ class BackendHTTP:
             )
         )
 
-    # -- the retry loop ----------------------------------------------------------------
-
-    async def with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run `attempt` until it succeeds or the policy says stop.
-
-        `attempt` raises `httpx.HTTPError` when no answer came (retried with
-        backoff) or `ResponseFailed` for an error status (retried per
-        `retry_plan`); anything else it raises is final. The last failure is
-        raised as a typed BackendError with secrets redacted.
-        """
-        retries = 0
-        while True:
-            try:
-                return await attempt()
-            except httpx.HTTPError as err:
-                error = self.transport_error(err)
-                delay = backoff_delay(retries) if retries < self.max_retries else None
-                if delay is None:
-                    raise error from err
-                why = error.message
-            except ResponseFailed as failed:
-                error = error_from_response(failed.response, self.backend_label)
-                error.message = self.redact(error.message)
-                delay = self.retry_plan(failed.response, error, retries)
-                if delay is None:
-                    raise error from None
-                why = f"HTTP {failed.response.status_code}"
-            log.info(
-                "retrying %s request in %.2f s (retry %d of %d): %s",
-                self.backend_label,
-                delay,
-                retries + 1,
-                self.max_retries,
-                why,
-            )
-            await self.sleep(delay)
-            retries += 1
-
-    # -- requests ----------------------------------------------------------------------
-
-    async def request_json(self, method: str, path: str, payload: Any = None) -> Any:
-        """Send one request with retries and return the decoded JSON body."""
-        url = self.url(path)
-
-        async def attempt() -> Any:
-            log.debug("%s %s headers=%s", method, url, redact_headers(dict(self.client.headers)))
-            response = await self.client.request(method, url, json=payload)
-            if not response.is_success:
-                raise ResponseFailed(response)
-            return self._decode(response)
-
-        return await self.with_retries(attempt)
-
-    def _decode(self, response: httpx.Response) -> Any:
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON body of a successful response (MalformedResponse when it is not JSON)."""
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as err:

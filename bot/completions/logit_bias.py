@@ -8,7 +8,7 @@ import logging
 import re
 from typing import Any
 
-from bot.completions.http import BackendHTTP
+from bot.completions.pool import ServerPool
 from bot.completions.profiles import BackendProfile
 from bot.completions.request import validate_bias_map
 from bot.completions.wire import TokenizeResponse, read
@@ -108,28 +108,36 @@ def parse_logit_bias(text: str) -> tuple[dict[str, int], dict[str, int]]:
 class Tokenizer:
     """The backend's tokenize endpoint, returning ids without special tokens."""
 
-    def __init__(self, http: BackendHTTP, profile: BackendProfile, model: str | None) -> None:
+    def __init__(
+        self,
+        http: ServerPool,
+        profile: BackendProfile,
+        model: str | None,
+        *,
+        affinity: str | None = None,
+    ) -> None:
         self.http = http
+        self.affinity = affinity
         self.kind = profile.tokenizer
         self.model = model
         self._specials: set[int] | None = None
 
     async def _raw(self, text: str) -> list[int]:
-        root = self.http.root_url
+        # Paths from the server root (outside /v1).
         body: dict[str, Any]
         if self.kind == "llama-cpp-python":
-            url, body = f"{root}/extras/tokenize", {"input": text}
+            path, body = "/extras/tokenize", {"input": text}
             if self.model:
                 body["model"] = self.model
         elif self.kind == "vllm":
-            url, body = f"{root}/tokenize", {"prompt": text, "add_special_tokens": False}
+            path, body = "/tokenize", {"prompt": text, "add_special_tokens": False}
             if self.model:
                 body["model"] = self.model
         elif self.kind == "llamacpp":
-            url, body = f"{root}/tokenize", {"content": text, "add_special": False}
+            path, body = "/tokenize", {"content": text, "add_special": False}
         else:
             raise RuntimeError(f"no tokenizer for {self.kind}")
-        data = await self.http.request_json("POST", url, body)
+        data = await self.http.request_json("POST", path, body, affinity=self.affinity)
         return read(TokenizeResponse, data, _("a token list")).ids()
 
     async def count(self, text: str) -> int:

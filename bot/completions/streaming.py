@@ -1,8 +1,10 @@
 """Server-sent events from `/v1/completions` with `stream: true`, as text chunks.
 
-Retried like any request (the one loop in http.py) until the first text has
-arrived; after that a failure surfaces as a BackendError (the user has
-already seen part of it).
+Retried like any request (the one loop in pool.py, which may move it to
+another server) until the first text has arrived; after that a failure
+surfaces as a BackendError (the user has already seen part of it) and the
+server that broke off is taken out of the pool. A stream counts as in flight
+on its server until it is closed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from httpx_sse import ServerSentEvent, SSEError, aconnect_sse
 
 from bot.completions.error_bodies import parse_error_body
 from bot.completions.http import BackendHTTP, ResponseFailed
+from bot.completions.pool import Server, ServerPool
 from bot.completions.result import Usage
 from bot.completions.stops import StopScanner
 from bot.completions.wire import StreamEvent, WireChoice, read
@@ -88,10 +91,16 @@ class _OpenStream:
         self.delivered = False  # some text arrived
         self.finished = False  # a finish_reason arrived
         self.done = False  # [DONE], or the response ended
+        self.server: Server | None = None
 
     @classmethod
-    async def open(cls, http: BackendHTTP, url: str, body: dict[str, Any]) -> _OpenStream:
+    async def open(cls, server: Server, path: str, body: dict[str, Any]) -> _OpenStream:
+        http = server.http
+        url = http.url(path)
         stream = cls(http)
+        stream.server = server
+        server.in_flight += 1
+        stream.stack.callback(lambda: setattr(server, "in_flight", server.in_flight - 1))
         try:
             source = await stream.stack.enter_async_context(
                 aconnect_sse(http.client, "POST", url, json=body)
@@ -150,11 +159,14 @@ class _OpenStream:
 
 
 async def stream_chunks(
-    http: BackendHTTP, path: str, payload: dict[str, Any]
+    pool: ServerPool, path: str, payload: dict[str, Any], *, affinity: str | None = None
 ) -> AsyncGenerator[StreamChunk, None]:
     """POST `payload` with stream on and yield each chunk's text (and finish data)."""
-    url, body = http.url(path), {**payload, "stream": True}
-    stream = await http.with_retries(lambda: _OpenStream.open(http, url, body))
+    body = {**payload, "stream": True}
+    stream = await pool.with_retries(
+        lambda server: _OpenStream.open(server, path, body), affinity=affinity
+    )
+    http = stream.http
     async with stream.stack:
         for chunk in stream.early:
             yield chunk
@@ -163,6 +175,8 @@ async def stream_chunks(
                 for chunk in await stream.next_chunks():
                     yield chunk
         except httpx.HTTPError as err:
+            if stream.server is not None:
+                pool.mark_down(stream.server, f"its stream broke off ({type(err).__name__})")
             raise _cut_short(http.backend_label, stream.delivered) from err
         if not stream.finished:
             # llama-cpp-python answers 200 and then ends the stream with

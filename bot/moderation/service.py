@@ -18,6 +18,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -136,6 +137,8 @@ class ModerationService:
         self.automod_loader: AutoModLoader | None = None
         self.notifier: Notifier | None = None
         self._client: httpx.AsyncClient | None = None
+        # Verdicts given, by stage and action (for /metrics).
+        self.verdicts: Counter[tuple[str, str]] = Counter()
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database) -> ModerationService:
@@ -194,7 +197,7 @@ class ModerationService:
 
     async def refresh_automod(self, guild_id: int) -> AutoModRules:
         """Read the server's rules again (after a rule was created, changed or deleted)."""
-        self.automod.invalidate(guild_id)
+        await self.automod.changed(guild_id)
         return await self.automod_rules(guild_id)
 
     # -- checking ------------------------------------------------------------------
@@ -317,6 +320,8 @@ class ModerationService:
         Clean texts leave no record: a log of every text checked would be a log
         of everything members write.
         """
+        for verdict in verdicts:
+            self.verdicts[(stage, verdict.action)] += 1
         events = [
             EventRecord(
                 user_id=subject.user_id,
@@ -406,14 +411,14 @@ class ModerationService:
         changed = await self.store.update_policy(
             guild_id, actor_id, category, actions={category: action}
         )
-        self.policies.invalidate(guild_id)
+        await self.policies.changed(guild_id)
         return changed
 
     async def set_failure_mode(
         self, guild_id: int, mode: FailureMode | None, actor_id: int
     ) -> tuple[PolicyRecord, PolicyRecord]:
         changed = await self.store.update_policy(guild_id, actor_id, "on_failure", on_failure=mode)
-        self.policies.invalidate(guild_id)
+        await self.policies.changed(guild_id)
         return changed
 
     async def set_channel(
@@ -422,7 +427,7 @@ class ModerationService:
         changed = await self.store.update_policy(
             guild_id, actor_id, "channel", channel_id=channel_id
         )
-        self.policies.invalidate(guild_id)
+        await self.policies.changed(guild_id)
         return changed
 
     async def change_words(
@@ -442,7 +447,7 @@ class ModerationService:
                     kind=full.kind,
                 ),
             ) from None
-        self.policies.invalidate(guild_id)
+        await self.policies.changed(guild_id)
         return changed
 
     async def history(self, guild_id: int, limit: int = 10) -> list[EventRecord]:

@@ -78,6 +78,8 @@ class FakeDiscord:
     rejections = _Shared[list[dict[str, Any]]]()
     sessions = _Shared[list[GatewaySession]]()
     identifies = _Shared[list[dict[str, Any]]]()
+    identify_log = _Shared[list[tuple[float, int, int]]]()
+    identify_refusals = _Shared[list[tuple[float, int, int]]]()
     resumes = _Shared[int]()
     connected = _Shared[asyncio.Event]()
 
@@ -89,6 +91,8 @@ class FakeDiscord:
         response_window: float = 3.0,
         token_lifetime: float = 15 * 60.0,
         recommended_shards: int = 1,
+        max_concurrency: int = 1,
+        identify_interval: float | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -98,6 +102,8 @@ class FakeDiscord:
             response_window=response_window,
             token_lifetime=token_lifetime,
             recommended_shards=recommended_shards,
+            max_concurrency=max_concurrency,
+            identify_interval=identify_interval,
         )
         self.host, self._port = host, port
         self.gateway = Gateway(self.state)

@@ -154,6 +154,10 @@ class Gateway:
             return
         shard = d.get("shard") or [0, 1]
         session.shard_id, session.shard_count = int(shard[0]), int(shard[1])
+        if not self._identify_allowed(session):
+            # Discord's answer to a session started too soon in its bucket.
+            await session.send(INVALID_SESSION, False)
+            return
         session.intents = int(d.get("intents") or 0)
         state.identifies.append(dict(d, token="<redacted>"))
         state.sessions.append(session)
@@ -178,6 +182,25 @@ class Gateway:
             await session.dispatch("GUILD_CREATE", guild.payload())
         session.identified.set()
         state.connected.set()
+
+    def _identify_allowed(self, session: GatewaySession) -> bool:
+        """Record the IDENTIFY; False when its bucket started a session too recently."""
+        state = self.state
+        now = asyncio.get_running_loop().time()
+        entry = (now, session.shard_id, session.shard_count)
+        bucket = session.shard_id % max(1, state.max_concurrency)
+        if state.identify_interval is not None:
+            last = [
+                at
+                for at, shard, _ in state.identify_log
+                if shard % max(1, state.max_concurrency) == bucket
+            ]
+            if last and now - max(last) < state.identify_interval:
+                log.warning("IDENTIFY of shard %s refused: its bucket is rate limited", bucket)
+                state.identify_refusals.append(entry)
+                return False
+        state.identify_log.append(entry)
+        return True
 
     async def _resume(self, session: GatewaySession, d: dict[str, Any]) -> None:
         state = self.state

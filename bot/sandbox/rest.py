@@ -102,7 +102,7 @@ class AppRoutes:
                     "total": 1000,
                     "remaining": 999,
                     "reset_after": 86400000,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.state.max_concurrency,
                 },
             }
         )

@@ -38,6 +38,8 @@ class EmulatorState:
         response_window: float = 3.0,
         token_lifetime: float = 15 * 60.0,
         recommended_shards: int = 1,
+        max_concurrency: int = 1,
+        identify_interval: float | None = None,
     ) -> None:
         self.ids = SnowflakeGenerator()
         self.world = World(self.ids)
@@ -46,6 +48,11 @@ class EmulatorState:
         self.response_window = response_window
         self.token_lifetime = token_lifetime
         self.recommended_shards = recommended_shards
+        # Discord's session start limit: shards identify in max_concurrency buckets
+        # (shard_id % max_concurrency), one per bucket every identify_interval
+        # seconds when that is enforced (None: not checked).
+        self.max_concurrency = max_concurrency
+        self.identify_interval = identify_interval
         # Discord hides commands whose default_member_permissions the member lacks,
         # but server admins can override that per command, so runtime checks must
         # still be testable: hiding is opt-in.
@@ -59,6 +66,10 @@ class EmulatorState:
         self.sessions: list[GatewaySession] = []
         self.all_sessions: list[GatewaySession] = []
         self.identifies: list[dict[str, Any]] = []
+        # (monotonic time, shard id, shard count) of each IDENTIFY accepted, and of each
+        # refused for coming too soon after another in its bucket.
+        self.identify_log: list[tuple[float, int, int]] = []
+        self.identify_refusals: list[tuple[float, int, int]] = []
         self.resumes = 0
         self.connected = asyncio.Event()
         # Records

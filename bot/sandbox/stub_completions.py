@@ -3,6 +3,9 @@
 For benchmarks and sandbox tests that measure or exercise the bot, not a model.
 It echoes a fixed text, honours `n`, `max_tokens` (in words), `echo` and `stream`,
 and can add a fixed delay to stand in for model time.
+
+As its own process (one server of a pool a test can kill -9 and start again):
+`python -m bot.sandbox.stub_completions --port 8001 --text " from one" --delay 0.2`.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ WORDS = "the quick brown fox jumps over the lazy dog".split()
 class StubCompletions:
     """`await stub.start()` → base URL like http://127.0.0.1:PORT/v1."""
 
-    def __init__(self, *, delay: float = 0.0, text: str | None = None) -> None:
+    def __init__(
+        self, *, delay: float = 0.0, text: str | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.delay = delay
         self.text = text
+        self.host, self.port = host, port
         self.requests = 0
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -34,10 +40,10 @@ class StubCompletions:
         app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self.base_url = f"http://{self.host}:{port}/v1"
         return self.base_url
 
     async def stop(self) -> None:
@@ -105,3 +111,26 @@ class StubCompletions:
                 },
             }
         )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until killed (see the module docstring)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A stub completions server.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--text", default=None)
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args(argv)
+
+    async def serve() -> None:
+        stub = StubCompletions(delay=args.delay, text=args.text, host=args.host, port=args.port)
+        print(f"serving {await stub.start()}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

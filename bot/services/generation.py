@@ -146,6 +146,9 @@ class PreparedGeneration:
     preset: str | None = None
     display: Display = field(default_factory=Display)
     notes: list[str | Msg] = field(default_factory=list)
+    # Requests with the same key prefer the same model server of a pool (a story's
+    # id, so its rounds reuse the server's prompt cache); None: the least busy one.
+    affinity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -408,7 +411,7 @@ class GenerationService:
             prepared.requester, request, command="complete", waiting=waiting
         ) as meter:
             started = time.monotonic()
-            result = await self.completions.complete(request)
+            result = await self.completions.complete(request, affinity=prepared.affinity)
             report(meter, result.usage, result.model)
         elapsed = time.monotonic() - started
         return await self._finish(prepared, result, elapsed, streamed=False)
@@ -577,7 +580,7 @@ class GenerationStream:
             prepared.requester, request, command="complete", waiting=self.waiting
         ) as meter:
             started = time.monotonic()
-            deltas = self.service.completions.stream(request)
+            deltas = self.service.completions.stream(request, affinity=prepared.affinity)
             async for delta in deltas:
                 raw += delta
                 generated = _strip_echo(raw, request) if request.echo else raw

@@ -39,10 +39,13 @@ class Waiting:
 
     `deadline` is in seconds since the epoch (the usage clock); past it the
     request is dropped, because its answer could no longer be sent.
+    `request_id` names the request's usage reservation: a request run again
+    after its process died passes the same id, so it does not count twice.
     """
 
     deadline: float | None = None
     on_position: PositionCallback | None = None
+    request_id: str | None = None
 
 
 def subject_of(requester: Requester) -> Subject:
@@ -115,10 +118,12 @@ class Metering:
             cost,
             command=command,
             backend=profile.name,
-            backend_key=self.completions.base_url,
+            backend_key=self.completions.pool_key,
+            servers=self.completions.servers,
             exempt=exempt,
             deadline=waiting.deadline,
             on_position=waiting.on_position,
+            request_id=waiting.request_id,
         ) as meter:
             yield meter
 

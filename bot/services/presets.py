@@ -179,7 +179,7 @@ class PresetService:
                 )
                 tx.audit.record(guild_id, actor_id, "preset.create", key, None, _audit_view(preset))
         finally:
-            self.cache.invalidate(guild_id)
+            await self.cache.changed(guild_id)
         log.info("guild %s: %s created preset %s", guild_id, actor_id, key)
         return preset
 
@@ -212,7 +212,7 @@ class PresetService:
                 if attempt == WRITE_ATTEMPTS:
                     raise
             finally:
-                self.cache.invalidate(guild_id)
+                await self.cache.changed(guild_id)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _edit_once(
@@ -264,7 +264,7 @@ class PresetService:
                 tx.audit.record(guild_id, actor_id, "preset.delete", key, _audit_view(preset), None)
                 await tx.presets.delete(preset)
         finally:
-            self.cache.invalidate(guild_id)
+            await self.cache.changed(guild_id)
         log.info("guild %s: %s deleted preset %s", guild_id, actor_id, key)
         return channels
 
@@ -284,7 +284,7 @@ class PresetService:
                     guild_id, actor_id, "channel_preset.set", str(channel_id), old_name, key
                 )
         finally:
-            self.cache.invalidate(guild_id)
+            await self.cache.changed(guild_id)
         return preset
 
 

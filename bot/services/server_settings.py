@@ -523,7 +523,7 @@ class ServerSettingsService:
             if old != parsed:
                 await tx.settings.put(guild_id, setting.name, parsed, actor_id)
                 tx.audit.record(guild_id, actor_id, "setting.set", setting.name, old, parsed)
-        self.cache.invalidate(guild_id)
+        await self.cache.changed(guild_id)
         log.info("guild %s: %s set %s", guild_id, actor_id, setting.name)
         return await self.get(guild_id)
 
@@ -540,7 +540,7 @@ class ServerSettingsService:
                 await tx.settings.remove(guild_id, removed)
                 for n in removed:
                     tx.audit.record(guild_id, actor_id, "setting.reset", n, current[n], None)
-        self.cache.invalidate(guild_id)
+        await self.cache.changed(guild_id)
         return removed
 
     async def history(

@@ -2,7 +2,11 @@
 
 Discord sends all of a server's events to one shard, and one process runs a
 shard, so a process-local cache stays correct as long as every write goes
-through the same process's services (which invalidate after commit).
+through the same process's services (which call `changed` after commit).
+With several processes a server can still be served by two (a process
+replaced while its successor already runs, shards moved): `changed` then
+also calls `on_change`, which the bot points at the invalidation bus
+(`bot.cluster.bus`) so every other process forgets the entry too.
 
 It keeps at most `max_size` servers (default `GUILD_CACHE_SIZE`), dropping
 the least recently read one first: memory stays flat however many servers
@@ -12,12 +16,15 @@ the bot is in, and a dropped server is simply read from the database again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # Servers kept per cache. Each entry is one server's settings or presets (a
 # few KB at most); 10,000 covers the servers active at once on a process
@@ -53,6 +60,8 @@ class GuildCache(Generic[T]):
         self._running: dict[int, set[_Load[T]]] = {}
         self.loads = 0  # how many times the loader ran (for tests and benchmarks)
         self.evictions = 0
+        # Told after a committed change, so other processes forget the entry too.
+        self.on_change: Callable[[int | None], Awaitable[None]] | None = None
 
     def __len__(self) -> int:
         return len(self._values)
@@ -124,3 +133,20 @@ class GuildCache(Generic[T]):
         """Forget everything."""
         for guild_id in list(self._values) + list(self._running):
             self.invalidate(guild_id)
+
+    def forget(self, guild_id: int | None) -> None:
+        """Forget one server's entry, or every entry for None."""
+        if guild_id is None:
+            self.clear()
+        else:
+            self.invalidate(guild_id)
+
+    async def changed(self, guild_id: int | None) -> None:
+        """A committed write changed the server's value (None: every server's): forget it
+        here and tell `on_change` (the other processes). A failure to tell is logged."""
+        self.forget(guild_id)
+        if self.on_change is not None:
+            try:
+                await self.on_change(guild_id)
+            except Exception:
+                log.warning("could not announce a cache change for %s", guild_id, exc_info=True)

@@ -237,6 +237,11 @@ class Database:
                 )
             yield conn
 
+    async def ping(self) -> None:
+        """Run `SELECT 1` (raises when the database cannot be reached)."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def dispose(self) -> None:
         """Close every pooled connection (and the SQLite writer thread)."""
         if self._writer_thread is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -20,11 +20,13 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Table,
     delete,
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,6 +37,7 @@ from bot.storage.models import SETTING_NAME_LENGTH, Base, UTCDateTime, utcnow
 LedgerId = BigInteger().with_variant(Integer(), "sqlite")
 
 MODEL_LENGTH = 200
+ENTRY_ID_LENGTH = 32
 NAME_LENGTH = 100
 # Role id under which a server's own limit values are kept.
 SERVER_ROLE = 0
@@ -48,9 +51,13 @@ class UsageRow(Base):
         Index("ix_usage_ledger_guild_day", "guild_id", "day"),
         Index("ix_usage_ledger_member_day", "guild_id", "user_id", "day"),
         Index("ix_usage_ledger_created_at", "created_at"),
+        # Writing a batch twice (two flushers, a retry after a lost answer) adds nothing.
+        Index("uq_usage_ledger_entry_id", "entry_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(LedgerId, primary_key=True, autoincrement=True)
+    # The entry's own id, given when it was recorded (rows from before it have none).
+    entry_id: Mapped[str | None] = mapped_column(String(ENTRY_ID_LENGTH), nullable=True)
     # When the request was admitted (UTC), and its UTC calendar day.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     day: Mapped[date] = mapped_column(Date, nullable=False)
@@ -142,14 +149,37 @@ class LedgerStore:
         self.db = db
 
     async def add_many(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Insert rows (column name → value) in one transaction; returns how many."""
+        """Insert rows (column name → value) in one transaction; returns how many.
+
+        A row whose `entry_id` is already in the ledger is skipped, so a batch
+        written twice is kept once.
+        """
         batch = list(rows)
         if not batch:
             return 0
-        # One Core executemany (no ORM objects): the ledger is written every second.
-        table = cast(Table, UsageRow.__table__)
-        await self.db.run_write(lambda conn: conn.execute(table.insert(), batch))
+
+        # One Core executemany (no ORM objects): the ledger is written every
+        # second. A row already there (a queued entry sent twice) is skipped.
+        def insert(conn: Connection) -> None:
+            dialect = conn.dialect.name
+            insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            stmt = insert_for(UsageRow).on_conflict_do_nothing(index_elements=["entry_id"])
+            conn.execute(stmt, batch)
+
+        await self.db.run_write(insert)
         return len(batch)
+
+    async def existing(self, entry_ids: Sequence[str]) -> set[str]:
+        """Which of these entry ids the ledger holds."""
+        found: set[str] = set()
+        for start in range(0, len(entry_ids), 500):
+            chunk = list(entry_ids[start : start + 500])
+            async with self.db.read() as session:
+                rows = await session.scalars(
+                    select(UsageRow.entry_id).where(UsageRow.entry_id.in_(chunk))
+                )
+                found.update(row for row in rows if row is not None)
+        return found
 
     async def totals(
         self, guild_id: int | None, since: date, *, user_id: int | None = None

@@ -63,7 +63,11 @@ class Counters(Protocol):
     """The interface both counter stores offer."""
 
     async def reserve(self, rid: str, holds: Sequence[Hold], now: float) -> Refusal | None:
-        """Hold every scope, or none: None when reserved, else the first that did not fit."""
+        """Hold every scope, or none: None when reserved, else the first that did not fit.
+
+        Reserving again under an `rid` that still holds replaces its holds (a
+        request run again after its process died).
+        """
         ...
 
     async def settle(self, rid: str, holds: Sequence[Hold], actual: Mapping[str, int]) -> None:
@@ -134,9 +138,11 @@ class MemoryCounters:
         for index, hold in enumerate(holds):
             counter = self._get(hold.key)
             counter.purge(now)
-            if hold.limit > 0 and counter.level + hold.amount > hold.limit:
-                lapses = [lapse for _, lapse in counter.holds.values()]
-                return Refusal(index, counter.level, min(lapses) if lapses else None)
+            # A reservation made again under its id replaces its earlier holds.
+            level = counter.level - counter.holds.get(rid, (0, 0.0))[0]
+            if hold.limit > 0 and level + hold.amount > hold.limit:
+                lapses = [lapse for other, (_, lapse) in counter.holds.items() if other != rid]
+                return Refusal(index, level, min(lapses) if lapses else None)
         for hold in holds:
             counter = self._get(hold.key)
             counter.holds[rid] = (hold.amount, hold.lapse_at)

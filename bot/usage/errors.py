@@ -8,7 +8,7 @@ shows in their own language and time zone ("in 3 hours").
 from __future__ import annotations
 
 from bot.errors import CoupletError
-from bot.i18n import Msg
+from bot.i18n import Msg, _
 
 
 def when(at: float) -> str:
@@ -31,3 +31,16 @@ class QueueFull(CoupletError):
 
 class QueueExpired(CoupletError):
     """A request waited so long that its answer could no longer be sent."""
+
+
+class QueueUnavailable(CoupletError):
+    """The queue shared by every process (in Redis) could not be reached."""
+
+    @classmethod
+    def because(cls, error: BaseException) -> QueueUnavailable:
+        return cls(
+            _(
+                "The queue to the model cannot be reached right now (its shared store is "
+                "unreachable), so nothing was sent; try again in a minute."
+            )
+        )

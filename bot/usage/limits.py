@@ -226,7 +226,7 @@ class LimitStore:
             if old != value:
                 await repo.put(guild_id, role_id, name, value, actor_id)
                 AuditRepository(session).record(guild_id, actor_id, action, target, old, value)
-        self.cache.invalidate(guild_id)
+        await self.cache.changed(guild_id)
         log.info("guild %s: %s set %s to %s", guild_id, actor_id, target, value)
 
     async def reset(
@@ -253,5 +253,5 @@ class LimitStore:
                     removed.append(target)
             if removed:
                 await repo.remove(guild_id, names=names, role_id=role_id)
-        self.cache.invalidate(guild_id)
+        await self.cache.changed(guild_id)
         return removed

@@ -16,7 +16,9 @@ passes (the caller sets it so an answer can still be sent), and refused at
 once with `QueueFull` when `max_waiting` requests already wait.
 
 `FairQueue` serves one process; the `BackendQueue` protocol is what the
-generation path needs, so a queue shared through Redis can take its place.
+generation path needs, and `bot.usage.redis_queue.RedisFairQueue` takes its
+place when several processes share a backend (REDIS_URL): the same rotation,
+kept in Redis.
 """
 
 from __future__ import annotations
@@ -138,17 +140,11 @@ class FairQueue:
         loop = asyncio.get_running_loop()
         started = loop.time()
         if self.concurrency > 0 and self._waiting >= self.max_waiting:
-            raise QueueFull(
-                _(
-                    "The model is busy: {n} requests are already waiting for it, so yours was "
-                    "not queued; try again in a minute.",
-                    n=self._waiting,
-                )
-            )
+            raise queue_full(self._waiting)
         entry = _Entry(guild_id, user_id)
         self._add(entry)
         try:
-            await self._wait(entry, deadline, on_position)
+            await wait_for_turn(entry, deadline, on_position, self.clock, self.report_interval)
         except BaseException:
             if entry.granted:
                 self._release()
@@ -215,35 +211,57 @@ class FairQueue:
         self._running -= 1
         self._grant()
 
-    async def _wait(
-        self, entry: _Entry, deadline: float | None, on_position: PositionCallback | None
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        shown: int | None = None
-        next_report = 0.0
-        while not entry.granted:
-            now = self.clock()
-            if deadline is not None and now >= deadline:
-                raise QueueExpired(
-                    _(
-                        "The model was too busy to start your request in time for Discord's "
-                        "15-minute limit on a reply, so it was dropped; try again later."
-                    )
+
+def queue_full(waiting: int) -> QueueFull:
+    """The refusal for a request arriving when `waiting` requests already wait."""
+    return QueueFull(
+        _(
+            "The model is busy: {n} requests are already waiting for it, so yours was "
+            "not queued; try again in a minute.",
+            n=waiting,
+        )
+    )
+
+
+async def wait_for_turn(
+    entry: _Entry,
+    deadline: float | None,
+    on_position: PositionCallback | None,
+    clock: Clock,
+    report_interval: float,
+) -> None:
+    """Wait until `entry` is granted, reporting its position (at most every
+    `report_interval` s) and giving up with QueueExpired at `deadline`.
+
+    Whoever keeps the queue sets `entry.granted` and `entry.position` and then
+    `entry.changed`.
+    """
+    loop = asyncio.get_running_loop()
+    shown: int | None = None
+    next_report = 0.0
+    while not entry.granted:
+        now = clock()
+        if deadline is not None and now >= deadline:
+            raise QueueExpired(
+                _(
+                    "The model was too busy to start your request in time for Discord's "
+                    "15-minute limit on a reply, so it was dropped; try again later."
                 )
-            due = on_position is not None and entry.position != shown
-            if due and loop.time() >= next_report:
-                shown, next_report = entry.position, loop.time() + self.report_interval
-                assert on_position is not None
-                try:
-                    await on_position(shown)
-                except Exception:
-                    log.warning("could not report a queue position", exc_info=True)
-                continue  # things may have moved while reporting
-            timeouts = [] if deadline is None else [deadline - now]
-            if due:
-                timeouts.append(next_report - loop.time())
-            entry.changed.clear()
+            )
+        due = on_position is not None and entry.position != shown
+        if due and loop.time() >= next_report:
+            shown, next_report = entry.position, loop.time() + report_interval
+            assert on_position is not None
             try:
-                await asyncio.wait_for(entry.changed.wait(), min(timeouts) if timeouts else None)
-            except TimeoutError:
-                pass
+                await on_position(shown)
+            except Exception:
+                log.warning("could not report a queue position", exc_info=True)
+            continue  # things may have moved while reporting
+        timeouts = [] if deadline is None else [deadline - now]
+        if due:
+            timeouts.append(next_report - loop.time())
+        entry.changed.clear()
+        try:
+            await asyncio.wait_for(entry.changed.wait(), min(timeouts) if timeouts else None)
+        except TimeoutError:
+            pass

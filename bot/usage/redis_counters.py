@@ -38,8 +38,11 @@ for i = 1, n do
   local live = redis.call('ZRANGE', h, 0, -1, 'WITHSCORES')
   local earliest = ''
   for j = 1, #live, 2 do
-    level = level + tonumber(string.match(live[j], ':(%d+)$'))
-    if earliest == '' then earliest = live[j + 1] end
+    -- A reservation made again under its id replaces its earlier holds.
+    if string.sub(live[j], 1, #rid + 1) ~= rid .. ':' then
+      level = level + tonumber(string.match(live[j], ':(%d+)$'))
+      if earliest == '' then earliest = live[j + 1] end
+    end
   end
   if limit > 0 and level + amount > limit then
     return {i - 1, level, earliest}
@@ -49,6 +52,10 @@ for i = 1, n do
   local h = KEYS[2 * i]
   local base = 2 + (i - 1) * 4
   local amount, lapse = ARGV[base + 2], tonumber(ARGV[base + 3])
+  local live = redis.call('ZRANGE', h, 0, -1)
+  for j = 1, #live do
+    if string.sub(live[j], 1, #rid + 1) == rid .. ':' then redis.call('ZREM', h, live[j]) end
+  end
   redis.call('ZADD', h, lapse, rid .. ':' .. amount)
   local keep = math.ceil(lapse * 1000)
   if redis.call('PEXPIRETIME', h) < keep then redis.call('PEXPIREAT', h, keep) end
@@ -97,8 +104,9 @@ def _amount(member: bytes | str) -> int:
 class RedisCounters:
     """Counters kept in Redis; see the module docstring for the layout."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, close: bool = True) -> None:
         self.redis = redis
+        self._close = close  # False when the client is shared (the bot's)
         self._reserve = redis.register_script(RESERVE)
         self._restore = redis.register_script(RESTORE)
 
@@ -172,4 +180,5 @@ class RedisCounters:
             await self._restore(keys=keys, args=args)
 
     async def aclose(self) -> None:
-        await self.redis.aclose()
+        if self._close:
+            await self.redis.aclose()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -232,18 +232,35 @@ class UsageService:
         self.queue_size = queue_size
         self.hold_ttl = hold_ttl
         self._queues: dict[str, BackendQueue] = {}
+        # Makes the queue to a backend (limit, size); default: in this process.
+        self.make_queue: Callable[[str, int, int], BackendQueue] = self._local_queue
+        # Told of every ledger entry as it is recorded (metrics).
+        self.observers: list[Callable[[LedgerEntry], None]] = []
 
     # -- the queues ---------------------------------------------------------------
 
-    def queue(self, backend_key: str, backend: str) -> BackendQueue:
-        """The fair queue to one backend (made on first use)."""
+    def queue(self, backend_key: str, backend: str, servers: int = 1) -> BackendQueue:
+        """The fair queue to one backend (made on first use).
+
+        The concurrency limit is per model server: a pool of `servers` runs
+        that many times as many generations at once.
+        """
         queue = self._queues.get(backend_key)
         if queue is None:
             limit = self.concurrency
             if limit is None:
                 limit = default_concurrency(backend)
-            queue = self._queues[backend_key] = FairQueue(limit, self.queue_size, clock=self.clock)
+            limit *= max(1, servers)
+            queue = self._queues[backend_key] = self.make_queue(backend_key, limit, self.queue_size)
         return queue
+
+    def _local_queue(self, backend_key: str, limit: int, size: int) -> BackendQueue:
+        return FairQueue(limit, size, clock=self.clock)
+
+    @property
+    def running(self) -> int:
+        """Generations running on the backends (as far as this process knows)."""
+        return sum(queue.running for queue in self._queues.values())
 
     @property
     def waiting(self) -> int:
@@ -283,17 +300,23 @@ class UsageService:
         command: str,
         backend: str,
         backend_key: str = "",
+        servers: int = 1,
         exempt: bool = False,
         deadline: float | None = None,
         on_position: PositionCallback | None = None,
+        request_id: str | None = None,
     ) -> AsyncIterator[Meter]:
-        """Reserve, wait for a turn, let the caller send, then settle and record."""
+        """Reserve, wait for a turn, let the caller send, then settle and record.
+
+        `request_id` names the reservation: the same request run again (after its
+        process died) passes the same id, and its new reservation replaces the old.
+        """
         config = await self.limits.get(subject.guild_id)
         limits = config.for_member(subject.role_ids, exempt=exempt and subject.manages_server)
         now = self.clock()
         held = self.holds(subject, limits, cost, now)
         holds = [hold for _, hold in held]
-        rid = uuid.uuid4().hex
+        rid = request_id or uuid.uuid4().hex
         try:
             refusal = await self.counters.reserve(rid, holds, now)
         except CounterStoreError as err:
@@ -310,7 +333,7 @@ class UsageService:
         async with AsyncExitStack() as stack:
             try:
                 meter.waited = await stack.enter_async_context(
-                    self.queue(backend_key, backend).slot(
+                    self.queue(backend_key, backend, servers).slot(
                         subject.guild_id,
                         subject.user_id,
                         deadline=deadline,
@@ -351,28 +374,32 @@ class UsageService:
         used = meter.prompt_tokens + meter.completion_tokens
         actual = {hold.key: used for _, hold in held if hold.kind == "budget"}
         await self._end(self.counters.settle(rid, [hold for _, hold in held], actual))
-        self.ledger.record(
-            LedgerEntry(
-                at=meter.admitted,
-                guild_id=subject.guild_id,
-                channel_id=subject.channel_id,
-                user_id=subject.user_id,
-                user_name=subject.user_name,
-                story_id=subject.story_id,
-                command=command,
-                backend=backend,
-                model=meter.model,
-                prompt_tokens=meter.prompt_tokens,
-                completion_tokens=meter.completion_tokens,
-                tokens_counted=meter.counted,
-                n=cost.n,
-                best_of=cost.best_of,
-                requests=meter.requests if meter.requests is not None else cost.requests,
-                outcome=outcome,
-                latency_ms=max(0, round((self.clock() - meter.started) * 1000)),
-                wait_ms=round(meter.waited * 1000),
-            )
+        entry = LedgerEntry(
+            at=meter.admitted,
+            guild_id=subject.guild_id,
+            channel_id=subject.channel_id,
+            user_id=subject.user_id,
+            user_name=subject.user_name,
+            story_id=subject.story_id,
+            command=command,
+            backend=backend,
+            model=meter.model,
+            prompt_tokens=meter.prompt_tokens,
+            completion_tokens=meter.completion_tokens,
+            tokens_counted=meter.counted,
+            n=cost.n,
+            best_of=cost.best_of,
+            requests=meter.requests if meter.requests is not None else cost.requests,
+            outcome=outcome,
+            latency_ms=max(0, round((self.clock() - meter.started) * 1000)),
+            wait_ms=round(meter.waited * 1000),
         )
+        await self.ledger.add(entry)
+        for observe in self.observers:
+            try:
+                observe(entry)
+            except Exception:
+                log.exception("a usage observer failed")
 
     @staticmethod
     async def _end(operation: object) -> None:

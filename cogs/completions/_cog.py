@@ -115,6 +115,24 @@ class Completions(commands.Cog, name=COG_NAME):
     def __init__(self, bot: CoupletBot) -> None:
         self.bot = bot
 
+    async def cog_load(self) -> None:
+        # What runs an interaction again when its process died mid-answer (bot.jobs).
+        jobs = self.bot.jobs
+        jobs.register("complete", self._resume_complete)
+        jobs.register("regenerate", lambda i, args: self.regenerate(i, args["gid"]))
+        jobs.register("continue", lambda i, args: self.continue_text(i, args["gid"], args["k"]))
+
+    async def cog_unload(self) -> None:
+        for kind in ("complete", "regenerate", "continue"):
+            self.bot.jobs.unregister(kind)
+
+    async def _resume_complete(
+        self, interaction: discord.Interaction, args: dict[str, Any]
+    ) -> None:
+        await self.respond(
+            interaction, args["prompt"], args["options"], args["preset"], args["private"]
+        )
+
     # -- /complete ------------------------------------------------------------
 
     @app_commands.command(
@@ -199,15 +217,18 @@ class Completions(commands.Cog, name=COG_NAME):
         the backend asked: one Discord round trip less before the answer.
         """
         acknowledge(interaction, defer(interaction, private))
-        requester = requester_of(interaction, private)
-        # Errors propagate to the one handler (the tree's on_error, or the
-        # modal's), which answers with an ephemeral sentence.
-        try:
-            prepared = await self.bot.generation.prepare(requester, prompt, options, preset)
-            outcome = await self.execute(interaction, prepared)
-        finally:
-            await acknowledged(interaction)
-        await send_outcome(interaction, outcome)
+        args = {"prompt": prompt, "options": options, "preset": preset, "private": private}
+        # Kept until answered, so another process can answer if this one dies.
+        async with self.bot.jobs.track(interaction, "complete", args):
+            requester = requester_of(interaction, private)
+            # Errors propagate to the one handler (the tree's on_error, or the
+            # modal's), which answers with an ephemeral sentence.
+            try:
+                prepared = await self.bot.generation.prepare(requester, prompt, options, preset)
+                outcome = await self.execute(interaction, prepared)
+            finally:
+                await acknowledged(interaction)
+            await send_outcome(interaction, outcome)
 
     async def execute(
         self, interaction: discord.Interaction, prepared: PreparedGeneration
@@ -252,35 +273,43 @@ class Completions(commands.Cog, name=COG_NAME):
     async def regenerate(self, interaction: discord.Interaction, gid: int) -> None:
         """Regenerate: the same request again, answered in a new message."""
         await self.run_again(
-            interaction, lambda requester: self.bot.generation.prepare_regenerate(gid, requester)
+            interaction,
+            lambda requester: self.bot.generation.prepare_regenerate(gid, requester),
+            ("regenerate", {"gid": gid}),
         )
 
     async def continue_text(self, interaction: discord.Interaction, gid: int, k: int) -> None:
         """Continue: candidate k appended to the prompt, more generated, in a new message."""
         await self.run_again(
-            interaction, lambda requester: self.bot.generation.prepare_continue(gid, k, requester)
+            interaction,
+            lambda requester: self.bot.generation.prepare_continue(gid, k, requester),
+            ("continue", {"gid": gid, "k": k}),
         )
 
     async def run_again(
         self,
         interaction: discord.Interaction,
         prepare: Callable[[Requester], Awaitable[PreparedGeneration | None]],
+        job: tuple[str, dict[str, Any]],
     ) -> None:
         """Defer, prepare from a stored generation, answer in a new message (or say it's gone).
 
+        `job` names the click and its arguments, to run it again if this process dies.
         As in `respond`, the "thinking…" response goes out while the work starts.
         """
         private = is_ephemeral(interaction)
         acknowledge(interaction, defer(interaction, private))
-        try:
-            prepared = await prepare(requester_of(interaction, private))
-            if prepared is None or not self.same_place(interaction, prepared.requester):
-                await reply_ephemeral(interaction, GONE)
-                return
-            outcome = await self.execute(interaction, prepared)
-        finally:
-            await acknowledged(interaction)
-        await send_outcome(interaction, outcome)
+        kind, args = job
+        async with self.bot.jobs.track(interaction, kind, {**args, "private": private}):
+            try:
+                prepared = await prepare(requester_of(interaction, private))
+                if prepared is None or not self.same_place(interaction, prepared.requester):
+                    await reply_ephemeral(interaction, GONE)
+                    return
+                outcome = await self.execute(interaction, prepared)
+            finally:
+                await acknowledged(interaction)
+            await send_outcome(interaction, outcome)
 
     async def show_tokens(
         self, interaction: discord.Interaction, gid: int, k: int, page: int, *, new: bool
@@ -358,7 +387,12 @@ def queue_waiting(interaction: discord.Interaction, backend_timeout: float) -> W
         )
 
     room = max(INTERACTION_LIFETIME - backend_timeout, INTERACTION_LIFETIME / 2)
-    return Waiting(deadline=interaction.created_at.timestamp() + room, on_position=show)
+    return Waiting(
+        deadline=interaction.created_at.timestamp() + room,
+        on_position=show,
+        # The same reservation if the interaction is run again after a crash.
+        request_id=f"interaction:{interaction.id}",
+    )
 
 
 def is_ephemeral(interaction: discord.Interaction) -> bool:

@@ -55,6 +55,9 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # Rules are refreshed by the gateway events; this also catches what no event
 # announces (Couplet given or denied Manage Server, events missed while offline).
 AUTOMOD_REFRESH_MINUTES = 15
+AUTOMOD_LEASE = "automod-refresh"
+# The holder renews it every round; another process takes over two rounds after it died.
+AUTOMOD_LEASE_TTL = AUTOMOD_REFRESH_MINUTES * 60 * 2 + 60
 TIMEOUT_HOURS = {"timeout_1h": 1, "timeout_24h": 24}
 
 CATEGORY_CHOICES = [app_commands.Choice(name=c, value=c) for c in CATEGORIES]
@@ -147,8 +150,10 @@ class Moderation(
 
     @tasks.loop(minutes=AUTOMOD_REFRESH_MINUTES)
     async def refresh_rules(self) -> None:
-        """Forget every server's rules; each is read again when next needed."""
-        self.service.automod.clear()
+        """Forget every server's rules, in every process; each is read again when next
+        needed. With several processes one of them does it (the lease) for all."""
+        if await self.bot.cluster.leases.claim(AUTOMOD_LEASE, ttl=AUTOMOD_LEASE_TTL):
+            await self.service.automod.changed(None)
 
     @refresh_rules.error
     async def _refresh_failed(self, error: BaseException) -> None:
