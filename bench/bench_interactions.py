@@ -1,279 +1,411 @@
-"""Load bench: many `/complete` interactions at once through the Discord emulator.
+"""Couplet's own cost per interaction, as ratios to a fair floor measured side by side.
 
-Runs each bot as its own process against the emulator (in this process) and a
-stub completions backend that answers instantly, then prints for each bot:
-interactions answered per second, p50/p99 overhead per interaction (time from
-dispatch to answer minus the time the backend spent on that request), CPU
-milliseconds per interaction and memory (RSS, peak RSS).
+Two bots run at once, each as its own process against its own Discord
+emulator and instant stub backend (both in this process):
 
-    .venv/bin/python bench/bench_interactions.py --count 200
-    .venv/bin/python bench/bench_interactions.py --count 500 --bots floor
+- `floor` (bench/floor_bot.py): a bare discord.py bot doing the Discord and
+  backend work of a /complete — defer, one POST /v1/completions (httpx), edit
+  the original with the text and a row of buttons; Next edits in place,
+  Regenerate defers, asks the backend and edits its new message.
+- `couplet`: `couplet run`, the real bot (SQLite in a temporary directory).
 
-Bots: `couplet` (`couplet run`, the real bot) and `floor` (a minimal discord.py
-bot that defers and answers a fixed text). Figures are for this machine only.
+For each scenario (/complete, a Next click, a Regenerate click) and each number
+in flight, the two are measured alternately, `--rounds` times, and the medians
+compared: answers per second, CPU per interaction of the bot process, and p99
+overhead (dispatch to answer, minus the backend's own time). The issue's
+targets are printed with the measured ratio and PASS or MISS.
+
+    .venv/bin/python bench/bench_interactions.py                 # the ratio targets
+    .venv/bin/python bench/bench_interactions.py --memory 10000  # RSS over 10,000 /complete
+                                                                 # after a 10,000 warm-up
+    .venv/bin/python bench/bench_interactions.py --servers 100000:10000
+    .venv/bin/python bench/bench_interactions.py --scenarios complete --flights 20 --rounds 5
+
+Figures are for this machine and its load at the time (printed with them).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import random
 import statistics
 import sys
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-THIS_FILE = Path(__file__).resolve()
-ROOT = THIS_FILE.parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from aiohttp import web  # noqa: E402
+from harness import (
+    COUPLET_COMMAND,
+    FLOOR_COMMAND,
+    Batch,
+    Start,
+    Subject,
+    load_average,
+)
 
-from bot.sandbox import FakeDiscord  # noqa: E402
-from bot.sandbox.stub_completions import StubCompletions  # noqa: E402
-from tests.support.discord_env import running_process  # noqa: E402
+from bot.sandbox.interactions import InteractionRecord
+from bot.sandbox.world import Guild
+from bot.storage.generations import RECENT_COUNT
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-class TimedStub(StubCompletions):
-    """The stub backend, also recording how long each prompt spent in it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.spent: dict[str, float] = {}
-
-    async def _complete(self, request: web.Request) -> web.StreamResponse:
-        start = time.perf_counter()
-        body = await request.json()
-        response = await self._answer(body)
-        self.spent[str(body.get("prompt"))] = time.perf_counter() - start
-        return response
-
-    async def _answer(self, body: dict[str, Any]) -> web.StreamResponse:
-        self.requests += 1
-        n = int(body.get("n") or 1)
-        text = self._text(body)
-        return web.json_response(
-            {
-                "id": "cmpl-stub",
-                "object": "text_completion",
-                "created": int(time.time()),
-                "model": body.get("model") or "stub-model",
-                "choices": [
-                    {"index": i, "text": text, "finish_reason": "length", "logprobs": None}
-                    for i in range(n)
-                ],
-                "usage": {
-                    "prompt_tokens": 2,
-                    "completion_tokens": 8 * n,
-                    "total_tokens": 2 + 8 * n,
-                },
-            }
-        )
+SCENARIOS = ("complete", "next", "regenerate")
+LABELS = {"next": "Next ▶", "regenerate": "Regenerate"}
+MAX_TOKENS = 8
+MiB = 2**20
 
 
-def proc_stats(pid: int) -> tuple[float, int, int]:
-    """(CPU seconds, RSS bytes, peak RSS bytes) of a process, from /proc."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    rss = peak = 0
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) * 1024
-            elif line.startswith("VmHWM:"):
-                peak = int(line.split()[1]) * 1024
-    return cpu, rss, peak
+def subjects(baselines: str | None = None, env: list[str] | None = None) -> list[Subject]:
+    """The floor and Couplet; also Couplet run from each checkout in `baselines` (a, b, …).
+
+    `env`: KEY=VALUE settings for every Couplet (e.g. MODERATION_CLASSIFIER=false).
+    """
+    extra = dict(item.split("=", 1) for item in env or [])
+    bots = [Subject("floor", FLOOR_COMMAND), Subject("couplet", [*COUPLET_COMMAND, "run"], extra)]
+    for number, checkout in enumerate((baselines or "").split(",") if baselines else []):
+        root = Path(checkout).resolve()
+        name = "baseline" if number == 0 else f"baseline{number + 1}"
+        python = root / ".venv" / "bin" / "python"
+        # Its own environment when it has one (as its pyproject.toml installs it);
+        # PYTHONPATH comes before the editable install either way.
+        executable = str(python) if python.exists() else COUPLET_COMMAND[0]
+        command = [executable, *COUPLET_COMMAND[1:], "run"]
+        bots.append(Subject(name, command, {**extra, "PYTHONPATH": str(root)}))
+    return bots
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+# ---------------------------------------------------------------- one batch
+
+
+async def plan(subject: Subject, scenario: str, count: int) -> Start:
+    """How to start interaction i of a batch of `scenario` (clicks get their replies first)."""
+    stamp = time.monotonic_ns()
+    if scenario == "complete":
+
+        async def start(i: int) -> tuple[InteractionRecord, str | None]:
+            prompt = f"bench {i} {stamp}"
+            return await subject.complete(prompt, i, max_tokens=MAX_TOKENS), prompt
+
+        return start
+
+    n = 2 if scenario == "next" else 1
+    replies = await subject.replies(count, f"{scenario} {stamp}", max_tokens=MAX_TOKENS, n=n)
+    label = LABELS[scenario]
+
+    async def click(i: int) -> tuple[InteractionRecord, str | None]:
+        message, prompt = replies[i]
+        rec = await subject.fake.click(message, label)
+        return rec, (prompt if scenario == "regenerate" else None)
+
+    return click
+
+
+async def measure(subject: Subject, scenario: str, count: int, flight: int) -> Batch:
+    """One batch of `count` interactions of `scenario`, `flight` in flight (setup not measured)."""
+    start = await plan(subject, scenario, count)
+    return await subject.fire(start, count, flight)
+
+
+# ---------------------------------------------------------------- the ratio targets
 
 
 @dataclass
-class Result:
-    bot: str
-    count: int
-    answered: int
-    wall: float
-    overheads: list[float]
+class Medians:
+    rate: float
+    p99: float
     cpu: float
-    rss: int
-    peak: int
-    emulator_cpu: float
 
-    def line(self) -> str:
-        rate = self.answered / self.wall if self.wall else 0.0
-        q = statistics.quantiles(self.overheads, n=100) if len(self.overheads) >= 2 else [0.0] * 99
-        return (
-            f"{self.bot:8} {self.answered:>5}/{self.count:<5} {rate:>9.1f} "
-            f"{q[49] * 1000:>9.1f} {q[98] * 1000:>9.1f} "
-            f"{self.cpu / max(self.answered, 1) * 1000:>9.2f} "
-            f"{self.rss / 2**20:>8.1f} {self.peak / 2**20:>8.1f} "
-            f"{self.emulator_cpu / max(self.answered, 1) * 1000:>9.2f}"
+    @classmethod
+    def of(cls, batches: list[Batch]) -> Medians:
+        return cls(
+            statistics.median(b.rate for b in batches),
+            statistics.median(b.p99 for b in batches),
+            statistics.median(b.cpu_per for b in batches),
         )
 
 
-HEADER = (
-    f"{'bot':8} {'answered':>11} {'answers/s':>9} {'p50 ms':>9} {'p99 ms':>9} "
-    f"{'CPU ms/i':>9} {'RSS MiB':>8} {'peak MiB':>8} {'emu ms/i':>9}"
-)
+async def ratio_run(args: argparse.Namespace, tmp: Path) -> None:
+    flights = [int(x) for x in args.flights.split(",")]
+    scenarios = [s.strip() for s in args.scenarios.split(",")]
+    bots = subjects(args.baseline, args.env)
+    results: dict[tuple[str, int, str], list[Batch]] = {}
+    async with AsyncExitStack() as stack:
+        for bot in bots:
+            await bot.start(stack, tmp)
+        for bot in bots:  # warm-up: connection pools, caches, the database
+            for scenario in scenarios:
+                await measure(bot, scenario, 20, 20)
+        for scenario in scenarios:
+            for flight in flights:
+                for r in range(args.rounds):
+                    # Rotate who goes first, so a change in load hits every bot alike.
+                    for bot in bots[r % len(bots) :] + bots[: r % len(bots)]:
+                        batch = await measure(bot, scenario, args.count, flight)
+                        results.setdefault((scenario, flight, bot.name), []).append(batch)
+                        if args.verbose:
+                            print(
+                                f"  {scenario:10} {flight:>3} {bot.name:8} "
+                                f"{batch.rate:8.1f}/s p99 {batch.p99 * 1000:8.1f} ms "
+                                f"{batch.cpu_per * 1000:6.2f} ms CPU/i  load {load_average()}",
+                                file=sys.stderr,
+                            )
+        rss = {bot.name: bot.stats()[1] for bot in bots}
 
-
-async def fire(
-    fake: FakeDiscord,
-    stub: TimedStub,
-    count: int,
-    options: dict[str, Any],
-    timeout: float,  # noqa: ASYNC109
-    concurrency: int = 0,
-) -> tuple[int, float, list[float]]:
-    """Dispatch `count` /complete interactions (at most `concurrency` in flight; 0 = all)."""
-    loop = asyncio.get_running_loop()
-    answered_at: dict[int, float] = {}
-    overheads: list[float] = []
-    gate = asyncio.Semaphore(concurrency or count)
-
-    async def one(i: int) -> None:
-        async with gate:
-            prompt = f"bench {i} {time.monotonic_ns()}"
-            rec = await fake.slash("complete", dict(options, prompt=prompt))
-            sent = loop.time()
-            await rec.wait_for(lambda r: r.answered or bool(r.rejections), timeout)
-            if rec.answered:
-                answered_at[i] = loop.time()
-                overheads.append(answered_at[i] - sent - stub.spent.get(prompt, 0.0))
-
-    start = loop.time()
-    results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
-    if failures:
-        print(f"  {len(failures)} interactions failed, e.g. {failures[0]!r}", file=sys.stderr)
-    end = max(answered_at.values(), default=start)
-    return len(answered_at), end - start, overheads
-
-
-async def bench_bot(name: str, args: argparse.Namespace, tmp: Path) -> Result:
-    stub = TimedStub()
-    base_url = await stub.start()
-    fake = FakeDiscord()
-    await fake.start()
-    env = {
-        "COMPLETIONS_BASE_URL": base_url,
-        "COMPLETIONS_MODEL": "stub-model",
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / f'{name}.db'}",
-        "DISCORD_SYNC": "global",
-        "LOG_LEVEL": "WARNING",
-    }
-    if name == "couplet":
-        command = [
-            sys.executable,
-            "-c",
-            "import sys; from bot.cli import main; sys.exit(main())",
-            "run",
-        ]
-    else:
-        command = [sys.executable, str(THIS_FILE), "--serve-floor-bot"]
-    try:
-        async with running_process(fake, command, env, log_path=str(tmp / f"{name}.log")) as proc:
-            definition = next(c for c in fake.commands() if c["name"] == "complete")
-            names = {o["name"] for o in definition.get("options") or []}
-            options: dict[str, Any] = (
-                {"max_tokens": args.max_tokens} if "max_tokens" in names else {}
-            )
-            if "stream" in names:
-                options["stream"] = False
-            # Warm up caches, the database and connection pools.
-            await fire(fake, stub, min(5, args.count), options, args.timeout)
-            cpu0, _, _ = proc_stats(proc.process.pid)
-            own0 = time.process_time()
-            answered, wall, overheads = await fire(
-                fake, stub, args.count, options, args.timeout, args.concurrency
-            )
-            own = time.process_time() - own0
-            cpu1, rss, peak = proc_stats(proc.process.pid)
-            if fake.unknown_routes:
-                print(f"  unknown routes: {sorted(set(fake.unknown_routes))}", file=sys.stderr)
-            return Result(name, args.count, answered, wall, overheads, cpu1 - cpu0, rss, peak, own)
-    finally:
-        await fake.stop()
-        await stub.stop()
-
-
-async def main(args: argparse.Namespace) -> int:
-    flight = args.concurrency or args.count
     print(
-        f"{args.count} /complete interactions, {flight} in flight, max_tokens={args.max_tokens}, "
-        f"instant stub backend; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"{args.count} interactions per batch, medians of {args.rounds} rounds taken in turn, "
+        f"instant stub backend; load average at the end: {load_average()}"
     )
-    results = []
-    with tempfile.TemporaryDirectory(prefix="couplet-bench-") as tmp:
-        for name in args.bots.split(","):
-            try:
-                results.append(await bench_bot(name.strip(), args, Path(tmp)))
-            except Exception as err:  # a missing or broken bot should not hide the other figures
-                print(f"{name}: could not run: {err}", file=sys.stderr)
-    print(HEADER)
-    for result in results:
-        print(result.line())
     print(
-        "overhead = dispatch to answer minus backend time; CPU ms/i = bot process CPU per "
-        "interaction; emu ms/i = this process (emulator + stub backend) CPU per interaction."
+        f"{'scenario':11}{'flight':>6} {'bot':8} | {'answers/s':>9} {'ratio':>5} | "
+        f"{'CPU/i':>7} {'ratio':>5} | {'p99 overhead':>12} {'ratio':>5}"
     )
-    return 0 if results else 1
+    targets: list[str] = []
+    for scenario in scenarios:
+        for flight in flights:
+            floor = Medians.of(results[(scenario, flight, "floor")])
+            for bot in bots:
+                mine = Medians.of(results[(scenario, flight, bot.name)])
+                rate = mine.rate / floor.rate if floor.rate else 0.0
+                cpu = mine.cpu / floor.cpu if floor.cpu else float("inf")
+                p99 = mine.p99 / floor.p99 if floor.p99 > 0 else float("inf")
+                print(
+                    f"{scenario:11}{flight:>6} {bot.name:8} | {mine.rate:9.1f} {rate:5.2f} | "
+                    f"{mine.cpu * 1000:5.2f}ms {cpu:5.2f} | {mine.p99 * 1000:10.1f}ms {p99:5.2f}"
+                )
+                if bot.name == "floor":
+                    continue
+                who = f"{bot.name:8} {scenario:10}"
+                goal = 0.5 if flight >= 300 else 0.7
+                targets.append(
+                    f"{who} answers/s at {flight:>3} in flight ≥ {goal}×: "
+                    f"{rate:5.2f}×  {verdict(rate >= goal)}"
+                )
+                targets.append(
+                    f"{who} CPU/interaction at {flight:>3} in flight ≤ 2×: "
+                    f"{cpu:5.2f}×  {verdict(cpu <= 2)}"
+                )
+                if flight == 20:
+                    targets.append(
+                        f"{who} p99 overhead at  20 in flight ≤ 3×: "
+                        f"{p99:5.2f}×  {verdict(p99 <= 3)}"
+                    )
+    print("RSS at the end: " + ", ".join(f"{n} {v / MiB:.1f} MiB" for n, v in rss.items()))
+    print("\nTargets (ratios to the floor measured in this run):")
+    for line in sorted(targets, key=lambda t: not t.startswith("couplet")):
+        print("  " + line)
 
 
-# ----------------------------------------------------------------- floor bot
+# ---------------------------------------------------------------- memory
 
 
-def serve_floor_bot() -> int:
-    """The floor: a minimal discord.py bot whose /complete defers and answers a fixed text."""
-    import discord
-    from discord import app_commands
+async def memory_run(args: argparse.Namespace, tmp: Path) -> None:
+    """RSS after each chunk of 1,000 /complete: flat after warm-up, or growing.
 
-    from bot.discord_endpoints import patch_discord_endpoints
+    The warm-up (`--warm`) fills the bounded caches first: by default as many
+    interactions as the recent-generations cache holds at most, whose growth
+    up to its cap (RECENT_BYTES) is by design; `--memory` more are measured.
+    """
+    chunk, warm = 1000, args.warm
+    total = warm + args.memory
+    bots = subjects(None, args.env)
+    samples: dict[str, list[tuple[int, int]]] = {bot.name: [] for bot in bots}
+    async with AsyncExitStack() as stack:
+        for bot in bots:
+            await bot.start(stack, tmp)
+        done = 0
+        while done < total:
+            size = min(chunk, total - done)
+            for bot in bots:
+                batch = await measure(bot, "complete", size, 20)
+                if batch.answered != size:
+                    raise RuntimeError(f"{bot.name}: {batch.answered} of {size} answered")
+                samples[bot.name].append((done + size, bot.stats()[1]))
+            done += size
+            print(
+                f"  {done:>6} interactions: "
+                + ", ".join(f"{n} {s[-1][1] / MiB:.1f} MiB" for n, s in samples.items()),
+                file=sys.stderr,
+            )
+    print(
+        f"RSS over {args.memory} /complete at 20 in flight after a warm-up of {warm} "
+        f"(load average {load_average()}):"
+    )
+    for name, series in samples.items():
+        after_warm = next(rss for count, rss in series if count >= warm)
+        end = series[-1][1]
+        growth = end - after_warm
+        per = growth / max(args.memory, 1)
+        print(
+            f"  {name:8} after {warm}: {after_warm / MiB:6.1f} MiB, "
+            f"at the end: {end / MiB:6.1f} MiB, "
+            f"growth {growth / MiB:+5.1f} MiB ({per:+.0f} bytes per interaction)"
+        )
+    mine = samples["couplet"]
+    after_warm = next(rss for count, rss in mine if count >= warm)
+    growth = mine[-1][1] - after_warm
+    # Flat: less than 2% of what it held after warm-up (allocator noise, not a leak).
+    print(
+        f"\nTarget: couplet RSS flat after warm-up (growth < 2%): "
+        f"{growth / after_warm * 100:+.1f}%  {verdict(growth < 0.02 * after_warm)}"
+    )
 
-    patch_discord_endpoints(os.environ["DISCORD_API_BASE"], os.environ["DISCORD_GATEWAY_URL"])
 
-    class FloorBot(discord.Client):
-        def __init__(self) -> None:
-            super().__init__(intents=discord.Intents(guilds=True), guild_ready_timeout=0.1)
-            self.tree = app_commands.CommandTree(self)
+# ---------------------------------------------------------------- many servers
 
-            @self.tree.command()
-            async def complete(
-                interaction: discord.Interaction, prompt: str, max_tokens: int = 16
-            ) -> None:
-                """Answer a fixed text."""
-                await interaction.response.defer(thinking=True)
-                await interaction.followup.send("the quick brown fox jumps over the lazy dog")
 
-        async def setup_hook(self) -> None:
-            await self.tree.sync()
+def seed_servers(db_path: Path, used: list[int], total: int) -> None:
+    """Settings for `total` servers (`used` among them), written straight into the database."""
+    from sqlalchemy import create_engine, insert
 
-    FloorBot().run(os.environ["DISCORD_TOKEN"], log_handler=None)
-    return 0
+    from bot.storage.models import GuildSetting, PresetRow, utcnow
+
+    rng = random.Random(9)
+    others: set[int] = set()
+    while len(others) < total - len(used):
+        others.add(rng.randrange(10**17, 10**18))
+    now = utcnow()
+    settings, presets = [], []
+    for i, guild_id in enumerate([*used, *sorted(others)]):
+        for name, value in (
+            ("temperature", round(0.1 + (i % 17) / 10, 2)),
+            ("max_tokens_limit", 512 + i % 100),
+            ("allowed_models", ["stub-model", f"model-{i % 50}"]),
+        ):
+            settings.append(
+                {
+                    "guild_id": guild_id,
+                    "name": name,
+                    "value": value,
+                    "updated_by": 1,
+                    "updated_at": now,
+                }
+            )
+        if i % 10 == 0:
+            presets.append(
+                {
+                    "guild_id": guild_id,
+                    "name": "story",
+                    "description": "a preset",
+                    "params": {"temperature": 0.9, "max_tokens": 64},
+                    "created_by": 1,
+                    "created_at": now,
+                    "updated_by": 1,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
+    engine = create_engine(f"sqlite:///{db_path}")
+    with engine.begin() as conn:
+        conn.execute(insert(GuildSetting), settings)
+        conn.execute(insert(PresetRow), presets)
+    engine.dispose()
+
+
+async def servers_run(args: argparse.Namespace, tmp: Path) -> None:
+    """Settings of TOTAL servers in the database; one /complete from each of USED of them."""
+    total, used = (int(x) for x in args.servers.split(":"))
+    bots = subjects(None, args.env)
+    async with AsyncExitStack() as stack:
+        for bot in bots:
+            await bot.start(stack, tmp)
+        guilds: dict[str, list[Guild]] = {}
+        for bot in bots:
+            # Added after the bot connected: discord.py's own guild cache stays out
+            # of the figure, which is about Couplet's per-server caches.
+            made = []
+            for i in range(used):
+                guild = bot.fake.add_guild(f"server {i}")
+                guild.add_channel("general")
+                guild.add_member(f"user{i}")  # a member of its own in each
+                made.append(guild)
+            guilds[bot.name] = made
+        started = time.perf_counter()
+        seed_servers(tmp / "couplet.db", [g.id for g in guilds["couplet"]], total)
+        print(f"  seeded {total} servers in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        before = {bot.name: bot.stats()[1] for bot in bots}
+        rates = {}
+        for bot in bots:
+            stamp = time.monotonic_ns()
+            mine = guilds[bot.name]
+
+            async def start(
+                i: int, bot: Subject = bot, mine: list[Guild] = mine, stamp: int = stamp
+            ) -> tuple[InteractionRecord, str | None]:
+                prompt = f"server {i} {stamp}"
+                rec = await bot.fake.slash(
+                    "complete", {"prompt": prompt, "max_tokens": MAX_TOKENS}, guild=mine[i]
+                )
+                return rec, prompt
+
+            batch = await bot.fire(start, used, 20)
+            if batch.answered != used:
+                raise RuntimeError(f"{bot.name}: {batch.answered} of {used} answered")
+            rates[bot.name] = batch.rate
+        after = {bot.name: bot.stats() for bot in bots}
+    print(
+        f"{total} servers' settings in the database, one /complete from each of {used} "
+        f"(load average {load_average()}):"
+    )
+    for name, (_cpu, rss, peak) in after.items():
+        print(
+            f"  {name:8} RSS before {before[name] / MiB:6.1f} MiB, after {rss / MiB:6.1f} MiB, "
+            f"peak {peak / MiB:6.1f} MiB; {rates[name]:.0f} answers/s"
+        )
+    rss = after["couplet"][1]
+    print(f"\nTarget: couplet RSS ≤ 150 MiB: {rss / MiB:.1f} MiB  {verdict(rss <= 150 * MiB)}")
+
+
+# ---------------------------------------------------------------- main
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--count", type=int, default=200, help="interactions fired at once")
+    parser.add_argument("--count", type=int, default=300, help="interactions per batch")
+    parser.add_argument("--flights", default="1,20,300", help="interactions in flight, a list")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="complete,next,regenerate")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per figure")
+    parser.add_argument("--memory", type=int, help="instead: RSS over this many /complete")
     parser.add_argument(
-        "--concurrency", type=int, default=0, help="interactions in flight at once (0 = all)"
+        "--warm",
+        type=int,
+        default=RECENT_COUNT,
+        help="with --memory: /complete before measuring (default: what the "
+        "recent-generations cache holds at most)",
     )
-    parser.add_argument("--bots", default="floor,couplet", help="comma list of floor,couplet")
-    parser.add_argument("--max-tokens", type=int, default=8)
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait per answer")
-    parser.add_argument("--serve-floor-bot", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--servers", help="instead: TOTAL:USED servers (e.g. 100000:10000)")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIRS",
+        help="also measure Couplet from these checkouts (DIR[,DIR…], e.g. main's), "
+        "each with its own .venv if it has one",
+    )
+    parser.add_argument(
+        "--env", action="append", metavar="KEY=VALUE", help="a setting for Couplet (repeatable)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="print every batch")
     return parser.parse_args()
 
 
+async def main(args: argparse.Namespace) -> int:
+    print(f"load average at the start: {load_average()}")
+    with tempfile.TemporaryDirectory(prefix="couplet-bench-") as tmp:
+        if args.memory:
+            await memory_run(args, Path(tmp))
+        elif args.servers:
+            await servers_run(args, Path(tmp))
+        else:
+            await ratio_run(args, Path(tmp))
+    return 0
+
+
 if __name__ == "__main__":
-    cli_args = parse_args()
-    if cli_args.serve_floor_bot:
-        sys.exit(serve_floor_bot())
-    sys.exit(asyncio.run(main(cli_args)))
+    sys.exit(asyncio.run(main(parse_args())))

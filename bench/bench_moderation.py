@@ -7,7 +7,7 @@ input check, an instant loopback backend, output check, storing) for one
 member in one server, on a temporary SQLite database. Side by side:
 
     baseline        no moderation at all
-    classifier      the offline classifier (alt-profanity-check, in a worker thread)
+    classifier      the offline classifier (alt-profanity-check's model, scored with numpy)
     words-1000      a word list of 1,000 keywords, 10 patterns and 100 allowed entries
     both            the two together (the default setup with a server word list)
 

@@ -12,6 +12,7 @@ another process finish what a killed one started.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import importlib
 import json
@@ -318,6 +319,12 @@ class CoupletBot(commands.AutoShardedBot):
             await self.load_extension(name)
             log.info("loaded %s", name)
         await self.sync_commands()
+        # What start-up made (modules, the command tree, the ORM, Alembic's
+        # leftovers collected here: some 130,000 objects) lives as long as the
+        # process; frozen, the collector stops walking it on every full
+        # collection (about 200 ms each, every few hundred interactions).
+        gc.collect()
+        gc.freeze()
 
     async def sync_commands(self) -> list[str]:
         """Sync per DISCORD_SYNC, skipping scopes whose commands did not change.
@@ -398,6 +405,8 @@ class CoupletBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("could not unload %s", name)
         await super().close()
+        # Replies waiting on their generation's commit get it before the database goes.
+        await self.generations.close()
         async with self.usage.ledger.lock:  # so no flush is cut off half way
             self.flush_ledger.cancel()
         # A clean stop loses no ledger entry: the last ones are written here.

@@ -25,7 +25,7 @@ from bot.completions import PARAMETERS as _P
 from bot.completions import ParamSpec
 from bot.i18n import Localized, _, ngettext, render
 from bot.services.metering import Waiting
-from bot.tree import interaction_locale
+from bot.tree import acknowledged, interaction_locale
 from bot.usage import Subject
 
 if TYPE_CHECKING:
@@ -169,6 +169,7 @@ def queue_waiting(interaction: discord.Interaction, backend_timeout: float) -> W
     locale = interaction_locale(interaction)
 
     async def show(ahead: int) -> None:
+        await acknowledged(interaction)  # the "thinking…" message may still be on its way
         text = (
             _("⏳ Waiting for the model: you are next.")
             if ahead == 0

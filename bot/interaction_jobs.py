@@ -106,7 +106,10 @@ class InteractionJobs:
         self, interaction: discord.Interaction, kind: str, args: dict[str, Any]
     ) -> AsyncIterator[None]:
         """Keep the interaction's job stored while the block answers it (see the module
-        docstring). Call it after acknowledging the interaction."""
+        docstring). Call it once the interaction is acknowledged, or while its
+        acknowledgement is on its way (`bot.tree.acknowledge`): a process that dies
+        before the "thinking…" response reached Discord leaves a job nobody can
+        answer, as one dying before the job was written leaves an unanswered one."""
         job_id = interaction.id
         resumed = job_id in self._resumed  # a job being run again is stored already
         raw = self._raw.pop(job_id, None)

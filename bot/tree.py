@@ -13,8 +13,10 @@ descriptions and choices in each language when commands are synced.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+from collections.abc import Awaitable
 
 import discord
 from discord import app_commands
@@ -48,6 +50,21 @@ GENERIC_ERROR = _("Something went wrong on Couplet's side; it has been logged. P
 # Set in interaction.extras when a public "thinking…" response was sent, so an
 # error can replace it with an ephemeral sentence instead of a public one.
 PUBLIC_DEFER = "couplet_public_defer"
+# Set in interaction.extras while the first response is on its way (`acknowledge`).
+ACKNOWLEDGING = "couplet_acknowledging"
+
+
+def acknowledge(interaction: discord.Interaction, first_response: Awaitable[None]) -> None:
+    """Send the first response (a defer) in the background so that work can start at
+    once; whatever answers or edits the response calls `acknowledged` first."""
+    interaction.extras[ACKNOWLEDGING] = asyncio.ensure_future(first_response)
+
+
+async def acknowledged(interaction: discord.Interaction) -> None:
+    """Wait until a first response begun with `acknowledge` is sent (its error raises)."""
+    pending = interaction.extras.get(ACKNOWLEDGING)
+    if pending is not None:
+        await pending
 
 
 # Discord's names for permissions where they differ from discord.py's attribute names
@@ -166,6 +183,10 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str | Msg) -> 
     text = render(text, interaction_locale(interaction))
     if len(text) > MESSAGE_LIMIT:
         text = text[: MESSAGE_LIMIT - 1] + "…"
+    pending = interaction.extras.get(ACKNOWLEDGING)
+    if pending is not None:
+        # Answer after the first response; if it failed, is_done() says so below.
+        await asyncio.wait([pending])
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=mentions)

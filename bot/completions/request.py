@@ -38,18 +38,21 @@ def _number(param: str, value: object, *, whole: bool, allowed: str | Localized)
 
     Ranges are not checked here: the fields' constraints hold them.
     """
-    values = {"param": param, "value": _show(value), "allowed": allowed}
-    not_a_number = ParameterError(
-        param,
-        value,
-        allowed,
-        _("{param} {value} is not a whole number: use {allowed}.", **values)
-        if whole
-        else _("{param} {value} is not a number: use {allowed}.", **values),
-    )
+
+    def not_a_number() -> ParameterError:  # made only when needed: this runs on every request
+        values = {"param": param, "value": _show(value), "allowed": allowed}
+        return ParameterError(
+            param,
+            value,
+            allowed,
+            _("{param} {value} is not a whole number: use {allowed}.", **values)
+            if whole
+            else _("{param} {value} is not a number: use {allowed}.", **values),
+        )
+
     number: int | float
     if isinstance(value, bool):
-        raise not_a_number
+        raise not_a_number()
     if isinstance(value, int | float):
         number = value
     elif isinstance(value, str) and value.strip():
@@ -58,19 +61,14 @@ def _number(param: str, value: object, *, whole: bool, allowed: str | Localized)
             # int() first: float() would round large seeds.
             number = int(text) if whole and text.lstrip("+-").isdigit() else float(text)
         except ValueError:
-            raise not_a_number from None
+            raise not_a_number() from None
     else:
-        raise not_a_number
+        raise not_a_number()
     if math.isnan(number) or math.isinf(number):
-        raise not_a_number
+        raise not_a_number()
     if whole:
         if number != int(number):
-            raise ParameterError(
-                param,
-                value,
-                allowed,
-                _("{param} {value} is not a whole number: use {allowed}.", **values),
-            )
+            raise not_a_number()
         number = int(number)
     return number
 

@@ -1,9 +1,18 @@
 """The generation use case: parameters in, cleaned candidates out.
 
-`GenerationService` resolves parameters (option > preset > channel preset >
-server > bot defaults, clamped), builds the `CompletionRequest`, calls the
-backend, cleans the text and stores the generation so that buttons (page,
-Regenerate, Continue, Tokens) can find it again after a restart.
+Every generation (/complete, Regenerate, Continue; streamed or not) is one
+sequence, each step a method here:
+
+    prepare    resolve parameters (option > preset > channel preset > server >
+               bot defaults, clamped), validate, build the `CompletionRequest`
+    admit      check the member's text (moderation) before anything is reserved
+    call       the backend, inside `metering.call` (usage limits, the fair
+               queue, the ledger)
+    _moderate  check each candidate; withheld ones are dropped
+    _finish    clean into candidates and store, so that buttons (page,
+               Regenerate, Continue, Tokens) find it also after a restart: the
+               outcome is returned once the generation is committed
+    render     by the cog, with bot.render
 
 No Discord here: the cog passes ids and option values, and renders the outcome.
 """

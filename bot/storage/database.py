@@ -3,21 +3,36 @@
 `Database(url)` is created once by the bot (or a CLI command) and disposed of
 on shutdown. SQLite (the default, via aiosqlite) runs in WAL mode with foreign
 keys on and a busy timeout; PostgreSQL runs via asyncpg.
+
+SQLite has one writer at a time. Write transactions of this process take
+turns on an asyncio lock before they take a connection: a writer waiting in
+SQLite's busy handler sleeps in steps of up to 100 ms and holds a pooled
+connection meanwhile, which under load stalls every interaction for a second
+or more. (Other processes still wait on the busy timeout.)
+
+`run_write(work)` runs a small write on a hot path. Through aiosqlite every
+statement, the BEGIN and the COMMIT each cross to the driver's thread and back
+(nine crossings for one INSERT), which costs more CPU than the write itself;
+on a SQLite file the whole transaction instead runs on one writer thread with
+the synchronous driver, in a single crossing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -28,6 +43,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # The checkout's root, where migrations/ (the Alembic scripts) and alembic.ini
 # sit next to bot/: a fresh clone or an editable install.
@@ -44,6 +61,12 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 # Execution option naming how an SQLite transaction begins (see _sqlite_begin).
 _SQLITE_BEGIN = "couplet_sqlite_begin"
+
+# SQLite connections kept open (each is a driver thread). Reads run side by
+# side in WAL mode; writes take turns. Enough that a burst of interactions does
+# not open and close connections (and threads) over and over.
+SQLITE_POOL_SIZE = 10
+SQLITE_POOL_OVERFLOW = 20
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -95,21 +118,43 @@ class Database:
                 kwargs["poolclass"] = StaticPool
             else:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                kwargs["pool_size"] = SQLITE_POOL_SIZE
+                kwargs["max_overflow"] = SQLITE_POOL_OVERFLOW
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        # run_write's engine and thread on a SQLite file (see the module doc).
+        self._sync_writer: Engine | None = None
+        self._writer_thread: ThreadPoolExecutor | None = None
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine.sync_engine)
+            if "poolclass" not in kwargs:
+                self._sync_writer = create_engine(
+                    self.url.set(drivername="sqlite"), echo=echo, pool_size=1, max_overflow=0
+                )
+                _configure_sqlite(self._sync_writer)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
         # Writes on SQLite take the write lock up front (BEGIN IMMEDIATE):
         # a deferred transaction that reads and then writes fails with
         # "database is locked" when another writer got there first.
+        self._write_engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         self._write_sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"}),
-            expire_on_commit=False,
+            self._write_engine, expire_on_commit=False
         )
+        # SQLite: this process's write transactions, one at a time (see the module doc).
+        self._turn: asyncio.Lock | None = None
+        self._turn_loop: asyncio.AbstractEventLoop | None = None
+
+    def _write_turn(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The SQLite writers' lock (one per event loop: tests may run several), or nothing."""
+        if self.dialect != "sqlite":
+            return contextlib.nullcontext()
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._turn_loop is not loop:
+            self._turn, self._turn_loop = asyncio.Lock(), loop
+        return self._turn
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
@@ -123,8 +168,31 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed on success, rolled back on error."""
-        async with self._write_sessionmaker() as session, session.begin():
+        async with self._write_turn(), self._write_sessionmaker() as session, session.begin():
             yield session
+
+    async def run_write(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` in one write transaction, committed before this returns.
+
+        For small writes on a hot path, in Core (no ORM session, which costs
+        about as much CPU again as a small INSERT). On a SQLite file `work`
+        runs on the writer thread with the synchronous driver (see the module
+        doc); elsewhere on the async engine, through `AsyncConnection.run_sync`.
+        """
+        if self._sync_writer is None:
+            async with self._write_turn(), self._write_engine.begin() as conn:
+                return await conn.run_sync(work)
+        if self._writer_thread is None:
+            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        async with self._write_turn():
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer_thread, self._write_sync, work)
+
+    def _write_sync(self, work: Callable[[Connection], T]) -> T:
+        assert self._sync_writer is not None
+        immediate = self._sync_writer.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        with immediate.begin() as conn:
+            return work(conn)
 
     # -- migrations ---------------------------------------------------------
 
@@ -162,8 +230,7 @@ class Database:
         a second process waits and then finds the schema already at head (DDL
         is transactional there). SQLite: BEGIN IMMEDIATE takes the write lock.
         """
-        engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
-        async with engine.begin() as conn:
+        async with self._write_turn(), self._write_engine.begin() as conn:
             if self.dialect == "postgresql":
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
@@ -176,14 +243,19 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the SQLite writer thread)."""
+        if self._writer_thread is not None:
+            await asyncio.to_thread(self._writer_thread.shutdown)
+            self._writer_thread = None
+        if self._sync_writer is not None:
+            self._sync_writer.dispose()
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys and a busy timeout on every new connection; our own BEGIN."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_conn.isolation_level = None
@@ -196,7 +268,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import BigInteger, Index, Integer, String, delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.database import Database
@@ -75,6 +77,14 @@ def _row(job: Job, owner: str) -> dict[str, Any]:
         "attempts": job.attempts,
         "created_at": now,
     }
+
+
+def _apply(gone: set[int], rows: list[dict[str, Any]], conn: Connection) -> None:
+    """Delete the jobs `gone`, then insert `rows` (an add replaces a stored job)."""
+    if gone:
+        conn.execute(delete(InteractionJobRow).where(InteractionJobRow.id.in_(gone)))
+    if rows:
+        conn.execute(insert(InteractionJobRow), rows)
 
 
 def _job(row: InteractionJobRow) -> Job:
@@ -137,18 +147,11 @@ class JobStore:
                     if not waiter.done():
                         waiter.set_result(None)
                 continue
+            rows = [_row(job, owner) for job, owner in adds.values()]
             try:
-                async with self.db.write() as session:
-                    gone = removals | set(adds)
-                    if gone:
-                        await session.execute(
-                            delete(InteractionJobRow).where(InteractionJobRow.id.in_(gone))
-                        )
-                    if adds:
-                        await session.execute(
-                            insert(InteractionJobRow),
-                            [_row(job, owner) for job, owner in adds.values()],
-                        )
+                # Core through run_write, not an ORM session: every interaction
+                # that outlives a write costs an add and a removal.
+                await self.db.run_write(partial(_apply, removals | set(adds), rows))
                 self.writes += 1
             except Exception as err:
                 for waiter in waiters:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -156,11 +157,16 @@ class LedgerStore:
         batch = list(rows)
         if not batch:
             return 0
-        async with self.db.write() as session:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            stmt = insert(UsageRow).on_conflict_do_nothing(index_elements=["entry_id"])
-            await session.execute(stmt, batch)
+
+        # One Core executemany (no ORM objects): the ledger is written every
+        # second. A row already there (a queued entry sent twice) is skipped.
+        def insert(conn: Connection) -> None:
+            dialect = conn.dialect.name
+            insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            stmt = insert_for(UsageRow).on_conflict_do_nothing(index_elements=["entry_id"])
+            conn.execute(stmt, batch)
+
+        await self.db.run_write(insert)
         return len(batch)
 
     async def existing(self, entry_ids: Sequence[str]) -> set[str]:

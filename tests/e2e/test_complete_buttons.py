@@ -7,9 +7,8 @@ generation is gone.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
-
-from sqlalchemy import text
 
 from bot.sandbox import FakeDiscord
 from cogs.completions._cog import GONE
@@ -130,11 +129,10 @@ async def test_buttons_work_after_a_restart(
 async def test_button_of_a_pruned_generation_says_it_is_gone(
     fake: FakeDiscord, couplet: BotRun
 ) -> None:
-    """When the stored generation is gone, its buttons answer with one ephemeral sentence."""
+    """When the stored generation was pruned, its buttons answer with one ephemeral sentence."""
     rec = await fake.slash("complete", prompt="Hi", max_tokens=2)
     message = await rec.wait_final(WAIT)
-    async with couplet.bot.db.write() as session:
-        await session.execute(text("DELETE FROM generations"))
+    assert await couplet.bot.generations.prune(timedelta(0)) == 1
     click = await fake.click(message, "Regenerate")
     answer = await click.wait_final(WAIT)
     assert answer["content"] == str(GONE)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Connection, insert, select, text
 
 from bot.settings import DEFAULT_DATABASE_URL
 from bot.storage import Database, normalize_url
 from bot.storage.models import GuildSetting, utcnow
 from tests.support import postgres
+from tests.support.migrated import migrated_sqlite
 
 
 @pytest.mark.parametrize(
@@ -79,6 +82,54 @@ async def test_write_commits_and_rolls_back(db: Database) -> None:
     assert names == ["a"]
 
 
+def insert_setting(name: str, *, fail: bool = False) -> Callable[[Connection], str]:
+    def work(conn: Connection) -> str:
+        conn.execute(
+            insert(GuildSetting),
+            {
+                "guild_id": 1,
+                "name": name,
+                "value": {"v": name},
+                "updated_by": 2,
+                "updated_at": utcnow(),
+            },
+        )
+        if fail:
+            raise RuntimeError("boom")
+        return name
+
+    return work
+
+
+async def test_run_write_commits_and_rolls_back(db: Database) -> None:
+    """run_write() commits on success, rolls back when the work raises, and returns its result."""
+    assert await db.run_write(insert_setting("kept")) == "kept"
+    with pytest.raises(RuntimeError):
+        await db.run_write(insert_setting("dropped", fail=True))
+    async with db.read() as session:
+        rows = (await session.execute(select(GuildSetting.name, GuildSetting.value))).all()
+    assert [tuple(row) for row in rows] == [("kept", {"v": "kept"})]
+
+
+async def test_run_write_on_a_sqlite_file_takes_turns_with_write(tmp_path: Path) -> None:
+    """On a SQLite file, run_write (on its thread) and write() sessions at once all commit."""
+    db = Database(f"sqlite+aiosqlite:///{migrated_sqlite(tmp_path / 'w.db')}")
+    try:
+
+        async def session_write(i: int) -> None:
+            async with db.write() as session:
+                session.add(GuildSetting(guild_id=1, name=f"s{i}", value=i, updated_by=2))
+
+        await asyncio.gather(
+            *(db.run_write(insert_setting(f"r{i}")) for i in range(20)),
+            *(session_write(i) for i in range(20)),
+        )
+        async with db.read() as session:
+            assert len((await session.scalars(select(GuildSetting.name))).all()) == 40
+    finally:
+        await db.dispose()
+
+
 async def test_timestamps_come_back_aware_utc(db: Database) -> None:
     """Timestamps read back are timezone-aware UTC on every backend."""
     now = utcnow()
@@ -120,5 +171,8 @@ async def test_in_memory_sqlite_keeps_one_database() -> None:
             session.add(GuildSetting(guild_id=1, name="a", value=1, updated_by=2))
         async with db.read() as session:
             assert (await session.scalars(select(GuildSetting.name))).all() == ["a"]
+        await db.run_write(insert_setting("b"))  # the same in-memory database, not a new one
+        async with db.read() as session:
+            assert sorted((await session.scalars(select(GuildSetting.name))).all()) == ["a", "b"]
     finally:
         await db.dispose()
