@@ -14,7 +14,13 @@ from bot.sandbox import limits
 from bot.sandbox import permissions as perm
 from bot.sandbox.http_util import ApiError, json_response, no_content, read_body
 from bot.sandbox.lifecycle import MessageLifecycle
-from bot.sandbox.rest_common import check_files, message_errors, path_int, refuse, require_bot_auth
+from bot.sandbox.rest_common import (
+    channel_of,
+    check_files,
+    message_errors,
+    path_int,
+    refuse,
+)
 from bot.sandbox.state import EmulatorState
 from bot.sandbox.world import Channel
 
@@ -40,11 +46,7 @@ class ChannelRoutes:
         ]
 
     def _channel(self, request: web.Request) -> Channel:
-        require_bot_auth(self.state, request)
-        channel = self.state.world.channels.get(path_int(request, "channel"))
-        if channel is None:
-            raise ApiError(404, limits.UNKNOWN_CHANNEL, "Unknown Channel")
-        return channel
+        return channel_of(self.state, request)
 
     def _message(self, request: web.Request) -> dict[str, Any]:
         """A message of the channel everyone sees (an ephemeral one is not found)."""

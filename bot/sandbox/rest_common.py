@@ -12,6 +12,7 @@ from bot.sandbox.http_util import ApiError
 from bot.sandbox.interactions import InteractionRecord
 from bot.sandbox.openapi import check_body
 from bot.sandbox.state import EmulatorState
+from bot.sandbox.world import Channel
 
 # Query values discord.py sends for ?wait= and ?with_response=.
 TRUE_WORDS = {"1", "true", "True"}
@@ -36,6 +37,15 @@ def require_bot_auth(state: EmulatorState, request: web.Request) -> None:
         state.bot_token = token
     elif token != state.bot_token:
         raise ApiError(401, 0, "401: Unauthorized")
+
+
+def channel_of(state: EmulatorState, request: web.Request) -> Channel:
+    """The {channel} of the URL, for the bot; an unknown one is Discord's 10003."""
+    require_bot_auth(state, request)
+    channel = state.world.channels.get(path_int(request, "channel"))
+    if channel is None:
+        raise ApiError(404, limits.UNKNOWN_CHANNEL, "Unknown Channel")
+    return channel
 
 
 def body_errors(

@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.sandbox import limits
 from bot.sandbox import permissions as perm
 from bot.sandbox.http_util import ApiError, json_response, no_content, read_body
-from bot.sandbox.rest_common import body_errors, path_int, refuse, require_bot_auth
+from bot.sandbox.rest_common import body_errors, channel_of, path_int, refuse
 from bot.sandbox.state import EmulatorState
 from bot.sandbox.threads import Threads
 from bot.sandbox.world import GUILD_TEXT, PRIVATE_THREAD, PUBLIC_THREAD, Channel, User
@@ -46,11 +46,7 @@ class ThreadRoutes:
 
     # ------------------------------------------------------------ lookups
     def _channel(self, request: web.Request) -> Channel:
-        require_bot_auth(self.state, request)
-        channel = self.state.world.channels.get(path_int(request, "channel"))
-        if channel is None:
-            raise ApiError(404, limits.UNKNOWN_CHANNEL, "Unknown Channel")
-        return channel
+        return channel_of(self.state, request)
 
     def _parent(self, request: web.Request) -> Channel:
         channel = self._channel(request)
