@@ -118,8 +118,10 @@ class AutoModRules:
         return [(c.rule.name, p) for c in self.rules for p in c.skipped]
 
 
-# A server without rules that apply (most servers).
+# A server without rules that apply (most servers), and one whose rules the bot
+# may not read (no Manage Server): one shared value each.
 NO_RULES = AutoModRules()
+UNREADABLE = AutoModRules(readable=False)
 
 
 def _runs(pattern: str) -> bool:
