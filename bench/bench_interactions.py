@@ -311,7 +311,7 @@ def seed_servers(db_path: Path, used: list[int], total: int) -> None:
 async def servers_run(args: argparse.Namespace, tmp: Path) -> None:
     """Settings of TOTAL servers in the database; one /complete from each of USED of them."""
     total, used = (int(x) for x in args.servers.split(":"))
-    bots = subjects(None, args.env)
+    bots = subjects(args.baseline, args.env)
     async with AsyncExitStack() as stack:
         for bot in bots:
             await bot.start(stack, tmp)
@@ -326,9 +326,13 @@ async def servers_run(args: argparse.Namespace, tmp: Path) -> None:
                 guild.add_member(f"user{i}")  # a member of its own in each
                 made.append(guild)
             guilds[bot.name] = made
-        started = time.perf_counter()
-        seed_servers(tmp / "couplet.db", [g.id for g in guilds["couplet"]], total)
-        print(f"  seeded {total} servers in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        for bot in bots[1:]:  # every Couplet (the floor has no database)
+            started = time.perf_counter()
+            seed_servers(tmp / f"{bot.name}.db", [g.id for g in guilds[bot.name]], total)
+            print(
+                f"  seeded {total} servers for {bot.name} in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
         before = {bot.name: bot.stats()[1] for bot in bots}
         rates = {}
         for bot in bots:
@@ -358,8 +362,10 @@ async def servers_run(args: argparse.Namespace, tmp: Path) -> None:
             f"  {name:8} RSS before {before[name] / MiB:6.1f} MiB, after {rss / MiB:6.1f} MiB, "
             f"peak {peak / MiB:6.1f} MiB; {rates[name]:.0f} answers/s"
         )
-    rss = after["couplet"][1]
-    print(f"\nTarget: couplet RSS ≤ 150 MiB: {rss / MiB:.1f} MiB  {verdict(rss <= 150 * MiB)}")
+    print()
+    for name, (_cpu, rss, _peak) in after.items():
+        if name != "floor":
+            print(f"Target: {name} RSS ≤ 150 MiB: {rss / MiB:.1f} MiB  {verdict(rss <= 150 * MiB)}")
 
 
 # ---------------------------------------------------------------- main

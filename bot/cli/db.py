@@ -7,7 +7,6 @@ import asyncio
 import logging
 import sys
 
-from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.startup import EXIT_BAD_SETTING, load_settings
@@ -35,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle(args: argparse.Namespace) -> int:
+    # Here, not at the top: `couplet run` imports this module too, and needs
+    # Alembic only when there is something to migrate.
+    from alembic.util import CommandError
+
     settings = load_settings()
     if settings is None:
         return EXIT_BAD_SETTING

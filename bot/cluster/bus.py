@@ -28,8 +28,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
@@ -69,6 +67,8 @@ class InvalidationBus:
         """
         if self.redis is None:
             return
+        from redis.exceptions import RedisError  # imported only with Redis
+
         message = json.dumps({"from": self.owner, "topic": topic, "guild": guild_id})
         try:
             await self.redis.publish(CHANNEL, message)
@@ -95,6 +95,8 @@ class InvalidationBus:
             forget(None)
 
     async def _listen(self) -> None:
+        from redis.exceptions import RedisError
+
         assert self.redis is not None
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -133,6 +135,8 @@ class InvalidationBus:
 
 
 async def _close(pubsub: PubSub) -> None:
+    from redis.exceptions import RedisError
+
     try:
         await pubsub.aclose()
     except (RedisError, OSError):

@@ -15,8 +15,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
-
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -46,6 +44,8 @@ class IdentifyGate:
         if self.redis is None:
             await self._wait_here(bucket)
         else:
+            from redis.exceptions import RedisError  # imported only with Redis
+
             try:
                 await self._wait_shared(bucket)
             except RedisError as err:

@@ -22,8 +22,6 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
-
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -72,6 +70,8 @@ class Leases:
         if self._claim is None:
             granted = True
         else:
+            from redis.exceptions import RedisError  # imported only with Redis
+
             try:
                 granted = bool(
                     await self._claim(keys=[KEY_PREFIX + name], args=[self.owner, _ms(ttl)])
@@ -97,6 +97,8 @@ class Leases:
         self.held.discard(name)
         if self._release is None:
             return
+        from redis.exceptions import RedisError
+
         try:
             await self._release(keys=[KEY_PREFIX + name], args=[self.owner])
         except RedisError as err:

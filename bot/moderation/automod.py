@@ -71,7 +71,7 @@ class CompiledRule:
     skipped: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AutoModRules:
     """One server's AutoMod rules, compiled; `readable` is False without Manage Server."""
 
@@ -95,6 +95,8 @@ class AutoModRules:
             if skipped:
                 log.info("AutoMod rule %s: RE2 cannot run %d pattern(s)", rule.id, len(skipped))
             compiled.append(CompiledRule(rule, matcher, skipped))
+        if not compiled and not presets:
+            return NO_RULES  # most servers: one shared value, not one each
         return cls(tuple(compiled), tuple(presets))
 
     def hits(
@@ -114,6 +116,12 @@ class AutoModRules:
     def skipped(self) -> list[tuple[str, str]]:
         """(rule name, pattern) for each pattern that is not applied."""
         return [(c.rule.name, p) for c in self.rules for p in c.skipped]
+
+
+# A server without rules that apply (most servers), and one whose rules the bot
+# may not read (no Manage Server): one shared value each.
+NO_RULES = AutoModRules()
+UNREADABLE = AutoModRules(readable=False)
 
 
 def _runs(pattern: str) -> bool:

@@ -29,7 +29,7 @@ MAX_ALLOW = 100
 LIMITS = {"keyword": MAX_KEYWORDS, "regex": MAX_REGEXES, "allow": MAX_ALLOW}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     """The effective policy of one server (defaults filled in), with its word lists compiled."""
 
@@ -48,6 +48,8 @@ class Policy:
             if name in DEFAULT_ACTIONS and action in ACTIONS
         }
         mode = record.on_failure if record.on_failure in FAILURE_MODES else None
+        if not entries and not overrides and mode is None and record.channel_id is None:
+            return DEFAULT_POLICY  # most servers: one shared value, not one each
         matcher = Matcher.build(
             [e.value for e in entries if e.kind == "keyword"],
             [e.value for e in entries if e.kind == "regex"],

@@ -27,7 +27,7 @@ import httpx
 
 from bot.errors import ParameterError
 from bot.i18n import Msg, _
-from bot.moderation.automod import AutoModRules
+from bot.moderation.automod import NO_RULES, AutoModRules
 from bot.moderation.categories import (
     AUTOMOD,
     CLASSIFIER,
@@ -192,7 +192,7 @@ class ModerationService:
 
     async def _load_automod(self, guild_id: int) -> AutoModRules:
         if self.automod_loader is None:
-            return AutoModRules()
+            return NO_RULES
         return await self.automod_loader(guild_id)
 
     async def refresh_automod(self, guild_id: int) -> AutoModRules:

@@ -14,13 +14,12 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from bot.completions import PRESET_PARAMS, check_together, parse_params
 from bot.errors import Conflict, ParameterError
 from bot.i18n import _, join
-from bot.storage.cache import GuildCache
+from bot.storage.cache import EMPTY, GuildCache, frozen
 from bot.storage.database import Database
 from bot.storage.locks import guild_write
 from bot.storage.models import DESCRIPTION_LENGTH, NAME_LENGTH
@@ -35,7 +34,7 @@ NAME_RULE = _("1 to {count} lowercase letters, digits, - and _", count=NAME_LENG
 WRITE_ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GuildPresets:
     """Every preset and channel default of one server, as cached."""
 
@@ -48,6 +47,9 @@ class GuildPresets:
     def for_channel(self, channel_id: int) -> Preset | None:
         name = self.channels.get(channel_id)
         return self.presets.get(name) if name is not None else None
+
+
+NO_PRESETS = GuildPresets(EMPTY, EMPTY)
 
 
 def normalize_name(name: str) -> str:
@@ -97,7 +99,9 @@ class PresetService:
             repo = PresetRepository(session)
             presets = {preset.name: preset for preset in await repo.all(guild_id)}
             channels = await repo.channel_map(guild_id)
-        return GuildPresets(MappingProxyType(presets), MappingProxyType(channels))
+        if not presets and not channels:
+            return NO_PRESETS  # most servers: one shared value, not one each
+        return GuildPresets(frozen(presets), frozen(channels))
 
     # -- reads (cached) ----------------------------------------------------
 

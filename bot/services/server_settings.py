@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +30,7 @@ from bot.completions.request import out_of_range
 from bot.errors import ParameterError
 from bot.i18n import SUPPORTED_LOCALES, Localized, Msg, _, join, normalize_locale
 from bot.storage.audit import AuditRepository
-from bot.storage.cache import GuildCache
+from bot.storage.cache import GuildCache, frozen
 from bot.storage.database import Database
 from bot.storage.guild_settings import GuildSettingsRepository
 from bot.storage.locks import guild_write
@@ -358,7 +359,7 @@ def find_setting(name: str) -> Setting:
         ) from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     """A server's settings: what it set explicitly, with defaults for the rest."""
 
@@ -520,7 +521,8 @@ class ServerSettingsService:
     async def _load(self, guild_id: int) -> ServerConfig:
         async with self.db.read() as session:
             values = await GuildSettingsRepository(session).all(guild_id)
-        return ServerConfig(guild_id, MappingProxyType(values))
+        # Every server's names are the same few strings: share them.
+        return ServerConfig(guild_id, frozen({sys.intern(k): v for k, v in values.items()}))
 
     async def get(self, guild_id: int | None) -> ServerConfig:
         """The server's settings (from the cache when nothing changed).

@@ -11,6 +11,9 @@ also calls `on_change`, which the bot points at the invalidation bus
 It keeps at most `max_size` servers (default `GUILD_CACHE_SIZE`), dropping
 the least recently read one first: memory stays flat however many servers
 the bot is in, and a dropped server is simply read from the database again.
+Entries are kept small because there are so many: most servers have no rows
+of their own in most caches, and their values share one empty mapping
+(`frozen`) or one default value instead of objects of their own.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,15 @@ log = logging.getLogger(__name__)
 # few KB at most); 10,000 covers the servers active at once on a process
 # running several shards.
 GUILD_CACHE_SIZE = 10_000
+
+# The one read-only empty mapping that cached values share.
+EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+def frozen(mapping: dict[K, V]) -> Mapping[K, V]:
+    """`mapping` read-only, for a cached value; the shared `EMPTY` when it is empty (a
+    dict and its proxy cost about 250 bytes, times every server cached)."""
+    return MappingProxyType(mapping) if mapping else EMPTY
 
 
 @dataclass(eq=False)

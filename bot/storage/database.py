@@ -15,10 +15,15 @@ statement, the BEGIN and the COMMIT each cross to the driver's thread and back
 (nine crossings for one INSERT), which costs more CPU than the write itself;
 on a SQLite file the whole transaction instead runs on one writer thread with
 the synchronous driver, in a single crossing.
+
+Alembic (about 11 MiB of RSS with the Mako and Pygments it imports) is
+imported only to migrate: at start-up `upgrade()` first compares the
+database's revision with the newest script's, read from the scripts' source.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import logging
@@ -26,13 +31,11 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -41,6 +44,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +100,8 @@ def alembic_config(url: URL | None = None) -> Config:
     alembic.ini is for the `alembic` command line in a checkout; nothing in it
     matters here, and an installed package has none.
     """
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     if url is not None:
@@ -102,6 +110,26 @@ def alembic_config(url: URL | None = None) -> Config:
             "sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%")
         )
     return cfg
+
+
+def script_heads(versions: Path | None = None) -> set[str]:
+    """The newest revisions among the migration scripts (those no script revises),
+    read from their `revision` and `down_revision` lines without importing Alembic."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for script in (versions or migrations_dir() / "versions").glob("*.py"):
+        for node in ast.parse(script.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.AnnAssign | ast.Assign) or node.value is None:
+                continue
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            if not isinstance(target, ast.Name):
+                continue
+            if target.id == "revision":
+                revisions.add(str(ast.literal_eval(node.value)))
+            elif target.id == "down_revision":
+                down = ast.literal_eval(node.value)  # None, one id, or a merge's tuple
+                revised.update([down] if isinstance(down, str) else down or ())
+    return revisions - revised
 
 
 class Database:
@@ -198,14 +226,32 @@ class Database:
 
     async def upgrade(self, revision: str = "head") -> None:
         """Migrate to `revision` (default: the newest), safe from concurrent processes."""
+        if revision == "head" and await self._at_head():
+            return  # the usual start-up: nothing to migrate, Alembic not imported
+        from alembic import command
+
         await self._run_alembic(lambda cfg: command.upgrade(cfg, revision))
+
+    async def _at_head(self) -> bool:
+        """Whether the database is at the newest scripts' revision(s) already."""
+        try:
+            async with self.engine.connect() as conn:
+                rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+                current = {row[0] for row in rows}
+        except DBAPIError:
+            return False  # no alembic_version table yet: never migrated
+        return bool(current) and current == script_heads()
 
     async def downgrade(self, revision: str = "-1") -> None:
         """Migrate down to `revision` ("base" removes every table)."""
+        from alembic import command
+
         await self._run_alembic(lambda cfg: command.downgrade(cfg, revision))
 
     async def current(self) -> str | None:
         """The revision the database is at, or None before the first upgrade."""
+        from alembic.runtime.migration import MigrationContext
+
         async with self.engine.connect() as conn:
             return await conn.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_revision()

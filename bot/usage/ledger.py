@@ -28,8 +28,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
 from bot.storage.usage import MODEL_LENGTH, NAME_LENGTH, LedgerStore
 
 if TYPE_CHECKING:
@@ -152,6 +150,8 @@ class LedgerWriter:
         it outlives this process)."""
         self.record(entry)
         if self.spool is not None:
+            from redis.exceptions import RedisError  # imported only with Redis
+
             try:
                 await self.spool.push([entry])
             except RedisError as err:
@@ -211,6 +211,8 @@ class LedgerWriter:
     async def _drain(self) -> int:
         """Move the spool into the database, batch by batch (an unreachable spool is
         logged: the entries are still there, or still here)."""
+        from redis.exceptions import RedisError
+
         assert self.spool is not None
         count = 0
         try:

@@ -19,7 +19,7 @@ from typing import Literal
 from bot.errors import ParameterError
 from bot.i18n import Msg, _
 from bot.storage.audit import AuditRepository
-from bot.storage.cache import GuildCache
+from bot.storage.cache import GuildCache, frozen
 from bot.storage.database import Database
 from bot.storage.locks import lock_guild
 from bot.storage.usage import SERVER_ROLE, UsageLimitsRepository
@@ -119,7 +119,7 @@ class Effective:
         return self.value == 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LimitConfig:
     """What a server set: its own values and its roles' overrides (role id → name → value)."""
 
@@ -169,8 +169,8 @@ class LimitStore:
     async def _load(self, guild_id: int) -> LimitConfig:
         async with self.db.read() as session:
             values = await UsageLimitsRepository(session).all(guild_id)
-        server = MappingProxyType(dict(values.pop(SERVER_ROLE, {})))
-        roles = MappingProxyType({r: MappingProxyType(v) for r, v in values.items()})
+        server = frozen(dict(values.pop(SERVER_ROLE, {})))
+        roles = frozen({r: frozen(v) for r, v in values.items()})
         return LimitConfig(guild_id, server, roles)
 
     async def get(self, guild_id: int | None) -> LimitConfig:

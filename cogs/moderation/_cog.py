@@ -20,7 +20,7 @@ from discord.ext import commands, tasks
 from bot.command_helpers import describe, localized, manage_guild_check
 from bot.errors import ParameterError
 from bot.i18n import Msg, _, pick_locale
-from bot.moderation.automod import AutoModRule, AutoModRules
+from bot.moderation.automod import UNREADABLE, AutoModRule, AutoModRules
 from bot.moderation.categories import ACTIONS, CATEGORIES, FAILURE_MODES
 from bot.moderation.policy import (
     parse_action,
@@ -166,7 +166,7 @@ class Moderation(
         try:
             data = await self.bot.http.get_auto_moderation_rules(guild_id)
         except discord.Forbidden:
-            return AutoModRules(readable=False)
+            return UNREADABLE
         except discord.HTTPException as err:
             return AutoModRules(error=f"HTTP {err.status}")
         rules = []

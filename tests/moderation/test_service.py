@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from bot.moderation import ModerationRefused, ModerationService, Report, Subject, Verdict
-from bot.moderation.automod import AutoModRule, AutoModRules
+from bot.moderation.automod import NO_RULES, AutoModRule, AutoModRules
+from bot.moderation.policy import DEFAULT_POLICY
 from bot.moderation.providers import OpenAIModeration, ProfanityClassifier
 from bot.moderation.service import StreamGuard
 from bot.storage import Database
@@ -246,3 +247,29 @@ async def test_stream_guard_without_lists_holds_back_only_the_word_being_written
     """No word list or AutoMod rule: the checked text is shown up to the last whole word."""
     guard = StreamGuard(service, ALICE)
     assert await guard.visible("Once upon a time there wa") == "Once upon a time there"
+
+
+async def test_servers_without_a_policy_share_the_default_and_one_with_words_has_its_own(
+    service: ModerationService,
+) -> None:
+    """The policy cache holds one shared value for every server that set nothing (the
+    default), and a value of its own for a server with a word list, which it applies."""
+    other = GUILD + 1
+    assert await service.policy(GUILD) is DEFAULT_POLICY
+    assert await service.policy(other) is DEFAULT_POLICY
+    await service.change_words(GUILD, ADMIN, [WordEntry("keyword", "zorblax")], [])
+    own = await service.policy(GUILD)
+    assert own is not DEFAULT_POLICY
+    assert [(hit.start, hit.end) for hit in own.matcher.hits("a zorblax here")] == [(2, 9)]
+    assert await service.policy(other) is DEFAULT_POLICY
+
+
+def test_servers_without_automod_rules_share_one_value() -> None:
+    """No rules that apply: the one shared value; a keyword rule: its own, compiled."""
+    assert AutoModRules.build([]) is NO_RULES
+    rule = AutoModRule(
+        id=1, name="words", enabled=True, trigger_type=1, keyword_filter=("zorblax",)
+    )
+    built = AutoModRules.build([rule])
+    assert built is not NO_RULES
+    assert [r.name for r, _ in built.hits("a zorblax here")] == ["words"]

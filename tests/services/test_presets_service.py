@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.errors import AlreadyExists, NotFound, ParameterError
-from bot.services.presets import MAX_PRESETS, PresetService
+from bot.services.presets import MAX_PRESETS, NO_PRESETS, PresetService
 from bot.storage import ChannelPreset, Database, PresetRow
 from tests.storage.statements import count_statements
 from tests.support.postgres import db, db_url, postgres_cluster, postgres_url
@@ -287,3 +287,16 @@ async def test_reads_are_cached_until_a_write(db: Database) -> None:
     assert statements == []
     await service.create(GUILD_A, "poem", params={"temperature": 1}, actor_id=ADMIN)
     assert await service.names(GUILD_A, "") == ["poem"]
+
+
+async def test_servers_without_presets_share_one_cached_value(db: Database) -> None:
+    """Every server with no presets and no channel defaults shares one cached value;
+    a server that creates one gets its own value with the preset in it."""
+    service = PresetService(db)
+    assert await service.snapshot(GUILD_A) is NO_PRESETS
+    assert await service.snapshot(GUILD_B) is NO_PRESETS
+    await service.create(GUILD_A, "poem", params={"temperature": 0.9}, actor_id=ADMIN)
+    own = await service.snapshot(GUILD_A)
+    assert own is not NO_PRESETS
+    assert own.get("poem") is not None
+    assert await service.snapshot(GUILD_B) is NO_PRESETS

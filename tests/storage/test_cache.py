@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from bot.storage import GuildCache
+from bot.storage.cache import EMPTY, frozen
 
 
 async def test_concurrent_misses_share_one_load() -> None:
@@ -138,3 +139,13 @@ async def test_a_write_still_invalidates_a_bounded_cache() -> None:
     version[1] = "newer"
     cache.invalidate(1)  # invalidating an evicted guild is harmless
     assert await cache.get(1) == "newer"
+
+
+def test_frozen_shares_one_empty_mapping_and_copies_nothing_else() -> None:
+    """Empty mappings become the one shared EMPTY; others a read-only view of their own."""
+    assert frozen({}) is EMPTY
+    assert frozen({}) is frozen({})
+    values = frozen({"temperature": 0.5})
+    assert values is not EMPTY and dict(values) == {"temperature": 0.5}
+    with pytest.raises(TypeError):
+        values["temperature"] = 1.0  # type: ignore[index]
