@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gettext
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,11 +24,12 @@ LOCALES_DIR = Path(__file__).parent / "locales"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class Localized:
+class Localized(ABC):
     """Something shown to a person that reads differently in each locale."""
 
+    @abstractmethod
     def render(self, locale: str | None = None) -> str:
-        raise NotImplementedError
+        """The text in `locale` (English when None)."""
 
     def __str__(self) -> str:
         return self.render(None)
