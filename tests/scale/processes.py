@@ -8,6 +8,8 @@ the pieces the multi-process tests and the benchmark share.
 - `BotCluster`: starts, stops and kill -9s `couplet run` processes, each with its
   shards and METRICS_PORT, and reads their /metrics with Prometheus' own parser.
 - `eventually(check, what)`: waits for an async condition (a metric, a row).
+- `two_processes(...)`: all of the above at once — a server on each of two shards,
+  process p1 running shard 0 and p2 shard 1, on a fresh migrated database.
 """
 
 from __future__ import annotations
@@ -20,19 +22,22 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.cluster import IDENTIFY_INTERVAL
 from bot.sandbox import FakeDiscord
 from bot.sandbox import permissions as perm
 from bot.sandbox.world import Guild
+from bot.storage import Database
 from tests.e2e.conftest import serve
 from tests.support.cli import couplet_command
-from tests.support.discord_env import BotProcess, running_process, wait_until
-from tests.support.postgres import free_port
+from tests.support.discord_env import BotProcess, running_fake, running_process, wait_until
+from tests.support.postgres import PostgresCluster, free_port
+from tests.support.redis import RedisServer, flush
 
 WAIT = 180.0
 STUB_TEXT = " from the stub"
@@ -272,3 +277,54 @@ def process_env(database_url: str, redis_url: str, backend_url: str) -> dict[str
         "LOG_LEVEL": "INFO",
         "DISCORD_SYNC": "auto",
     }
+
+
+@dataclass
+class TwoProcesses:
+    """A local Discord with a server on each of two shards; p1 runs shard 0, p2 shard 1."""
+
+    fake: FakeDiscord
+    stub: ScaleStub
+    cluster: BotCluster
+    guilds: list[Guild]
+    db: Database
+    p1: Process
+    p2: Process
+
+
+World = TypeVar("World", bound=TwoProcesses)
+
+
+@contextlib.asynccontextmanager
+async def two_processes(
+    world: type[World],
+    postgres_cluster: PostgresCluster,
+    redis_server: RedisServer,
+    logs: Path,
+    *,
+    members: tuple[str, ...] = (),
+    after_p1: Callable[[Process], Awaitable[None]] | None = None,
+) -> AsyncIterator[World]:
+    """Start both processes on a fresh migrated database and an emptied Redis, with
+    `members` in each server; `after_p1` runs before p2 starts (to let p1 take a lease)."""
+    flush(redis_server.url)
+    database_url = postgres_cluster.create_database(template=postgres_cluster.migrated_template())
+    async with (
+        running_fake(identify_interval=IDENTIFY_INTERVAL, max_concurrency=1) as fake,
+        ScaleStub().running() as stub,
+    ):
+        guilds = sharded_world(fake)
+        for guild in guilds:
+            for name in members:
+                guild.add_member(name)
+        cluster = BotCluster(fake, process_env(database_url, redis_server.url, stub.base_url), logs)
+        db = Database(database_url)
+        try:
+            p1 = await cluster.start([0], name="p1")
+            if after_p1 is not None:
+                await after_p1(p1)
+            p2 = await cluster.start([1], name="p2")
+            yield world(fake, stub, cluster, guilds, db, p1, p2)
+        finally:
+            await cluster.aclose()
+            await db.dispose()

@@ -12,47 +12,31 @@ of a generation loses nothing and no interaction is answered twice.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from bot.cluster import IDENTIFY_INTERVAL
-from bot.sandbox import FakeDiscord
 from bot.sandbox.world import Guild
-from bot.storage import Database
 from bot.storage.usage import LedgerStore
 from tests.scale.processes import (
     STUB_TEXT,
     WAIT,
-    BotCluster,
-    Process,
-    ScaleStub,
+    TwoProcesses,
     eventually,
-    process_env,
-    sharded_world,
+    two_processes,
 )
-from tests.support.discord_env import running_fake, wait_until
+from tests.support.discord_env import wait_until
 from tests.support.postgres import PostgresCluster
-from tests.support.redis import RedisServer, flush
+from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 COMPLETE = "couplet_interactions_total"
 
 
-@dataclass
-class World:
-    fake: FakeDiscord
-    stub: ScaleStub
-    cluster: BotCluster
-    guilds: list[Guild]
-    db: Database
-    p1: Process
-    p2: Process
-
+class World(TwoProcesses):
     @property
     def ledger(self) -> LedgerStore:
         return LedgerStore(self.db)
@@ -65,27 +49,12 @@ async def world(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[World]:
     """Discord with a server on each of two shards; process p1 runs shard 0, p2 shard 1."""
-    flush(redis_server.url)
-    database_url = postgres_cluster.create_database(template=postgres_cluster.migrated_template())
     logs = tmp_path_factory.mktemp("processes")
-    async with (
-        running_fake(identify_interval=IDENTIFY_INTERVAL, max_concurrency=1) as fake,
-        ScaleStub().running() as stub,
-    ):
-        guilds = sharded_world(fake)
-        for guild in guilds:
-            for name in ("dana", "kara"):  # members of one test each
-                guild.add_member(name)
-        env = process_env(database_url, redis_server.url, stub.base_url)
-        cluster = BotCluster(fake, env, Path(logs))
-        db = Database(database_url)
-        try:
-            p1 = await cluster.start([0], name="p1")
-            p2 = await cluster.start([1], name="p2")
-            yield World(fake, stub, cluster, guilds, db, p1, p2)
-        finally:
-            await cluster.aclose()
-            await db.dispose()
+    # dana and kara: members of one test each.
+    async with two_processes(
+        World, postgres_cluster, redis_server, logs, members=("dana", "kara")
+    ) as started:
+        yield started
 
 
 async def complete(world: World, guild: Guild, member: str, prompt: str, **options: object) -> str:

@@ -10,34 +10,27 @@ real time, and the sweeper reads deadlines from the database only.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import update
 
-from bot.cluster import IDENTIFY_INTERVAL
-from bot.sandbox import FakeDiscord
 from bot.sandbox.world import Channel, Guild
-from bot.storage import Database
 from bot.storage.stories import StoryRecord, StoryRoundRow, StoryStore
 from tests.e2e.story_support import buttons
 from tests.scale.processes import (
     STUB_TEXT,
     WAIT,
-    BotCluster,
     Process,
-    ScaleStub,
+    TwoProcesses,
     eventually,
-    process_env,
-    sharded_world,
+    two_processes,
 )
-from tests.support.discord_env import running_fake, wait_until
+from tests.support.discord_env import wait_until
 from tests.support.postgres import PostgresCluster
-from tests.support.redis import RedisServer, flush
+from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -45,16 +38,7 @@ LEASE = "story-sweep"
 OPENING = "The tide came in"
 
 
-@dataclass
-class World:
-    fake: FakeDiscord
-    cluster: BotCluster
-    guilds: list[Guild]
-    db: Database
-    p1: Process
-    p2: Process
-    stub: ScaleStub
-
+class World(TwoProcesses):
     @property
     def store(self) -> StoryStore:
         return StoryStore(self.db)
@@ -75,25 +59,15 @@ async def world(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[World]:
     """p1 runs shard 0 and, started first, holds the sweep lease; p2 runs shard 1."""
-    flush(redis_server.url)
-    database_url = postgres_cluster.create_database(template=postgres_cluster.migrated_template())
+
+    async def lease_taken(p1: Process) -> None:
+        await eventually(lambda: holds_lease(p1), "p1 to hold the sweep lease")
+
     logs = tmp_path_factory.mktemp("story-processes")
-    async with (
-        running_fake(identify_interval=IDENTIFY_INTERVAL, max_concurrency=1) as fake,
-        ScaleStub().running() as stub,
-    ):
-        guilds = sharded_world(fake)
-        env = process_env(database_url, redis_server.url, stub.base_url)
-        cluster = BotCluster(fake, env, Path(logs))
-        db = Database(database_url)
-        try:
-            p1 = await cluster.start([0], name="p1")
-            await eventually(lambda: holds_lease(p1), "p1 to hold the sweep lease")
-            p2 = await cluster.start([1], name="p2")
-            yield World(fake, cluster, guilds, db, p1, p2, stub)
-        finally:
-            await cluster.aclose()
-            await db.dispose()
+    async with two_processes(
+        World, postgres_cluster, redis_server, logs, after_p1=lease_taken
+    ) as started:
+        yield started
 
 
 async def start_story(
