@@ -25,7 +25,7 @@ from bot.completions import PARAMETERS as _P
 from bot.completions import ParamSpec
 from bot.i18n import Localized, _, ngettext, render
 from bot.services.metering import Waiting
-from bot.tree import acknowledged, interaction_locale
+from bot.tree import NO_MENTIONS, acknowledged, interaction_locale
 from bot.usage import Subject
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def queue_waiting(interaction: discord.Interaction, backend_timeout: float) -> W
             )
         )
         await interaction.edit_original_response(
-            content=render(text, locale), allowed_mentions=discord.AllowedMentions.none()
+            content=render(text, locale), allowed_mentions=NO_MENTIONS
         )
 
     room = max(INTERACTION_LIFETIME - backend_timeout, INTERACTION_LIFETIME / 2)

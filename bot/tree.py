@@ -46,6 +46,8 @@ from bot.render.text import MESSAGE_LIMIT
 
 log = logging.getLogger(__name__)
 
+# Every message Couplet sends pings nobody (generated text may contain @everyone).
+NO_MENTIONS = discord.AllowedMentions.none()
 GENERIC_ERROR = _("Something went wrong on Couplet's side; it has been logged. Please try again.")
 # Set in interaction.extras when a public "thinking…" response was sent, so an
 # error can replace it with an ephemeral sentence instead of a public one.
@@ -179,7 +181,7 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str | Msg) -> 
     publicly, so it is deleted first and the sentence sent as an ephemeral
     followup.
     """
-    mentions = discord.AllowedMentions.none()
+    mentions = NO_MENTIONS
     text = render(text, interaction_locale(interaction))
     if len(text) > MESSAGE_LIMIT:
         text = text[: MESSAGE_LIMIT - 1] + "…"

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.command_helpers import localized
 from bot.i18n import _, join, render
-from bot.tree import interaction_locale
+from bot.tree import NO_MENTIONS, interaction_locale
 
 if TYPE_CHECKING:
     from bot.app import CoupletBot
@@ -42,7 +42,7 @@ class Models(commands.Cog):
         await interaction.followup.send(
             format_models(names, profile.name, allowed, default, interaction_locale(interaction)),
             ephemeral=True,
-            allowed_mentions=discord.AllowedMentions.none(),
+            allowed_mentions=NO_MENTIONS,
         )
 
 

@@ -28,6 +28,7 @@ from bot.services.generation import Requester
 from bot.services.sampling import SamplingOutcome, SamplingService
 from bot.storage.sampling import SamplingStore
 from bot.tree import (
+    NO_MENTIONS,
     PUBLIC_DEFER,
     public_locale,
     reply_ephemeral,
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from bot.app import CoupletBot
 
 log = logging.getLogger(__name__)
-
-NO_MENTIONS = discord.AllowedMentions.none()
 
 
 CHART_FILE = "sampling.png"

@@ -53,6 +53,7 @@ from bot.services.generation import (
     Requester,
 )
 from bot.tree import (
+    NO_MENTIONS,
     PUBLIC_DEFER,
     acknowledge,
     acknowledged,
@@ -68,7 +69,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
 # Discord allows about five edits per five seconds per message; stay under it.
 STREAM_EDIT_INTERVAL = 1.2
 PROMPT_MODAL_LIMIT = 4000

@@ -41,7 +41,7 @@ from bot.render.moderation import (
     test_text,
     words_text,
 )
-from bot.tree import interaction_locale
+from bot.tree import NO_MENTIONS, interaction_locale
 from bot.tree import reply_ephemeral as reply
 from cogs.moderation._views import COG_NAME, review_view
 
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
 # Rules are refreshed by the gateway events; this also catches what no event
 # announces (Couplet given or denied Manage Server, events missed while offline).
 AUTOMOD_REFRESH_MINUTES = 15

@@ -53,7 +53,7 @@ from bot.stories.rules import (
     leaders,
 )
 from bot.stories.tree import path
-from bot.tree import PUBLIC_DEFER, interaction_locale, public_locale, reply_ephemeral
+from bot.tree import NO_MENTIONS, PUBLIC_DEFER, interaction_locale, public_locale, reply_ephemeral
 from cogs.stories._views import COG_NAME, TextForm, next_view, round_view
 
 if TYPE_CHECKING:
@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
 # How often the sweeper looks for rounds whose window ended (and stuck or idle stories).
 SWEEP_SECONDS = 5.0
 # One process of the bot sweeps (bot.cluster leases). The holder renews the lease each

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.command_helpers import describe, localized, manage_guild_check, usage_subject
 from bot.i18n import _, render
-from bot.tree import interaction_locale
+from bot.tree import NO_MENTIONS, interaction_locale
 from bot.tree import reply_ephemeral as reply
 from cogs.usage._text import member_text, server_text, usage_csv
 
@@ -70,5 +70,5 @@ class Usage(
             text + "\n-# " + note if len(text) + len(note) < 1900 else text[:1900],
             file=discord.File(io.BytesIO(data), filename=CSV_FILE),
             ephemeral=True,
-            allowed_mentions=discord.AllowedMentions.none(),
+            allowed_mentions=NO_MENTIONS,
         )
