@@ -96,9 +96,10 @@ class GuildCache(Generic[T]):
             try:
                 return await asyncio.shield(pending.future)
             except asyncio.CancelledError:
-                if not pending.future.cancelled():
-                    raise  # we were cancelled, not the shared load
-                # The task doing the shared load was cancelled: try again.
+                task = asyncio.current_task()
+                if not pending.future.cancelled() or (task is not None and task.cancelling()):
+                    raise  # we were cancelled (perhaps with the load, as at shutdown)
+                # Only the task doing the shared load was cancelled: try again.
 
     async def _load(self, guild_id: int) -> T:
         load: _Load[T] = _Load(asyncio.get_running_loop().create_future())

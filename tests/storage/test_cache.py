@@ -49,6 +49,53 @@ async def test_invalidation_during_a_load_discards_its_result() -> None:
     assert cache.loads == 2
 
 
+async def test_a_reader_cancelled_with_the_shared_load_stops() -> None:
+    """When the loop shuts down it cancels the load and its waiting reader at once: the
+    reader stops too, instead of taking its cancellation for the load's and loading again."""
+    started = asyncio.Event()
+
+    async def loader(guild_id: int) -> str:
+        started.set()
+        await asyncio.Event().wait()  # never finishes by itself
+        return "never"
+
+    cache: GuildCache[str] = GuildCache(loader)
+    first = asyncio.create_task(cache.get(7))
+    await started.wait()
+    second = asyncio.create_task(cache.get(7))
+    await asyncio.sleep(0)  # the second reader waits on the first one's load
+    first.cancel()
+    second.cancel()
+    results = await asyncio.wait_for(
+        asyncio.gather(first, second, return_exceptions=True), timeout=30
+    )
+    assert all(isinstance(r, asyncio.CancelledError) for r in results)
+    assert cache.loads == 1
+
+
+async def test_a_reader_loads_again_when_only_the_shared_load_was_cancelled() -> None:
+    """The reader whose load was shared is cancelled (its interaction gave up); another
+    reader waiting on that load is not, and gets the value from a load of its own."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def loader(guild_id: int) -> str:
+        started.set()
+        await release.wait()
+        return f"config of {guild_id}"
+
+    cache: GuildCache[str] = GuildCache(loader)
+    first = asyncio.create_task(cache.get(7))
+    await started.wait()
+    second = asyncio.create_task(cache.get(7))
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    assert await second == "config of 7"
+    assert first.cancelled()
+    assert cache.loads == 2
+
+
 async def test_errors_are_not_cached() -> None:
     """A failed load raises to its caller and the next get tries again."""
     calls = 0
