@@ -306,7 +306,7 @@ class CoupletBot(commands.AutoShardedBot):
         if self.settings.metrics_port is not None:
             self.health = HealthServer(self, self.settings.metrics_port)
             await self.health.start()
-        await self.db.upgrade()
+        await self.db.upgrade(in_child=True)  # Alembic stays out of this process
         try:
             await self.generations.prune(GENERATION_RETENTION)
         except Exception:
