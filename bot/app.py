@@ -28,6 +28,7 @@ import discord
 from discord.ext import commands, tasks
 
 import cogs
+from bot import memory
 from bot.cluster import Cluster
 from bot.completions import CompletionsClient
 from bot.discord_endpoints import patch_discord_endpoints
@@ -202,6 +203,8 @@ class CoupletBot(commands.AutoShardedBot):
         self._watch_interactions()
         self.metrics.watch(self)
         self._closed = False
+        # When flush_ledger next gives free memory back (see trim_memory).
+        self.next_trim = time.monotonic() + memory.TRIM_EVERY
 
     def _share(self, topic: str, cache: GuildCache[Any]) -> None:
         """Announce the cache's changes to the other processes and apply theirs."""
@@ -325,6 +328,9 @@ class CoupletBot(commands.AutoShardedBot):
         # collection (about 200 ms each, every few hundred interactions).
         gc.collect()
         gc.freeze()
+        # And what start-up allocated and freed (the command payloads, the
+        # migration check's reads) goes back to the system.
+        await self.trim_memory()
 
     async def sync_commands(self) -> list[str]:
         """Sync per DISCORD_SYNC, skipping scopes whose commands did not change.
@@ -388,6 +394,14 @@ class CoupletBot(commands.AutoShardedBot):
             await ledger.confirm()
         except Exception:
             log.warning("could not write the usage ledger; will try again", exc_info=True)
+        if time.monotonic() >= self.next_trim:
+            await self.trim_memory()
+
+    async def trim_memory(self) -> bool:
+        """Give the C library's free memory back to the system (bot.memory), in a
+        worker thread; the next trim is due TRIM_EVERY seconds later."""
+        self.next_trim = time.monotonic() + memory.TRIM_EVERY
+        return await asyncio.to_thread(memory.trim)
 
     async def close(self) -> None:
         if self._closed:
