@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands, tasks
@@ -32,7 +32,6 @@ from bot import memory
 from bot.cluster import Cluster
 from bot.completions import CompletionsClient
 from bot.discord_endpoints import patch_discord_endpoints
-from bot.health import HealthServer
 from bot.interaction_jobs import InteractionJobs
 from bot.metrics import Metrics
 from bot.moderation import ModerationService
@@ -53,6 +52,9 @@ from bot.stories import StoryService
 from bot.tree import CoupletTranslator, CoupletTree
 from bot.usage import UsageService, build_usage
 from bot.usage.ledger import FLUSH_INTERVAL
+
+if TYPE_CHECKING:
+    from bot.health import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +309,9 @@ class CoupletBot(commands.AutoShardedBot):
         await self.tree.set_translator(CoupletTranslator())
         await self.cluster.start()
         if self.settings.metrics_port is not None:
+            # Here: aiohttp's web server (1.5 MiB) only when METRICS_PORT asks for it.
+            from bot.health import HealthServer
+
             self.health = HealthServer(self, self.settings.metrics_port)
             await self.health.start()
         await self.db.upgrade(in_child=True)  # Alembic stays out of this process

@@ -52,3 +52,29 @@ def test_without_malloc_trim_trim_does_nothing(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
     assert not memory.can_trim()
     assert memory.trim() is False
+
+
+# Modules the running bot does not need, each kept for the life of a process once
+# imported: Alembic (a child process migrates), aiohttp's web server (only with
+# METRICS_PORT), httpx's command-line client (click, Pygments), redis (only with
+# REDIS_URL).
+_NOT_AT_START = ("alembic", "aiohttp.web", "click", "pygments", "redis")
+_IMPORT_THE_BOT = """
+import importlib, sys
+sys.path.insert(0, sys.argv[1])
+from bot.app import cog_modules
+for name in cog_modules():
+    importlib.import_module(name)
+print(" ".join(sorted(set(sys.argv[2:]) & set(sys.modules))))
+"""
+
+
+def test_the_bot_and_its_cogs_import_nothing_they_do_not_need() -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-P", "-c", _IMPORT_THE_BOT, str(REPO_ROOT), *_NOT_AT_START],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert loaded == []
