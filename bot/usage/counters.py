@@ -171,19 +171,27 @@ class MemoryCounters:
 
     async def settle(self, rid: str, holds: Sequence[Hold], actual: Mapping[str, int]) -> None:
         for hold in holds:
-            counter = self._get(hold.key)
             if hold.kind == "window":
                 continue
+            counter = self._get(hold.key)
             counter.drop(rid)
             if hold.kind == "budget":
                 counter.committed += actual.get(hold.key, 0)
                 counter.expires_at = max(counter.expires_at, hold.expires_at)
+            self._forget_if_empty(hold.key, counter)
 
     async def release(self, rid: str, holds: Sequence[Hold]) -> None:
         for hold in holds:
             counter = self._counters.get(hold.key)
             if counter is not None:
                 counter.drop(rid)
+                self._forget_if_empty(hold.key, counter)
+
+    def _forget_if_empty(self, key: str, counter: _Counter) -> None:
+        """A counter with nothing committed or held counts as much as none (a member's
+        in-flight counter between requests): not kept until the sweep."""
+        if counter.committed == 0 and counter.holds is None:
+            del self._counters[key]
 
     async def levels(self, keys: Sequence[str], now: float) -> dict[str, int]:
         found = {}
