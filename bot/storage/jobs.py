@@ -16,9 +16,19 @@ import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Index, Integer, String, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,12 +89,19 @@ def _row(job: Job, owner: str) -> dict[str, Any]:
     }
 
 
+# Built once: each interaction writes an add and a removal, and building a
+# statement costs about as much as running it.
+_TABLE = cast(Table, InteractionJobRow.__table__)
+_DELETE = _TABLE.delete().where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT = _TABLE.insert()
+
+
 def _apply(gone: set[int], rows: list[dict[str, Any]], conn: Connection) -> None:
     """Delete the jobs `gone`, then insert `rows` (an add replaces a stored job)."""
     if gone:
-        conn.execute(delete(InteractionJobRow).where(InteractionJobRow.id.in_(gone)))
+        conn.execute(_DELETE, {"ids": list(gone)})
     if rows:
-        conn.execute(insert(InteractionJobRow), rows)
+        conn.execute(_INSERT, rows)
 
 
 def _job(row: InteractionJobRow) -> Job:
