@@ -168,7 +168,8 @@ class JobStore:
             try:
                 # Core through run_write, not an ORM session: every interaction
                 # that outlives a write costs an add and a removal.
-                await self.db.run_write(partial(_apply, removals | set(adds), rows))
+                gone = removals | set(adds)
+                await self.db.run_write(partial(_apply, gone, rows), bulk=len(gone) > 1)
                 self.writes += 1
             except Exception as err:
                 for waiter in waiters:
