@@ -182,7 +182,7 @@ class Database:
             if "poolclass" not in kwargs:
                 sync_url = self.url.set(drivername="sqlite")
                 thread_engine = create_engine(sync_url, echo=echo, pool_size=1, max_overflow=0)
-                _configure_sqlite(thread_engine)
+                _configure_sqlite(thread_engine, raw_begin=True)
                 self._thread_writer = _Writer(thread_engine)
                 inline_engine = create_engine(
                     sync_url,
@@ -192,7 +192,9 @@ class Database:
                     # Tests may run one Database on several event loops (threads).
                     connect_args={"check_same_thread": False},
                 )
-                _configure_sqlite(inline_engine, busy_timeout_ms=0, autocheckpoint=False)
+                _configure_sqlite(
+                    inline_engine, busy_timeout_ms=0, autocheckpoint=False, raw_begin=True
+                )
                 self._inline_writer = _Writer(inline_engine)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
@@ -249,7 +251,7 @@ class Database:
             if not bulk:
                 try:
                     return self._write_inline(work)
-                except OperationalError as error:
+                except (OperationalError, sqlite3.OperationalError) as error:
                     if not _busy(error):
                         raise
                     # Another process writes: wait for it off the event loop.
@@ -396,19 +398,25 @@ class _Writer:
         self.engine.dispose()
 
 
-def _busy(error: OperationalError) -> bool:
+def _busy(error: OperationalError | sqlite3.OperationalError) -> bool:
     """Whether SQLite refused because another connection holds its lock (SQLITE_BUSY)."""
-    code = getattr(error.orig, "sqlite_errorcode", None)
+    driver_error = error.orig if isinstance(error, OperationalError) else error
+    code = getattr(driver_error, "sqlite_errorcode", None)
     return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _configure_sqlite(
-    engine: Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, autocheckpoint: bool = True
+    engine: Engine,
+    *,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    autocheckpoint: bool = True,
+    raw_begin: bool = False,
 ) -> None:
     """WAL, foreign keys and a busy timeout on every new connection; our own BEGIN.
 
     `autocheckpoint=False`: this connection's commits never checkpoint the WAL
-    (someone else must, see Database._checkpoint_wal)."""
+    (someone else must, see Database._checkpoint_wal). `raw_begin`: BEGIN sent
+    to the driver directly (run_write's own engines)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -428,4 +436,14 @@ def _configure_sqlite(
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if not raw_begin:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # Straight to the driver's cursor: a statement through the Connection
+        # costs more than the rest of a small write's transaction. (Its errors
+        # are the driver's own then, not SQLAlchemy's wrappers.)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"BEGIN {mode}")
+        finally:
+            cursor.close()
