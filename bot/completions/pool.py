@@ -264,7 +264,9 @@ class ServerPool:
         async def attempt(server: Server) -> Any:
             http = server.http
             url = f"{http.root_url}{path}" if path.startswith("/") else http.url(path)
-            log.debug("%s %s headers=%s", method, url, redact_headers(dict(http.client.headers)))
+            if log.isEnabledFor(logging.DEBUG):  # the redaction costs more than the request
+                headers = redact_headers(dict(http.client.headers))
+                log.debug("%s %s headers=%s", method, url, headers)
             response = await http.client.request(method, url, json=payload)
             if not response.is_success:
                 raise ResponseFailed(response)

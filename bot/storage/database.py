@@ -12,9 +12,21 @@ or more. (Other processes still wait on the busy timeout.)
 
 `run_write(work)` runs a small write on a hot path. Through aiosqlite every
 statement, the BEGIN and the COMMIT each cross to the driver's thread and back
-(nine crossings for one INSERT), which costs more CPU than the write itself;
-on a SQLite file the whole transaction instead runs on one writer thread with
-the synchronous driver, in a single crossing.
+(nine crossings for one INSERT), which costs more CPU than the write itself.
+On a SQLite file the whole transaction instead runs with the synchronous
+driver right on the event loop: a small INSERT and its COMMIT take tens of
+microseconds in WAL mode (no fsync with synchronous=NORMAL, and committed
+rows survive the process being killed), less than handing it to a thread and
+back. What could make that block the loop is kept away from it: that
+connection never waits for SQLite's lock (busy timeout 0 — when another
+process holds it, the write goes to the writer thread, which waits), and it
+never checkpoints the WAL itself (the writer thread does, every
+`CHECKPOINT_EVERY` inline commits). A write of several rows
+(`run_write(work, bulk=True)`: a group commit under load, the usage ledger's
+once-a-second batch) goes to the writer thread, where SQLite's own work (which
+releases the GIL) runs beside the event loop on the other core; handing it
+over then costs less than it saves, and under load the writes that arrive
+meanwhile join the next batch.
 
 Alembic (about 11 MiB of RSS with the Mako and Pygments it imports) is
 imported only to migrate: at start-up `upgrade()` first compares the
@@ -29,15 +41,17 @@ import ast
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -73,6 +87,11 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 # generation there): 20 MiB or more of RSS. Pages not cached are read again
 # from the operating system's file cache, a few microseconds each.
 SQLITE_CACHE_KIB = 512
+
+# Inline writes between two checkpoints of the WAL, run on the writer thread.
+# A small write adds a few pages to the WAL; SQLite's own default is to
+# checkpoint at 1,000 pages.
+CHECKPOINT_EVERY = 200
 
 # Execution option naming how an SQLite transaction begins (see _sqlite_begin).
 _SQLITE_BEGIN = "couplet_sqlite_begin"
@@ -159,16 +178,32 @@ class Database:
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        # run_write's engine and thread on a SQLite file (see the module doc).
-        self._sync_writer: Engine | None = None
+        # run_write's connections and thread on a SQLite file (see the module doc):
+        # one used on the event loop, one on the writer thread.
+        self._thread_writer: _Writer | None = None
+        self._inline_writer: _Writer | None = None
         self._writer_thread: ThreadPoolExecutor | None = None
+        self._inline_commits = 0
+        self._checkpoint: asyncio.Future[None] | None = None
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine.sync_engine)
             if "poolclass" not in kwargs:
-                self._sync_writer = create_engine(
-                    self.url.set(drivername="sqlite"), echo=echo, pool_size=1, max_overflow=0
+                sync_url = self.url.set(drivername="sqlite")
+                thread_engine = create_engine(sync_url, echo=echo, pool_size=1, max_overflow=0)
+                _configure_sqlite(thread_engine, raw_begin=True)
+                self._thread_writer = _Writer(thread_engine)
+                inline_engine = create_engine(
+                    sync_url,
+                    echo=echo,
+                    pool_size=1,
+                    max_overflow=0,
+                    # Tests may run one Database on several event loops (threads).
+                    connect_args={"check_same_thread": False},
                 )
-                _configure_sqlite(self._sync_writer)
+                _configure_sqlite(
+                    inline_engine, busy_timeout_ms=0, autocheckpoint=False, raw_begin=True
+                )
+                self._inline_writer = _Writer(inline_engine)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
@@ -212,28 +247,51 @@ class Database:
         async with self._write_turn(), self._write_sessionmaker() as session, session.begin():
             yield session
 
-    async def run_write(self, work: Callable[[Connection], T]) -> T:
+    async def run_write(self, work: Callable[[Connection], T], *, bulk: bool = False) -> T:
         """`work(connection)` in one write transaction, committed before this returns.
 
         For small writes on a hot path, in Core (no ORM session, which costs
         about as much CPU again as a small INSERT). On a SQLite file `work`
-        runs on the writer thread with the synchronous driver (see the module
-        doc); elsewhere on the async engine, through `AsyncConnection.run_sync`.
+        runs on the event loop with the synchronous driver, or on the writer
+        thread when SQLite's lock is taken or for a `bulk` write (see the
+        module doc) — so `work` may run twice, and must do nothing but SQL.
+        Elsewhere it runs on the async engine, through `AsyncConnection.run_sync`.
         """
-        if self._sync_writer is None:
+        if self._thread_writer is None:
             async with self._write_turn(), self._write_engine.begin() as conn:
                 return await conn.run_sync(work)
+        async with self._write_turn():
+            if not bulk:
+                try:
+                    return self._write_inline(work)
+                except (OperationalError, sqlite3.OperationalError) as error:
+                    if not _busy(error):
+                        raise
+                    # Another process writes: wait for it off the event loop.
+            return await self._on_writer_thread(partial(self._thread_writer.transaction, work))
+
+    def _write_inline(self, work: Callable[[Connection], T]) -> T:
+        assert self._inline_writer is not None
+        result = self._inline_writer.transaction(work)
+        self._inline_commits += 1
+        if self._inline_commits % CHECKPOINT_EVERY == 0 and (
+            self._checkpoint is None or self._checkpoint.done()
+        ):
+            self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
+        return result
+
+    async def _checkpoint_wal(self) -> None:
+        """Copy the WAL's committed pages into the database (without waiting for anyone)."""
+        try:
+            assert self._thread_writer is not None
+            await self._on_writer_thread(self._thread_writer.checkpoint)
+        except Exception:
+            log.warning("could not checkpoint the SQLite WAL", exc_info=True)
+
+    async def _on_writer_thread(self, work: Callable[[], T]) -> T:
         if self._writer_thread is None:
             self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        async with self._write_turn():
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._writer_thread, self._write_sync, work)
-
-    def _write_sync(self, work: Callable[[Connection], T]) -> T:
-        assert self._sync_writer is not None
-        immediate = self._sync_writer.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
-        with immediate.begin() as conn:
-            return work(conn)
+        return await asyncio.get_running_loop().run_in_executor(self._writer_thread, work)
 
     # -- migrations ---------------------------------------------------------
 
@@ -313,16 +371,75 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection (and the SQLite writer thread)."""
+        if self._checkpoint is not None:
+            await asyncio.gather(self._checkpoint, return_exceptions=True)
+        if self._inline_writer is not None:
+            self._inline_writer.close()
         if self._writer_thread is not None:
+            assert self._thread_writer is not None
+            await self._on_writer_thread(self._thread_writer.close)  # its connection's thread
             await asyncio.to_thread(self._writer_thread.shutdown)
             self._writer_thread = None
-        if self._sync_writer is not None:
-            self._sync_writer.dispose()
+        elif self._thread_writer is not None:
+            self._thread_writer.close()
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys and a busy timeout on every new connection; our own BEGIN."""
+class _Writer:
+    """One synchronous SQLite connection, kept open, for write transactions.
+
+    Kept rather than checked out of a pool each time: a checkout, its reset
+    and a new `BEGIN IMMEDIATE` option cost more than a small INSERT. Used
+    from one thread at a time (the event loop, or the writer thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect().execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        return self._conn
+
+    def transaction(self, work: Callable[[Connection], T]) -> T:
+        """`work` in one write transaction (BEGIN IMMEDIATE), committed."""
+        conn = self._connection()
+        with conn.begin():
+            return work(conn)
+
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the database file as far as readers allow,
+        without waiting for any (PASSIVE); outside a transaction, which would pin it."""
+        driver = self._connection().connection.driver_connection
+        assert driver is not None
+        driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.engine.dispose()
+
+
+def _busy(error: OperationalError | sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds its lock (SQLITE_BUSY)."""
+    driver_error = error.orig if isinstance(error, OperationalError) else error
+    code = getattr(driver_error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _configure_sqlite(
+    engine: Engine,
+    *,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    autocheckpoint: bool = True,
+    raw_begin: bool = False,
+) -> None:
+    """WAL, foreign keys and a busy timeout on every new connection; our own BEGIN.
+
+    `autocheckpoint=False`: this connection's commits never checkpoint the WAL
+    (someone else must, see Database._checkpoint_wal). `raw_begin`: BEGIN sent
+    to the driver directly (run_write's own engines)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -330,15 +447,27 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            if not autocheckpoint:
+                cursor.execute("PRAGMA wal_autocheckpoint = 0")
         finally:
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if not raw_begin:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # Straight to the driver's cursor: a statement through the Connection
+        # costs more than the rest of a small write's transaction. (Its errors
+        # are the driver's own then, not SQLAlchemy's wrappers.)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"BEGIN {mode}")
+        finally:
+            cursor.close()

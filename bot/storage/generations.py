@@ -183,7 +183,9 @@ class GenerationStore:
             }
             for record in records
         ]
-        ids = await self.db.run_write(lambda conn: list(conn.scalars(_INSERT, rows).all()))
+        ids = await self.db.run_write(
+            lambda conn: list(conn.scalars(_INSERT, rows).all()), bulk=len(rows) > 1
+        )
         for record, row_id in zip(records, ids, strict=True):
             record.id, record.created_at = row_id, now
         return ids

@@ -16,9 +16,19 @@ import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Index, Integer, String, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,12 +89,19 @@ def _row(job: Job, owner: str) -> dict[str, Any]:
     }
 
 
+# Built once: each interaction writes an add and a removal, and building a
+# statement costs about as much as running it.
+_TABLE = cast(Table, InteractionJobRow.__table__)
+_DELETE = _TABLE.delete().where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT = _TABLE.insert()
+
+
 def _apply(gone: set[int], rows: list[dict[str, Any]], conn: Connection) -> None:
     """Delete the jobs `gone`, then insert `rows` (an add replaces a stored job)."""
     if gone:
-        conn.execute(delete(InteractionJobRow).where(InteractionJobRow.id.in_(gone)))
+        conn.execute(_DELETE, {"ids": list(gone)})
     if rows:
-        conn.execute(insert(InteractionJobRow), rows)
+        conn.execute(_INSERT, rows)
 
 
 def _job(row: InteractionJobRow) -> Job:
@@ -151,7 +168,8 @@ class JobStore:
             try:
                 # Core through run_write, not an ORM session: every interaction
                 # that outlives a write costs an add and a removal.
-                await self.db.run_write(partial(_apply, removals | set(adds), rows))
+                gone = removals | set(adds)
+                await self.db.run_write(partial(_apply, gone, rows), bulk=len(gone) > 1)
                 self.writes += 1
             except Exception as err:
                 for waiter in waiters:

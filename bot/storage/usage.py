@@ -166,7 +166,7 @@ class LedgerStore:
             stmt = insert_for(UsageRow).on_conflict_do_nothing(index_elements=["entry_id"])
             conn.execute(stmt, batch)
 
-        await self.db.run_write(insert)
+        await self.db.run_write(insert, bulk=True)
         return len(batch)
 
     async def existing(self, entry_ids: Sequence[str]) -> set[str]:

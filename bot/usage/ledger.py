@@ -20,6 +20,7 @@ writes this process's entries and drains the spool at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -71,7 +72,8 @@ class LedgerEntry:
 
     def row(self) -> dict[str, object]:
         """The ledger row's columns."""
-        values = asdict(self)
+        # Every field is a plain value: no need for asdict's deep copy.
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         at = datetime.fromtimestamp(values.pop("at"), UTC)
         values["created_at"] = at
         values["day"] = at.date()

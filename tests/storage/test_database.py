@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from sqlalchemy import Connection, insert, select, text
 
 from bot.settings import DEFAULT_DATABASE_URL
-from bot.storage import Database, normalize_url
+from bot.storage import Database, database, normalize_url
 from bot.storage.database import SQLITE_CACHE_KIB
 from bot.storage.models import GuildSetting, utcnow
 from tests.support import postgres
@@ -131,6 +133,90 @@ async def test_run_write_on_a_sqlite_file_takes_turns_with_write(tmp_path: Path)
         )
         async with db.read() as session:
             assert len((await session.scalars(select(GuildSetting.name))).all()) == 40
+    finally:
+        await db.dispose()
+
+
+def on_thread(name: str) -> Callable[[Connection], int]:
+    """Work inserting `name` and returning the id of the thread it ran on."""
+    insert_it = insert_setting(name)
+
+    def work(conn: Connection) -> int:
+        insert_it(conn)
+        return threading.get_ident()
+
+    return work
+
+
+async def test_run_write_on_a_sqlite_file_runs_on_the_event_loop(tmp_path: Path) -> None:
+    """A small write on a free SQLite file runs on the loop's own thread (no hand-over)."""
+    db = Database(f"sqlite+aiosqlite:///{migrated_sqlite(tmp_path / 'i.db')}")
+    try:
+        assert await db.run_write(on_thread("inline")) == threading.get_ident()
+        # A bulk write goes to the writer thread.
+        assert await db.run_write(on_thread("bulk"), bulk=True) != threading.get_ident()
+        async with db.read() as session:
+            names = set((await session.scalars(select(GuildSetting.name))).all())
+        assert names == {"inline", "bulk"}
+    finally:
+        await db.dispose()
+
+
+async def test_run_write_waits_off_the_loop_while_another_process_writes(tmp_path: Path) -> None:
+    """When another connection holds SQLite's write lock, run_write neither fails nor
+    blocks the event loop: it waits on the writer thread and commits once the lock is free."""
+    path = migrated_sqlite(tmp_path / "b.db")
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        await db.run_write(insert_setting("warm"))  # the inline connection is open
+        other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        write = asyncio.create_task(db.run_write(on_thread("waited")))
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while the write waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not write.done()
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(write, 20) != threading.get_ident()
+        async with db.read() as session:
+            names = set((await session.scalars(select(GuildSetting.name))).all())
+        assert names == {"warm", "waited"}
+    finally:
+        other.close()
+        await db.dispose()
+
+
+async def test_inline_writes_leave_the_wal_to_the_writer_threads_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inline commits never copy the WAL into the database file themselves (that could
+    stall the loop); every CHECKPOINT_EVERY of them the writer thread does."""
+    monkeypatch.setattr(database, "CHECKPOINT_EVERY", 40)
+    path = migrated_sqlite(tmp_path / "c.db")
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    big = "x" * 120_000  # 30 pages a row: 40 rows pass SQLite's own 1,000-page checkpoint
+
+    def insert_big(i: int) -> Callable[[Connection], None]:
+        def work(conn: Connection) -> None:
+            row = {"guild_id": 1, "name": f"n{i}", "value": big, "updated_by": 2}
+            conn.execute(insert(GuildSetting), {**row, "updated_at": utcnow()})
+
+        return work
+
+    try:
+        await db.run_write(insert_big(0))
+        await db.dispose()  # the last connection closing checkpoints the WAL: a clean start
+        size = path.stat().st_size
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        for i in range(1, 40):
+            await db.run_write(insert_big(i))
+        assert db._checkpoint is None
+        assert path.stat().st_size == size  # 39 commits, all still in the WAL
+        await db.run_write(insert_big(40))
+        assert db._checkpoint is not None
+        await db._checkpoint
+        assert path.stat().st_size > size + 39 * 120_000  # copied into the database file
     finally:
         await db.dispose()
 
