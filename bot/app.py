@@ -22,16 +22,16 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands, tasks
 
 import cogs
+from bot import memory
 from bot.cluster import Cluster
 from bot.completions import CompletionsClient
 from bot.discord_endpoints import patch_discord_endpoints
-from bot.health import HealthServer
 from bot.interaction_jobs import InteractionJobs
 from bot.metrics import Metrics
 from bot.moderation import ModerationService
@@ -52,6 +52,9 @@ from bot.stories import StoryService
 from bot.tree import CoupletTranslator, CoupletTree
 from bot.usage import UsageService, build_usage
 from bot.usage.ledger import FLUSH_INTERVAL
+
+if TYPE_CHECKING:
+    from bot.health import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +205,8 @@ class CoupletBot(commands.AutoShardedBot):
         self._watch_interactions()
         self.metrics.watch(self)
         self._closed = False
+        # When flush_ledger next gives free memory back (see trim_memory).
+        self.next_trim = time.monotonic() + memory.TRIM_EVERY
 
     def _share(self, topic: str, cache: GuildCache[Any]) -> None:
         """Announce the cache's changes to the other processes and apply theirs."""
@@ -304,9 +309,12 @@ class CoupletBot(commands.AutoShardedBot):
         await self.tree.set_translator(CoupletTranslator())
         await self.cluster.start()
         if self.settings.metrics_port is not None:
+            # Here: aiohttp's web server (1.5 MiB) only when METRICS_PORT asks for it.
+            from bot.health import HealthServer
+
             self.health = HealthServer(self, self.settings.metrics_port)
             await self.health.start()
-        await self.db.upgrade()
+        await self.db.upgrade(in_child=True)  # Alembic stays out of this process
         try:
             await self.generations.prune(GENERATION_RETENTION)
         except Exception:
@@ -325,6 +333,9 @@ class CoupletBot(commands.AutoShardedBot):
         # collection (about 200 ms each, every few hundred interactions).
         gc.collect()
         gc.freeze()
+        # And what start-up allocated and freed (the command payloads, the
+        # migration check's reads) goes back to the system.
+        await self.trim_memory()
 
     async def sync_commands(self) -> list[str]:
         """Sync per DISCORD_SYNC, skipping scopes whose commands did not change.
@@ -388,6 +399,14 @@ class CoupletBot(commands.AutoShardedBot):
             await ledger.confirm()
         except Exception:
             log.warning("could not write the usage ledger; will try again", exc_info=True)
+        if time.monotonic() >= self.next_trim:
+            await self.trim_memory()
+
+    async def trim_memory(self) -> bool:
+        """Give the C library's free memory back to the system (bot.memory), in a
+        worker thread; the next trim is due TRIM_EVERY seconds later."""
+        self.next_trim = time.monotonic() + memory.TRIM_EVERY
+        return await asyncio.to_thread(memory.trim)
 
     async def close(self) -> None:
         if self._closed:

@@ -45,6 +45,8 @@ LAYERS: dict[str, str] = {
     "bot.interaction_jobs": "app",
     "bot.command_helpers": "app",
     "bot.discord_endpoints": "app",
+    "bot.discord_buckets": "app",
+    "bot.memory": "app",
     "bot.cli": "cli",
     "bot.__main__": "cli",
     "bot": "root",  # bot/__init__.py: a docstring

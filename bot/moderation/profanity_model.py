@@ -1,4 +1,4 @@
-"""alt-profanity-check's model as plain numbers, scored with numpy.
+"""alt-profanity-check's model as plain numbers, scored in plain Python.
 
 The package's `predict_prob` costs about 4 ms a call whatever the number of
 texts (scikit-learn checks its input at every step, the calibrated classifier
@@ -10,27 +10,31 @@ averaged.
 
 So the numbers are exported once per package version, by a child process
 that loads the package (`python -m bot.moderation.profanity_model PATH`),
-checks that the plain scoring gives the package's probabilities on probe
-texts, and writes them to a cache file. The bot loads that file with numpy
-and never imports scikit-learn. If anything does not fit (another shape of
-model, a failed export), the package's own `predict_prob` is used.
+writes them to a cache file, and checks that the file, read back as the bot
+reads it, gives the package's probabilities on probe texts. The bot reads
+that file with the standard library alone — no scikit-learn, and no numpy
+either (11 MiB once imported): a text has a few dozen words, and a loop over
+them costs no more than numpy's calls did. If anything does not fit
+(another shape of model, a failed export), the package's own `predict_prob`
+is used.
 """
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import re
 import subprocess
 import sys
+from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +56,19 @@ PROBES = (
 TOLERANCE = 1e-9
 # Seconds the export may take (it loads scikit-learn and the model once).
 EXPORT_TIMEOUT = 120.0
+# Version of the cache file's layout (in its name: a new layout is exported anew).
+FILE_FORMAT = 2
 
 Scorer = Callable[[Sequence[str]], list[float]]
 
 
 class LinearProfanityModel:
-    """P(profane) of texts: TF-IDF features, five calibrated linear folds, averaged."""
+    """P(profane) of texts: TF-IDF features, calibrated linear folds, averaged.
+
+    `table` holds one row per vocabulary word: its idf, then its weight in each
+    fold; per fold, `intercepts` (the SVM's) and the sigmoid's `slopes` and
+    `offsets`.
+    """
 
     def __init__(
         self,
@@ -65,64 +76,84 @@ class LinearProfanityModel:
         token_pattern: str,
         stop_words: Sequence[str],
         vocabulary: Sequence[str],
-        idf: np.ndarray,
-        weights: np.ndarray,
-        intercepts: np.ndarray,
-        slopes: np.ndarray,
-        offsets: np.ndarray,
+        table: Sequence[float],
+        intercepts: Sequence[float],
+        slopes: Sequence[float],
+        offsets: Sequence[float],
     ) -> None:
+        self._folds = len(intercepts)
+        self._stride = self._folds + 1
+        if not (len(slopes) == len(offsets) == self._folds) or (
+            len(table) != len(vocabulary) * self._stride
+        ):
+            raise ValueError("the model's numbers do not fit together")
         self._tokens = re.compile(token_pattern).findall
-        self._stop_words = frozenset(stop_words)
-        self._columns = {token: i for i, token in enumerate(vocabulary)}
-        self._idf = idf
-        # One row of weights per fold over the vocabulary; per fold the SVM's
-        # intercept and the sigmoid's slope and offset.
-        self._weights = weights
-        self._intercepts = intercepts
-        self._slopes = slopes
-        self._offsets = offsets
+        stop = frozenset(stop_words)
+        # Stop words are never counted, so they have no column.
+        self._columns = {token: i for i, token in enumerate(vocabulary) if token not in stop}
+        self._table = table
+        self._intercepts = tuple(intercepts)
+        self._calibration = tuple(zip(slopes, offsets, strict=True))
 
     def score(self, texts: Sequence[str]) -> list[float]:
         return [self._one(text) for text in texts]
 
     def _one(self, text: str) -> float:
-        columns = self._columns
-        counts = Counter(
-            columns[token]
-            for token in self._tokens(text.lower())
-            if token in columns and token not in self._stop_words
-        )
+        counts = Counter(map(self._columns.get, self._tokens(text.lower())))
+        counts.pop(None, None)  # words outside the vocabulary
         decisions = self._intercepts
         if counts:
-            found = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-            tfidf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            tfidf *= self._idf[found]
-            tfidf /= np.sqrt(np.dot(tfidf, tfidf))
-            decisions = self._weights[:, found] @ tfidf + self._intercepts
+            table, stride, folds = self._table, self._stride, range(self._folds)
+            sums = [0.0] * self._folds
+            norm = 0.0
+            for column, count in counts.items():
+                row = column * stride  # type: ignore[operator]
+                tfidf = count * table[row]
+                norm += tfidf * tfidf
+                for fold in folds:
+                    sums[fold] += tfidf * table[row + 1 + fold]
+            # The l2-normalised TF-IDF vector's dot product with each fold's weights.
+            scale = 1.0 / math.sqrt(norm)
+            decisions = tuple(
+                total * scale + b for total, b in zip(sums, self._intercepts, strict=True)
+            )
         # Each fold's calibrated probability, then their mean.
-        probabilities = 1.0 / (1.0 + np.exp(self._slopes * decisions + self._offsets))
-        return float(probabilities.mean())
+        probabilities = [
+            _sigmoid(slope * d + offset)
+            for d, (slope, offset) in zip(decisions, self._calibration, strict=True)
+        ]
+        return sum(probabilities) / len(probabilities)
 
     # -- the file --------------------------------------------------------------------
 
     @classmethod
     def read(cls, path: Path) -> LinearProfanityModel:
-        with np.load(path, allow_pickle=False) as data:
-            text = json.loads(str(data["text"]))
-            return cls(
-                token_pattern=text["token_pattern"],
-                stop_words=text["stop_words"],
-                vocabulary=text["vocabulary"],
-                idf=data["idf"],
-                weights=data["weights"],
-                intercepts=data["intercepts"],
-                slopes=data["slopes"],
-                offsets=data["offsets"],
-            )
+        data = json.loads(path.read_text(encoding="utf-8"))
+        table = array("d", base64.b64decode(data["table"]))  # little-endian float64
+        if sys.byteorder == "big":
+            table.byteswap()
+        return cls(
+            token_pattern=data["token_pattern"],
+            stop_words=data["stop_words"],
+            vocabulary=data["vocabulary"],
+            table=table,
+            intercepts=data["intercepts"],
+            slopes=data["slopes"],
+            offsets=data["offsets"],
+        )
+
+
+def _sigmoid(z: float) -> float:
+    """1 / (1 + e^z), as the calibration computes it (0 where e^z overflows)."""
+    return 1.0 / (1.0 + math.exp(z)) if z < 700.0 else 0.0
 
 
 def numbers_of(vectorizer: Any, model: Any) -> dict[str, Any]:
-    """The model's numbers, from the package's loaded objects (raises when they do not fit)."""
+    """The model's numbers, from the package's loaded objects (raises when they do not
+    fit): the file's fields, `table` as raw little-endian float64 (see
+    LinearProfanityModel). In the exporting child process, which has numpy."""
+    import numpy as np
+
     plain_vectorizer = (
         vectorizer.analyzer == "word"
         and vectorizer.input == "content"
@@ -142,20 +173,24 @@ def numbers_of(vectorizer: Any, model: Any) -> dict[str, Any]:
         raise ValueError("not a binary, sigmoid-calibrated classifier")
     folds = model.calibrated_classifiers_
     vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+    weights = np.vstack([fold.estimator.coef_[0] for fold in folds])
+    # One row per word: its idf, then its weight in each fold.
+    table = np.column_stack([vectorizer.idf_, weights.T]).astype("<f8")
     return {
+        "format": FILE_FORMAT,
         "token_pattern": vectorizer.token_pattern,
         "stop_words": sorted(vectorizer.get_stop_words() or ()),
         "vocabulary": vocabulary,
-        "idf": np.asarray(vectorizer.idf_, dtype=np.float64),
-        "weights": np.vstack([fold.estimator.coef_[0] for fold in folds]).astype(np.float64),
-        "intercepts": np.array([fold.estimator.intercept_[0] for fold in folds], np.float64),
-        "slopes": np.array([fold.calibrators[0].a_ for fold in folds], dtype=np.float64),
-        "offsets": np.array([fold.calibrators[0].b_ for fold in folds], dtype=np.float64),
+        "table": base64.b64encode(table.tobytes()).decode("ascii"),
+        "intercepts": [float(fold.estimator.intercept_[0]) for fold in folds],
+        "slopes": [float(fold.calibrators[0].a_) for fold in folds],
+        "offsets": [float(fold.calibrators[0].b_) for fold in folds],
     }
 
 
 def export(path: Path) -> None:
-    """Write the package's model as plain numbers to `path`, once they score as it does.
+    """Write the package's model as plain numbers to `path`, once the file, read back
+    as the bot reads it, scores as the package does.
 
     Runs in a child process (it imports scikit-learn); raises when the
     numbers do not fit or disagree.
@@ -164,22 +199,25 @@ def export(path: Path) -> None:
     from profanity_check import profanity_check as package
 
     numbers = numbers_of(package.vectorizer, package.model)
-    model = LinearProfanityModel(**numbers)
-    expected = [float(p) for p in profanity_check.predict_prob(list(PROBES))]
-    worst = max(abs(a - b) for a, b in zip(expected, model.score(PROBES), strict=True))
-    if worst > TOLERANCE:
-        raise ValueError(f"the plain scoring differs from the package's by {worst:.2g}")
-    text = {k: numbers.pop(k) for k in ("token_pattern", "stop_words", "vocabulary")}
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + f".{os.getpid()}.npz")
-    np.savez(partial, text=np.array(json.dumps(text)), **numbers)
-    partial.replace(path)  # whole or not at all, also with several processes
+    partial = path.with_name(path.name + f".{os.getpid()}.partial")
+    try:
+        partial.write_text(json.dumps(numbers), encoding="utf-8")
+        model = LinearProfanityModel.read(partial)
+        expected = [float(p) for p in profanity_check.predict_prob(list(PROBES))]
+        worst = max(abs(a - b) for a, b in zip(expected, model.score(PROBES), strict=True))
+        if worst > TOLERANCE:
+            raise ValueError(f"the plain scoring differs from the package's by {worst:.2g}")
+        partial.replace(path)  # whole or not at all, also with several processes
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def cache_path() -> Path:
     """Where this package version's numbers are kept."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "couplet" / f"profanity-{importlib.metadata.version(PACKAGE)}.npz"
+    version = importlib.metadata.version(PACKAGE)
+    return base / "couplet" / f"profanity-{version}.v{FILE_FORMAT}.json"
 
 
 def _library() -> Scorer:

@@ -104,7 +104,7 @@ class ProfanityClassifier:
     """alt-profanity-check: a linear model shipped inside its PyPI package (English).
 
     The model (about a second to load) is loaded in a worker thread on first
-    use, or earlier by `warm_up`. It is scored with numpy (see
+    use, or earlier by `warm_up`. It is scored in plain Python (see
     profanity_model.py: the package's own call costs about 4 ms of overhead).
     """
 

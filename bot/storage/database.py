@@ -30,7 +30,9 @@ meanwhile join the next batch.
 
 Alembic (about 11 MiB of RSS with the Mako and Pygments it imports) is
 imported only to migrate: at start-up `upgrade()` first compares the
-database's revision with the newest script's, read from the scripts' source.
+database's revision with the newest script's, read from the scripts' source,
+and the bot migrates a database that is behind in a child process
+(`upgrade(in_child=True)`), so Alembic is never imported by the bot itself.
 """
 
 from __future__ import annotations
@@ -78,6 +80,13 @@ MIGRATION_LOCK_KEY = 0x636F75706C6574
 
 # How long SQLite waits for another writer before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+# Each SQLite connection's page cache, in KiB (SQLite's default is 2,000). The
+# pool keeps up to a dozen connections, each of which would fill its cache
+# with pages of a large database (a read of a server's settings here, of a
+# generation there): 20 MiB or more of RSS. Pages not cached are read again
+# from the operating system's file cache, a few microseconds each.
+SQLITE_CACHE_KIB = 512
 
 # Inline writes between two checkpoints of the WAL, run on the writer thread.
 # A small write adds a few pages to the WAL; SQLite's own default is to
@@ -159,12 +168,11 @@ class Database:
         self.dialect = self.url.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
-            database = self.url.database or ""
-            if database in ("", ":memory:"):
+            if self.in_memory:
                 # One shared connection, or every session would see its own empty DB.
                 kwargs["poolclass"] = StaticPool
             else:
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                Path(self.url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
                 kwargs["pool_size"] = SQLITE_POOL_SIZE
                 kwargs["max_overflow"] = SQLITE_POOL_OVERFLOW
         else:
@@ -218,6 +226,11 @@ class Database:
         if self._turn is None or self._turn_loop is not loop:
             self._turn, self._turn_loop = asyncio.Lock(), loop
         return self._turn
+
+    @property
+    def in_memory(self) -> bool:
+        """An in-memory SQLite database: only this process can reach it."""
+        return self.dialect == "sqlite" and (self.url.database or "") in ("", ":memory:")
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
@@ -282,10 +295,20 @@ class Database:
 
     # -- migrations ---------------------------------------------------------
 
-    async def upgrade(self, revision: str = "head") -> None:
-        """Migrate to `revision` (default: the newest), safe from concurrent processes."""
+    async def upgrade(self, revision: str = "head", *, in_child: bool = False) -> None:
+        """Migrate to `revision` (default: the newest), safe from concurrent processes.
+
+        `in_child` (the bot's start-up): Alembic runs in a child process, so this
+        one never imports it (see bot.storage.child_upgrade); not for an
+        in-memory SQLite database, which no other process can reach.
+        """
         if revision == "head" and await self._at_head():
             return  # the usual start-up: nothing to migrate, Alembic not imported
+        if in_child and not self.in_memory:
+            from bot.storage.child_upgrade import upgrade_in_child
+
+            await upgrade_in_child(self.url, revision)
+            return
         from alembic import command
 
         await self._run_alembic(lambda cfg: command.upgrade(cfg, revision))
@@ -425,6 +448,7 @@ def _configure_sqlite(
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")

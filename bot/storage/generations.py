@@ -10,7 +10,7 @@ generation comes after the generation is durable.
 
 Rows never change once written, so the generations written or read in the
 last hour are also kept in memory (`RecentGenerations`: at most 10,000 and
-about 16 MiB): a click on a fresh reply needs no database read. Pruning only removes
+about 4 MiB): a click on a fresh reply needs no database read. Pruning only removes
 rows far older than that (30 days), and forgets them here too.
 """
 
@@ -74,9 +74,11 @@ class GenerationRecord:
 
 
 # What RecentGenerations keeps at most: entries, bytes (estimated), age. A
-# short completion takes about 2.5 KB: 16 MiB hold the last ~6,000 of them.
+# short completion takes about 2.5 KB: 4 MiB hold the last ~1,600 of them,
+# minutes of replies on a busy bot (clicks come within seconds of a reply);
+# a click on an older one reads it from the database.
 RECENT_COUNT = 10_000
-RECENT_BYTES = 16 * 2**20
+RECENT_BYTES = 4 * 2**20
 RECENT_AGE = timedelta(hours=1)
 
 

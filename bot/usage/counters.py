@@ -21,7 +21,7 @@ Two implementations behave alike: `MemoryCounters` (one process) and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Kind = Literal["window", "flight", "budget"]
@@ -104,25 +104,36 @@ class Counters(Protocol):
 class _Counter:
     committed: int = 0
     expires_at: float = 0.0
-    # reservation id → (amount, lapse_at)
-    holds: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # reservation id → (amount, lapse_at); None while nothing is held. A budget
+    # counter lives until its day or month ends, one per member and server, and
+    # holds nothing between requests: without an empty dict each (64 bytes or more).
+    holds: dict[str, tuple[int, float]] | None = None
+
+    def hold(self, rid: str, amount: int, lapse_at: float) -> None:
+        if self.holds is None:
+            self.holds = {}
+        self.holds[rid] = (amount, lapse_at)
+
+    def held(self, rid: str) -> int:
+        """What the reservation `rid` holds here (0 if nothing)."""
+        return self.holds.get(rid, (0, 0.0))[0] if self.holds else 0
+
+    def drop(self, rid: str) -> None:
+        if self.holds is not None:
+            self.holds.pop(rid, None)
+            if not self.holds:
+                self.holds = None
 
     def purge(self, now: float) -> None:
-        lapsed = [rid for rid, (_, lapse) in self.holds.items() if lapse <= now]
-        for rid in lapsed:
-            del self.holds[rid]
+        if self.holds:
+            for rid in [rid for rid, (_, lapse) in self.holds.items() if lapse <= now]:
+                self.drop(rid)
 
     @property
     def level(self) -> int:
+        if not self.holds:
+            return self.committed
         return self.committed + sum(amount for amount, _ in self.holds.values())
-
-
-def _drop(counter: _Counter, rid: str) -> None:
-    counter.holds.pop(rid, None)
-    if not counter.holds:
-        # An emptied dict keeps its table (about 200 bytes); a new one has none. A
-        # budget counter lives until its day or month ends, one per member and server.
-        counter.holds = {}
 
 
 class MemoryCounters:
@@ -147,31 +158,40 @@ class MemoryCounters:
             counter = self._get(hold.key)
             counter.purge(now)
             # A reservation made again under its id replaces its earlier holds.
-            level = counter.level - counter.holds.get(rid, (0, 0.0))[0]
+            level = counter.level - counter.held(rid)
             if hold.limit > 0 and level + hold.amount > hold.limit:
-                lapses = [lapse for other, (_, lapse) in counter.holds.items() if other != rid]
+                others = (counter.holds or {}).items()
+                lapses = [lapse for other, (_, lapse) in others if other != rid]
                 return Refusal(index, level, min(lapses) if lapses else None)
         for hold in holds:
             counter = self._get(hold.key)
-            counter.holds[rid] = (hold.amount, hold.lapse_at)
+            counter.hold(rid, hold.amount, hold.lapse_at)
             counter.expires_at = max(counter.expires_at, hold.expires_at, hold.lapse_at)
         return None
 
     async def settle(self, rid: str, holds: Sequence[Hold], actual: Mapping[str, int]) -> None:
         for hold in holds:
-            counter = self._get(hold.key)
             if hold.kind == "window":
                 continue
-            _drop(counter, rid)
+            counter = self._get(hold.key)
+            counter.drop(rid)
             if hold.kind == "budget":
                 counter.committed += actual.get(hold.key, 0)
                 counter.expires_at = max(counter.expires_at, hold.expires_at)
+            self._forget_if_empty(hold.key, counter)
 
     async def release(self, rid: str, holds: Sequence[Hold]) -> None:
         for hold in holds:
             counter = self._counters.get(hold.key)
             if counter is not None:
-                _drop(counter, rid)
+                counter.drop(rid)
+                self._forget_if_empty(hold.key, counter)
+
+    def _forget_if_empty(self, key: str, counter: _Counter) -> None:
+        """A counter with nothing committed or held counts as much as none (a member's
+        in-flight counter between requests): not kept until the sweep."""
+        if counter.committed == 0 and counter.holds is None:
+            del self._counters[key]
 
     async def levels(self, keys: Sequence[str], now: float) -> dict[str, int]:
         found = {}
@@ -201,7 +221,7 @@ class MemoryCounters:
                 continue
             for entry_id, lapse_at in entries:
                 if lapse_at > now:
-                    counter.holds[entry_id] = (1, lapse_at)
+                    counter.hold(entry_id, 1, lapse_at)
                     counter.expires_at = max(counter.expires_at, lapse_at)
 
     def _sweep(self, now: float) -> None:

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 # Seconds between two position reports to one waiting request.
 REPORT_INTERVAL = 1.5
+# The last turns a queue remembers, (server, member) each: enough to see the
+# order it served in; a list of every turn grew by one tuple per request.
+SERVED_KEPT = 100
 
 # Called with the number of generations ahead of the request.
 PositionCallback = Callable[[int], Awaitable[None]]
@@ -114,7 +117,8 @@ class FairQueue:
         self._rotation: _Rotation = OrderedDict()
         self._waiting = 0
         self._running = 0
-        self.served: list[tuple[int | None, int]] = []  # (server, member) in turn order
+        # (server, member) in turn order, the last SERVED_KEPT of them.
+        self.served: deque[tuple[int | None, int]] = deque(maxlen=SERVED_KEPT)
 
     @property
     def waiting(self) -> int:

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
+from discord.http import Route
 
 from bot.command_helpers import describe, localized, manage_guild_check
+from bot.discord_buckets import forget_idle_bucket
 from bot.errors import ParameterError
 from bot.i18n import Msg, _, pick_locale
 from bot.moderation.automod import UNREADABLE, AutoModRule, AutoModRules
@@ -161,13 +163,20 @@ class Moderation(
     # -- the server's AutoMod rules -------------------------------------------------
 
     async def load_automod(self, guild_id: int) -> AutoModRules:
-        """Read a server's rules (needs Manage Server)."""
+        """Read a server's rules (needs Manage Server).
+
+        A read made once per server: discord.py's rate-limit bucket for it is
+        dropped afterwards when idle, not kept per server (bot.discord_buckets).
+        """
+        route = Route("GET", "/guilds/{guild_id}/auto-moderation/rules", guild_id=guild_id)
         try:
-            data = await self.bot.http.get_auto_moderation_rules(guild_id)
+            data = await self.bot.http.request(route)
         except discord.Forbidden:
             return UNREADABLE
         except discord.HTTPException as err:
             return AutoModRules(error=f"HTTP {err.status}")
+        finally:
+            forget_idle_bucket(self.bot.http, route)
         rules = []
         for raw in data:
             try:

@@ -143,6 +143,42 @@ def test_db_upgrade_and_downgrade(installed: Installed) -> None:
     assert head_revision() in current.stdout
 
 
+# What the bot does at start-up on a database that is behind: Alembic in a child process.
+_CHILD_UPGRADE = """
+import asyncio, sys
+from bot.storage import Database
+
+async def main():
+    db = Database(sys.argv[1])
+    await db.upgrade(in_child=True)
+    await db.dispose()
+    print("alembic imported" if "alembic" in sys.modules else "alembic not imported")
+
+asyncio.run(main())
+"""
+
+
+def test_the_bots_child_process_migration_works_from_the_wheel(installed: Installed) -> None:
+    """From the installed package, outside the checkout: the child process finds the
+    shipped migrations and takes an empty database to head, Alembic never imported by
+    the process that asked."""
+    url = f"sqlite+aiosqlite:///{installed.workdir / 'child-upgrade.db'}"
+    env = settings_env()
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [str(installed.python), "-P", "-c", _CHILD_UPGRADE, url],
+        cwd=installed.workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "alembic not imported"
+    current = installed.couplet("db", "current", DATABASE_URL=url)
+    assert head_revision() in current.stdout, current.stdout + current.stderr
+
+
 def test_run_without_token_opens_the_sandbox_with_the_bundled_model(installed: Installed) -> None:
     """`couplet run` with no token and no backend: the sandbox banner, the bundled model
     started, a scripted /complete answered by it, everything stopped, exit 0."""

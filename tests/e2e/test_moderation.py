@@ -331,6 +331,33 @@ async def test_automod_rules_are_honoured_and_refreshed(world: World, bot: BotRu
     assert body_and_footer(message["content"])[0] == "voldemort returns"
 
 
+async def test_reading_automod_rules_leaves_no_rate_limit_bucket_per_server(
+    world: World, bot: BotRun
+) -> None:
+    """Each server's rules are read once: discord.py's rate-limit bucket for that read
+    (about 0.9 KB, kept five minutes) is dropped afterwards; the rules still apply,
+    and are read again on an update."""
+    rules = f"GET /api/v10/guilds/{world.fake.guild.id}/auto-moderation/rules"
+    rule = await world.fake.automod.add_rule("Spoilers", keyword_filter=["snape*"])
+    world.backend.text = "Snape was the one"
+    refusal = await world.answer(await complete(world))
+    assert "blocks automod" in refusal, refusal
+    assert world.fake.requests.count(rules) == 1
+
+    def server_buckets() -> list[str]:
+        return [k for k in bot.bot.http._buckets if k.endswith(f":{world.fake.guild.id}")]
+
+    assert server_buckets() == []
+    await world.fake.automod.update_rule(rule["id"], keyword_filter=["voldemort"])
+    await wait_until(
+        lambda: world.fake.requests.count(rules) == 2, "the rules to be read again", WAIT
+    )
+    world.backend.text = "voldemort returns"
+    refusal = await world.answer(await complete(world))
+    assert "blocks automod" in refusal, refusal
+    assert server_buckets() == []
+
+
 async def test_show_lists_defaults_and_says_when_automod_cannot_be_read(
     world: World, bot: BotRun
 ) -> None:

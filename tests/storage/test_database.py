@@ -13,6 +13,7 @@ from sqlalchemy import Connection, insert, select, text
 
 from bot.settings import DEFAULT_DATABASE_URL
 from bot.storage import Database, database, normalize_url
+from bot.storage.database import SQLITE_CACHE_KIB
 from bot.storage.models import GuildSetting, utcnow
 from tests.support import postgres
 from tests.support.migrated import migrated_sqlite
@@ -56,7 +57,8 @@ async def test_default_url_creates_the_data_directory(
 
 
 async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
-    """Every SQLite connection runs in WAL mode with foreign keys and a busy timeout."""
+    """Every SQLite connection runs in WAL mode with foreign keys and a busy timeout, and
+    a page cache of SQLITE_CACHE_KIB (not SQLite's 2,000 KiB each)."""
     db = Database(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'c.db'}")
     try:
         async with db.read() as first, db.write() as second:
@@ -64,6 +66,9 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path
                 assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
                 assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
                 assert (await session.execute(text("PRAGMA busy_timeout"))).scalar() > 0
+                assert (await session.execute(text("PRAGMA cache_size"))).scalar() == -512
+        writer = await db.run_write(lambda conn: conn.exec_driver_sql("PRAGMA cache_size").scalar())
+        assert writer == -SQLITE_CACHE_KIB == -512
     finally:
         await db.dispose()
 

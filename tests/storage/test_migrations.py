@@ -9,12 +9,14 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from bot.storage import Base, Database, load_models
+from bot.storage.child_upgrade import UpgradeFailed
 from bot.storage.database import REPO_ROOT, alembic_config, script_heads
 
 # Stream C's tables; other revisions add more.
@@ -99,7 +101,7 @@ _UPGRADER = textwrap.dedent(
 
     async def main():
         db = Database(sys.argv[1])
-        await db.upgrade()
+        await db.upgrade(in_child=sys.argv[2:] == ["in_child"])
         await db.dispose()
         print("alembic imported" if "alembic" in sys.modules else "alembic not imported")
 
@@ -134,6 +136,66 @@ async def test_upgrade_at_head_skips_alembic_and_older_database_migrates(
         assert await db.current() != head_revision()
         assert upgrade_in_a_fresh_process() == "alembic imported"
         assert await db.current() == head_revision()
+    finally:
+        await db.dispose()
+
+
+async def test_upgrade_in_a_child_process_never_imports_alembic_here(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The bot's start-up (`in_child`): an empty database and one a revision behind are
+    both migrated to head by a child process, and Alembic is never imported by the
+    process that asked."""
+    db = Database(db_url)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+
+    def upgrade_in_a_fresh_process() -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", _UPGRADER, db_url, "in_child"],
+            cwd=tmp_path,  # not the checkout: the child must still find the code
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    try:
+        assert await db.current() is None
+        assert upgrade_in_a_fresh_process() == "alembic not imported"
+        assert await db.current() == head_revision()
+        await db.downgrade("-1")
+        assert await db.current() != head_revision()
+        assert upgrade_in_a_fresh_process() == "alembic not imported"
+        assert await db.current() == head_revision()
+    finally:
+        await db.dispose()
+
+
+async def test_upgrade_in_a_child_process_that_fails_raises_with_its_reason(
+    db_url: str,
+) -> None:
+    """A database at a revision no script knows cannot be migrated: the child's
+    failure comes back as UpgradeFailed naming Alembic's reason, not a hang or silence."""
+    db = Database(db_url)
+    try:
+        await db.upgrade()
+        async with db.write() as session:
+            await session.execute(text("UPDATE alembic_version SET version_num = 'f00f00f00f00'"))
+        with pytest.raises(UpgradeFailed, match="f00f00f00f00"):
+            await db.upgrade(in_child=True)
+    finally:
+        await db.dispose()
+
+
+async def test_in_memory_database_upgrades_in_process(tmp_path: Path) -> None:
+    """No child process can reach an in-memory SQLite database: `in_child` migrates it here."""
+    db = Database("sqlite+aiosqlite://")
+    try:
+        await db.upgrade(in_child=True)
+        assert await db.current() == head_revision()
+        assert TABLES <= await table_names(db)
     finally:
         await db.dispose()
 
@@ -195,7 +257,7 @@ _RACER = textwrap.dedent(
         open(os.path.join(sys.argv[3], f"ready-{os.getpid()}"), "w").close()
         while not os.path.exists(sys.argv[2]):
             time.sleep(0.01)
-        await db.upgrade()
+        await db.upgrade(in_child=sys.argv[4] == "in_child")
         print(await db.current())
         await db.dispose()
 
@@ -204,15 +266,19 @@ _RACER = textwrap.dedent(
 )
 
 
-def test_concurrent_upgrades_from_several_processes(db_url: str, tmp_path: Path) -> None:
-    """Three processes upgrading one empty database at once all succeed, once."""
+@pytest.mark.parametrize("where", ["in_process", "in_child"])
+def test_concurrent_upgrades_from_several_processes(
+    db_url: str, tmp_path: Path, where: str
+) -> None:
+    """Three processes upgrading one empty database at once all succeed, once (also
+    when each migrates through a child process, as the bot does)."""
     go = tmp_path / "go"
     ready = tmp_path / "ready"
     ready.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _RACER, db_url, str(go), str(ready)],
+            [sys.executable, "-c", _RACER, db_url, str(go), str(ready), where],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

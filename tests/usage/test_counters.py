@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from bot.usage.counters import Counters, Hold
+from bot.usage.counters import Counters, Hold, MemoryCounters
 from bot.usage.redis_counters import RedisCounters
 
 NOW = 1_800_000_000.0
@@ -133,3 +133,26 @@ async def test_restore_raises_but_never_lowers(counters: Counters) -> None:
     assert await counters.levels(["low", "high", "w"], NOW) == {"low": 300, "high": 910, "w": 2}
     await counters.restore({}, {"w": [("ledger-9", NOW + 50)]}, NOW)
     assert (await counters.levels(["w"], NOW))["w"] == 2
+
+
+async def test_settled_counters_in_memory_keep_no_holds_table() -> None:
+    """In memory, a counter that holds nothing between requests (a day or month budget,
+    kept until its window ends, one per member and server) keeps no dict of holds, and
+    one back at nothing is dropped; a second request counts on as before."""
+    counters = MemoryCounters()
+    holds = [flight("m:flight", 1), budget("m:day", 1000, 300)]
+    for used, held in ((100, 300), (200, 100 + 300)):  # committed so far + the new hold
+        r = rid()
+        assert await counters.reserve(r, holds, NOW) is None
+        assert await counters.levels(["m:day", "m:flight"], NOW) == {"m:day": held, "m:flight": 1}
+        await counters.settle(r, holds, {"m:day": used})
+        # The day's budget stays, without a dict; the in-flight counter, back at
+        # nothing, is not kept at all.
+        assert list(counters._counters) == ["m:day"]
+        assert counters._counters["m:day"].holds is None
+    assert await counters.levels(["m:day", "m:flight"], NOW) == {"m:day": 300, "m:flight": 0}
+    # Released rather than settled: nothing of the request is left.
+    r = rid()
+    assert await counters.reserve(r, [flight("m:other", 1)], NOW) is None
+    await counters.release(r, [flight("m:other", 1)])
+    assert list(counters._counters) == ["m:day"]

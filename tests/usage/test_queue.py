@@ -9,6 +9,7 @@ import time
 import pytest
 
 from bot.usage import FairQueue, QueueExpired, QueueFull
+from bot.usage.queue import SERVED_KEPT
 from tests.support.discord_env import wait_until
 
 
@@ -47,9 +48,18 @@ async def test_round_robin_across_servers_then_members() -> None:
     ]  # fmt: skip
     release.set()
     await asyncio.gather(holder, *tasks)
-    assert queue.served[1:] == [
+    assert list(queue.served)[1:] == [
         (1, 11), (2, 21), (1, 12), (2, 21), (1, 11), (1, 12), (1, 11), (1, 12),
     ]  # fmt: skip
+
+
+async def test_the_turns_remembered_are_bounded() -> None:
+    """The queue remembers the order of its last SERVED_KEPT turns, not every turn ever
+    served (one tuple a request, for the life of the process)."""
+    queue = FairQueue(0, 100)
+    for n in range(SERVED_KEPT + 50):
+        await take_turn(queue, 1, n)
+    assert list(queue.served) == [(1, n) for n in range(50, SERVED_KEPT + 50)]
 
 
 async def test_positions_are_reported_as_the_queue_moves() -> None:
