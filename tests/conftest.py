@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
 from bot.local_model import LocalModelServer
 from tests.support.llamacpp_server import INSTALL_HINT, UpstreamLlamaServer, installed
+from tests.support.watchdog import Watchdog
+
+_watchdog = Watchdog()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    """A hang ends the session with every stack printed (tests/support/watchdog.py)."""
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        _watchdog.uncapture = lambda: capture.suspend_global_capture(in_=True)
+    _watchdog.arm(item.nodeid)
+    try:
+        yield
+    finally:
+        _watchdog.disarm()
 
 
 @pytest.fixture(scope="session")
