@@ -110,31 +110,32 @@ _UPGRADER = textwrap.dedent(
 )
 
 
+def _upgrade_in_a_fresh_process(db_url: str, *args: str, cwd: Path | None = None) -> str:
+    """Run _UPGRADER on `db_url` in a new Python process; what it printed."""
+    result = subprocess.run(
+        [sys.executable, "-c", _UPGRADER, db_url, *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 async def test_upgrade_at_head_skips_alembic_and_older_database_migrates(
     db_url: str, tmp_path: Path
 ) -> None:
     """At start-up a database at head is left alone without importing Alembic (11 MiB
     of RSS); one a revision behind is still migrated to head."""
     db = Database(db_url)
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-
-    def upgrade_in_a_fresh_process() -> str:
-        result = subprocess.run(
-            [sys.executable, "-c", _UPGRADER, db_url],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
     try:
         await db.upgrade()
-        assert upgrade_in_a_fresh_process() == "alembic not imported"
+        assert _upgrade_in_a_fresh_process(db_url) == "alembic not imported"
         await db.downgrade("-1")
         assert await db.current() != head_revision()
-        assert upgrade_in_a_fresh_process() == "alembic imported"
+        assert _upgrade_in_a_fresh_process(db_url) == "alembic imported"
         assert await db.current() == head_revision()
     finally:
         await db.dispose()
@@ -147,19 +148,10 @@ async def test_upgrade_in_a_child_process_never_imports_alembic_here(
     both migrated to head by a child process, and Alembic is never imported by the
     process that asked."""
     db = Database(db_url)
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
 
     def upgrade_in_a_fresh_process() -> str:
-        result = subprocess.run(
-            [sys.executable, "-c", _UPGRADER, db_url, "in_child"],
-            cwd=tmp_path,  # not the checkout: the child must still find the code
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
+        # Run outside the checkout: the child must still find the code.
+        return _upgrade_in_a_fresh_process(db_url, "in_child", cwd=tmp_path)
 
     try:
         assert await db.current() is None
