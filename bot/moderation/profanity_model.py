@@ -240,6 +240,9 @@ def load_model(path: Path | None = None) -> Scorer:
                 check=True,
                 capture_output=True,
                 timeout=EXPORT_TIMEOUT,
+                # Its own session: a Ctrl-C typed in the terminal (the sandbox's "stop
+                # waiting") must not kill the export half-way.
+                start_new_session=True,
             )
         return LinearProfanityModel.read(path).score
     except Exception as err:
