@@ -189,21 +189,11 @@ class Database:
             _configure_sqlite(self.engine.sync_engine)
             if "poolclass" not in kwargs:
                 sync_url = self.url.set(drivername="sqlite")
-                thread_engine = create_engine(sync_url, echo=echo, pool_size=1, max_overflow=0)
-                _configure_sqlite(thread_engine, raw_begin=True)
-                self._thread_writer = _Writer(thread_engine)
-                inline_engine = create_engine(
-                    sync_url,
-                    echo=echo,
-                    pool_size=1,
-                    max_overflow=0,
-                    # Tests may run one Database on several event loops (threads).
-                    connect_args={"check_same_thread": False},
+                self._thread_writer = _Writer(sync_url, echo=echo)
+                # Never waits for SQLite's lock, never checkpoints: see the module doc.
+                self._inline_writer = _Writer(
+                    sync_url, echo=echo, busy_timeout_ms=0, autocheckpoint=False
                 )
-                _configure_sqlite(
-                    inline_engine, busy_timeout_ms=0, autocheckpoint=False, raw_begin=True
-                )
-                self._inline_writer = _Writer(inline_engine)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
@@ -282,8 +272,8 @@ class Database:
 
     async def _checkpoint_wal(self) -> None:
         """Copy the WAL's committed pages into the database (without waiting for anyone)."""
+        assert self._thread_writer is not None
         try:
-            assert self._thread_writer is not None
             await self._on_writer_thread(self._thread_writer.checkpoint)
         except Exception:
             log.warning("could not checkpoint the SQLite WAL", exc_info=True)
@@ -392,8 +382,30 @@ class _Writer:
     and a new `BEGIN IMMEDIATE` option cost more than a small INSERT. Used
     from one thread at a time (the event loop, or the writer thread)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        url: URL,
+        *,
+        echo: bool,
+        busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+        autocheckpoint: bool = True,
+    ) -> None:
+        """A synchronous engine of one connection on `url`, configured by
+        `_configure_sqlite`, with BEGIN sent straight to the driver."""
+        self.engine = create_engine(
+            url,
+            echo=echo,
+            pool_size=1,
+            max_overflow=0,
+            # Tests may run one Database on several event loops (threads).
+            connect_args={"check_same_thread": False},
+        )
+        _configure_sqlite(
+            self.engine,
+            busy_timeout_ms=busy_timeout_ms,
+            autocheckpoint=autocheckpoint,
+            raw_begin=True,
+        )
         self._conn: Connection | None = None
 
     def _connection(self) -> Connection:
