@@ -13,12 +13,15 @@ from tests.support.watchdog import Watchdog
 _watchdog = Watchdog()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:  # the watchdog's stacks must get past pytest's capture
+        _watchdog.uncapture = lambda: capture.suspend_global_capture(in_=True)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
     """A hang ends the session with every stack printed (tests/support/watchdog.py)."""
-    capture = item.config.pluginmanager.getplugin("capturemanager")
-    if capture is not None:
-        _watchdog.uncapture = lambda: capture.suspend_global_capture(in_=True)
     _watchdog.arm(item.nodeid)
     try:
         yield
