@@ -20,6 +20,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, Table
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.storage.batching import BatchWriter
 from bot.storage.database import Database
 from bot.storage.models import Base, UTCDateTime, utcnow
+from bot.storage.prepared import Prepared
 from bot.storage.retention import prune_older_than
 
 log = logging.getLogger(__name__)
@@ -53,9 +55,13 @@ class GenerationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
-# Core, not the ORM: the insert is on every /complete's path (see Database.run_write).
+# Prepared once, not the ORM: the insert is on every /complete's path (see
+# Database.run_write and bot.storage.prepared).
 _TABLE = cast(Table, GenerationRow.__table__)
-_INSERT = _TABLE.insert().returning(_TABLE.c.id, sort_by_parameter_order=True)
+_INSERT = Prepared(
+    _TABLE.insert().returning(_TABLE.c.id, sort_by_parameter_order=True),
+    [column.name for column in _TABLE.c if column.name != "id"],
+)
 
 
 @dataclass
@@ -183,9 +189,7 @@ class GenerationStore:
             }
             for record in records
         ]
-        ids = await self.db.run_write(
-            lambda conn: list(conn.scalars(_INSERT, rows).all()), bulk=len(rows) > 1
-        )
+        ids = await self.db.run_write(partial(_INSERT.execute, rows=rows), bulk=len(rows) > 1)
         for record, row_id in zip(records, ids, strict=True):
             record.id, record.created_at = row_id, now
         return ids

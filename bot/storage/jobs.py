@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.database import Database
 from bot.storage.models import Base, JSONValue, UTCDateTime, utcnow
+from bot.storage.prepared import Prepared
 
 OWNER_LENGTH = 64
 # A heartbeat this old means nobody works on the row.
@@ -89,19 +90,16 @@ def _row(job: Job, owner: str) -> dict[str, Any]:
     }
 
 
-# Built once: each interaction writes an add and a removal, and building a
-# statement costs about as much as running it.
+# Prepared once (see bot.storage.prepared): each interaction writes an add and a removal.
 _TABLE = cast(Table, InteractionJobRow.__table__)
-_DELETE = _TABLE.delete().where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
-_INSERT = _TABLE.insert()
+_DELETE = Prepared(_TABLE.delete().where(_TABLE.c.id == bindparam("id")), ["id"])
+_INSERT = Prepared(_TABLE.insert(), [column.name for column in _TABLE.c])
 
 
 def _apply(gone: set[int], rows: list[dict[str, Any]], conn: Connection) -> None:
     """Delete the jobs `gone`, then insert `rows` (an add replaces a stored job)."""
-    if gone:
-        conn.execute(_DELETE, {"ids": list(gone)})
-    if rows:
-        conn.execute(_INSERT, rows)
+    _DELETE.execute(conn, [{"id": job_id} for job_id in gone])
+    _INSERT.execute(conn, rows)
 
 
 def _job(row: InteractionJobRow) -> Job:
