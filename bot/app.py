@@ -121,6 +121,30 @@ async def finish_interactions(grace: float) -> None:
         await asyncio.wait(unfinished, timeout=10)
 
 
+def _tasks_made_by(parse: Callable[[Any], None], data: Any) -> list[asyncio.Task[Any]]:
+    """`parse(data)`, and the handler tasks it started (discord.py's own "discord.py: …"
+    event dispatches left out)."""
+    loop = asyncio.get_running_loop()
+    previous = loop.get_task_factory()
+    made: list[asyncio.Task[Any]] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        if previous is not None:
+            task = previous(loop, coro, **kwargs)
+        else:
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+        if isinstance(task, asyncio.Task):
+            made.append(task)
+        return task
+
+    loop.set_task_factory(factory)
+    try:
+        parse(data)
+    finally:
+        loop.set_task_factory(previous)
+    return [task for task in made if not task.get_name().startswith("discord.py: ")]
+
+
 class CoupletBot(commands.AutoShardedBot):
     """The Couplet bot: slash commands over the Completions API."""
 
@@ -200,8 +224,6 @@ class CoupletBot(commands.AutoShardedBot):
         self.health: HealthServer | None = None
         # Sessions a bucket of shards may start at once (GET /gateway/bot says).
         self.max_concurrency = 1
-        self._caught: list[asyncio.Task[Any]] | None = None
-        self._task_factory: tuple[asyncio.AbstractEventLoop, Any, Any] | None = None
         self._watch_interactions()
         self.metrics.watch(self)
         self._closed = False
@@ -219,8 +241,9 @@ class CoupletBot(commands.AutoShardedBot):
         discord.py keeps no raw payload and has no "handled" event for buttons
         and forms, so its INTERACTION_CREATE parser is wrapped: the raw payload
         goes to the jobs (to run it again after a crash) and the metrics, and the
-        handler tasks discord.py starts while parsing it (caught by the loop's
-        task factory, see `_catch_tasks`) report when they end.
+        handler tasks discord.py starts while parsing it (caught by a task
+        factory set on the loop for the parse only: a factory in Python would
+        slow every other task the bot makes) report when they end.
         """
         parsers = self._connection.parsers
         parse = parsers["INTERACTION_CREATE"]
@@ -228,13 +251,7 @@ class CoupletBot(commands.AutoShardedBot):
         def watched(data: Any) -> None:
             interaction_id = self.metrics.interaction_started(data)
             self.jobs.seen(data)
-            caught: list[asyncio.Task[Any]] = []
-            self._caught = caught
-            try:
-                parse(data)
-            finally:
-                self._caught = None
-            handlers = [t for t in caught if not t.get_name().startswith("discord.py: ")]
+            handlers = _tasks_made_by(parse, data)
             if not handlers:  # event listeners only: nothing handles it
                 self.metrics.interaction_ended(interaction_id)
                 return
@@ -249,34 +266,6 @@ class CoupletBot(commands.AutoShardedBot):
                 task.add_done_callback(ended)
 
         parsers["INTERACTION_CREATE"] = watched
-
-    def _catch_tasks(self) -> None:
-        """Note the tasks created while an interaction is parsed (its handlers)."""
-        loop = asyncio.get_running_loop()
-        previous = loop.get_task_factory()
-
-        def factory(
-            loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
-        ) -> asyncio.Future[Any]:
-            if previous is not None:
-                task = previous(loop, coro, **kwargs)
-            else:
-                task = asyncio.Task(coro, loop=loop, **kwargs)
-            if self._caught is not None and isinstance(task, asyncio.Task):
-                self._caught.append(task)
-            return task
-
-        loop.set_task_factory(factory)
-        self._task_factory = (loop, previous, factory)
-
-    def _release_tasks(self) -> None:
-        """Give the loop its task factory back (the bot is closing)."""
-        if self._task_factory is None:
-            return
-        loop, previous, ours = self._task_factory
-        self._task_factory = None
-        if loop.get_task_factory() is ours:
-            loop.set_task_factory(previous)
 
     async def login(self, token: str) -> None:
         # discord.py builds every URL from these class attributes: set them first.
@@ -305,7 +294,6 @@ class CoupletBot(commands.AutoShardedBot):
         await self.cluster.identify.wait_turn(shard_id or 0, self.max_concurrency)
 
     async def setup_hook(self) -> None:
-        self._catch_tasks()
         await self.tree.set_translator(CoupletTranslator())
         await self.cluster.start()
         if self.settings.metrics_port is not None:
@@ -444,4 +432,3 @@ class CoupletBot(commands.AutoShardedBot):
             await self.cluster.aclose()
         if self._owns_db:
             await self.db.dispose()
-        self._release_tasks()

@@ -117,9 +117,21 @@ class Metrics:
             buckets=BACKEND_BUCKETS,
             registry=r,
         )
+        # Labelled children by metric and labels: `labels()` takes a lock and
+        # checks its arguments on every call, several times per interaction.
+        # The label values are bounded (commands, outcomes, backends, kinds).
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         # Interaction id -> its command label, until its handler ends.
         self._commands: OrderedDict[int, str] = OrderedDict()
         self._outcomes: dict[int, str] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, looked up once."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def render(self) -> bytes:
         """The text exposition of every metric."""
@@ -151,13 +163,13 @@ class Metrics:
         if command is None:
             return
         outcome = self._outcomes.pop(interaction_id, "ok")
-        self.interactions.labels(command, outcome).inc()
+        self._child(self.interactions, command, outcome).inc()
 
     def responded(self, interaction_id: int) -> None:
         """Its first response was accepted by Discord."""
         command = self._commands.get(interaction_id, "unknown")
         created = ((interaction_id >> 22) + DISCORD_EPOCH_MS) / 1000
-        self.first_response.labels(command).observe(max(0.0, time.time() - created))
+        self._child(self.first_response, command).observe(max(0.0, time.time() - created))
 
     def trace_config(self) -> aiohttp.TraceConfig:
         """Watches discord.py's requests for interaction callbacks (first responses)."""
@@ -179,13 +191,13 @@ class Metrics:
 
     def generation(self, entry: LedgerEntry) -> None:
         """One ledger entry: a generation sent to the backend, and how it went."""
-        self.generations.labels(entry.command, entry.backend, entry.outcome).inc()
-        self.backend_requests.labels(entry.backend).inc(entry.requests)
+        self._child(self.generations, entry.command, entry.backend, entry.outcome).inc()
+        self._child(self.backend_requests, entry.backend).inc(entry.requests)
         if entry.outcome == "error":
-            self.backend_errors.labels(entry.backend).inc()
-        self.tokens.labels("prompt").inc(entry.prompt_tokens)
-        self.tokens.labels("completion").inc(entry.completion_tokens)
-        self.backend_seconds.labels(entry.backend).observe(entry.latency_ms / 1000)
+            self._child(self.backend_errors, entry.backend).inc()
+        self._child(self.tokens, "prompt").inc(entry.prompt_tokens)
+        self._child(self.tokens, "completion").inc(entry.completion_tokens)
+        self._child(self.backend_seconds, entry.backend).observe(entry.latency_ms / 1000)
         self.queue_wait.observe(entry.wait_ms / 1000)
 
 

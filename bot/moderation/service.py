@@ -215,9 +215,7 @@ class ModerationService:
             for name, provider in ((OPENAI, self.openai), (CLASSIFIER, self.classifier))
             if provider is not None and policy.needs(name)
         }
-        answers = await asyncio.gather(
-            *(provider.check(texts) for provider in remote.values()), return_exceptions=True
-        )
+        answers = await _ask_all([provider.check(texts) for provider in remote.values()])
         for name, answer in zip(remote, answers, strict=True):
             if isinstance(answer, ProviderUnavailable):
                 log.warning("moderation provider unavailable: %s", answer)
@@ -550,3 +548,16 @@ class StreamGuard:
         if not verdict.withheld:
             self.shown = candidate
         return self.shown
+
+
+async def _ask_all(
+    checks: list[Awaitable[list[ProviderResult]]],
+) -> list[list[ProviderResult] | BaseException]:
+    """Each provider's answer, or the exception it raised, in order; several at once,
+    one (the usual: the classifier) without the tasks `gather` would make for it."""
+    if len(checks) != 1:
+        return await asyncio.gather(*checks, return_exceptions=True)
+    try:
+        return [await checks[0]]
+    except Exception as error:  # as gather returns it; a cancellation still propagates
+        return [error]
