@@ -172,9 +172,11 @@ class CoupletBot(commands.AutoShardedBot):
             "shard_count": settings.shard_count,
             "shard_ids": settings.shard_ids,
             "help_command": None,
-            # Sees each interaction's first response (for its latency).
-            "http_trace": self.metrics.trace_config(),
         }
+        if settings.metrics_port is not None:
+            # Sees each interaction's first response (for its latency). Only when
+            # the metrics are served: aiohttp's tracing costs every request.
+            options["http_trace"] = self.metrics.trace_config()
         options.update(discord_kwargs)
         super().__init__(command_prefix=commands.when_mentioned, **options)
         self.settings = settings

@@ -8,7 +8,8 @@ bots in one process (tests) never mix their counts. Counted as things happen:
   a limit, the backend down) or `failed` (an unexpected error, logged).
 - `couplet_interaction_first_response_seconds{command}`: from the interaction's
   creation (its snowflake) to its first response (Discord allows 3 s), seen on
-  the callback request itself (discord.py's `http_trace`).
+  the callback request itself (discord.py's `http_trace`, set only with
+  METRICS_PORT: aiohttp's tracing costs every request).
 - from each ledger entry: `couplet_generations_total{command, backend, outcome}`,
   `couplet_backend_requests_total{backend}`, `couplet_backend_errors_total{backend}`,
   `couplet_tokens_total{kind}`, `couplet_backend_seconds` and

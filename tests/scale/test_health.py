@@ -80,11 +80,16 @@ async def test_an_unreachable_redis_makes_the_process_not_ready(tmp_path: Path) 
 
 
 async def test_no_metrics_port_no_endpoint(tmp_path: Path) -> None:
-    """Off by default: without METRICS_PORT the bot opens no HTTP endpoint."""
+    """Off by default: without METRICS_PORT the bot opens no HTTP endpoint, and its
+    Discord requests are not traced (the first-response histogram nobody could read)."""
     async with running_fake() as fake, ScaleStub().running() as stub:
         settings = settings_for(fake, tmp_path, stub)
         async with start_couplet(fake, settings) as run:
             assert run.bot.health is None
+            assert run.bot.http.http_trace is None
+        with_port = settings.model_copy(update={"metrics_port": free_port()})
+        async with start_couplet(fake, with_port) as run:
+            assert run.bot.http.http_trace is not None
 
 
 def test_labels_stay_short_and_keep_secrets_out() -> None:
