@@ -144,6 +144,27 @@ def test_numbers_and_percentages_use_the_locales_format() -> None:
     assert babel_locale("zh-CN").territory == "CN" and babel_locale("fr").language == "en"
 
 
+def test_a_remembered_number_reads_as_babel_formats_it() -> None:
+    """Numbers are rounded before they are remembered, the way Babel rounds (half to
+    even, from the float's text): halves, and floats just under a half, read the same as
+    Babel's own output; values that round alike share one remembered text."""
+    from babel.numbers import format_decimal
+
+    from bot.i18n.formats import _decimal
+
+    for value, decimals in [(2.675, 2), (0.125, 2), (1.005, 2), (2.5, 0), (3.5, 0), (0.45, 1)]:
+        for locale in ("en-US", "zh-CN"):
+            babel = format_decimal(
+                value,
+                format="#,##0" + ("." + "0" * decimals if decimals else ""),
+                locale=babel_locale(locale),
+            )
+            assert render(number(value, decimals), locale) == babel, (value, decimals)
+    _decimal.cache_clear()
+    assert [str(number(v, 1)) for v in (0.4132, 0.4129, 0.38)] == ["0.4", "0.4", "0.4"]
+    assert _decimal.cache_info().currsize == 1
+
+
 def test_values_inside_a_sentence_follow_its_locale() -> None:
     """A number and a nested sentence inside a sentence render in the outer locale."""
     inner = _("{seconds} s", seconds=number(3.26, 1))

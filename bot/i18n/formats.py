@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from typing import Literal
 
@@ -32,7 +33,7 @@ def _pattern(decimals: int | None, suffix: str = "") -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _decimal(value: float, decimals: int | None, locale: str | None) -> str:
+def _decimal(value: float | Decimal, decimals: int | None, locale: str | None) -> str:
     """A number formatted for a locale, remembered: Babel takes about 15 µs for one,
     and the same few (token counts, seconds) come back in every reply's footer."""
     from babel.numbers import format_decimal
@@ -48,7 +49,13 @@ class Number(Localized):
     decimals: int | None = None  # None: as needed, up to three
 
     def render(self, locale: str | None = None) -> str:
-        return _decimal(self.value, self.decimals, locale)
+        value: float | Decimal = self.value
+        if self.decimals is not None:
+            # Rounded first as Babel rounds (half to even, from the float's str), so
+            # a footer's seconds (0.4132…, 0.4129…) share one remembered "0.4".
+            step = Decimal(1).scaleb(-self.decimals)
+            value = Decimal(str(value)).quantize(step, rounding=ROUND_HALF_EVEN)
+        return _decimal(value, self.decimals, locale)
 
 
 @dataclass(frozen=True)
