@@ -100,7 +100,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     print(f"{'bot':10} {'calls per interaction':>22} {'ratio':>6}")
     for name, (calls, _) in results.items():
         print(f"{name:10} {calls:22.0f} {calls / floor_calls:6.2f}")
-    for name, (calls, packages) in results.items():
+    for name, (_calls, packages) in results.items():
         if name == "floor":
             continue
         print(f"\n{name}: calls per interaction beyond the floor's, by package")

@@ -15,27 +15,60 @@ the Connection as usual.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.dml import Insert, UpdateBase
 
 Processor = Callable[[Any], Any] | None
+# Rows per multi-row INSERT: SQLite builds before 3.32 take at most 999 parameters.
+MAX_PARAMETERS = 999
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: list[tuple[str, Processor]]  # each positional parameter's key and processor
+    # An INSERT's SQL around its one VALUES group, for a statement of many rows.
+    head: str = ""
+    group: str = ""
+    tail: str = ""
+
+    def many(self, count: int) -> str:
+        return self.head + ", ".join([self.group] * count) + self.tail
 
 
 class Prepared:
-    """A Core INSERT or DELETE whose rows give exactly `keys` (column or bind names)."""
+    """A Core INSERT or DELETE whose rows give exactly `keys` (column or bind names).
+
+    An INSERT … RETURNING must return only the table's integer primary key, which
+    SQLite assigns: rows written by one statement get increasing ids in the order
+    of its VALUES, and SQLite does not promise RETURNING's order, so the ids are
+    sorted to match."""
 
     def __init__(self, statement: UpdateBase, keys: Sequence[str]) -> None:
         self.statement = statement
         self.keys = tuple(keys)
         self.returning = bool(statement._returning)
-        # (SQL, each positional parameter's key and bind processor), for SQLite
-        self._sqlite: tuple[str, list[tuple[str, Processor]]] | None = None
+        self.insert = isinstance(statement, Insert)
+        if self.returning:
+            table = statement.table
+            key = list(table.primary_key.columns)  # type: ignore[attr-defined]
+            returned = list(statement._returning)
+            if (
+                not self.insert
+                or len(returned) != 1
+                or len(key) != 1
+                or returned[0] is not key[0]
+                or key[0].name in self.keys
+            ):
+                raise ValueError(f"{statement}: RETURNING only an INSERT's new primary key")
+        self._sqlite: _Compiled | None = None
 
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """Run the statement for each row, in order, in `conn`'s transaction; the
-        first RETURNING column of each row (nothing without RETURNING)."""
+        """Write the rows in `conn`'s transaction; the new primary keys, in the rows'
+        order, with RETURNING (nothing without)."""
         if not rows:
             return []
         if conn.dialect.name != "sqlite" or conn.dialect.driver != "pysqlite":
@@ -43,21 +76,34 @@ class Prepared:
                 return list(conn.scalars(self.statement, list(rows)).all())
             conn.execute(self.statement, list(rows))
             return []
-        sql, params = self._compiled(conn.dialect)
+        compiled = self._compiled(conn.dialect)
         values = [
-            tuple(row[key] if process is None else process(row[key]) for key, process in params)
+            tuple(
+                row[key] if process is None else process(row[key])
+                for key, process in compiled.params
+            )
             for row in rows
         ]
         driver = conn.connection.driver_connection
         assert driver is not None
-        if not self.returning:
-            driver.executemany(sql, values)
+        if not self.insert:
+            driver.executemany(compiled.sql, values)
             return []
-        # sqlite3's executemany takes no RETURNING: one row at a time, each read
-        # to the end (a statement still running would block the commit).
-        return [driver.execute(sql, value).fetchall()[0][0] for value in values]
+        # An INSERT of many rows is one statement (per MAX_PARAMETERS): each
+        # statement is one step of SQLite's, one hand-over of the GIL when the
+        # writer thread runs it beside the event loop.
+        ids: list[Any] = []
+        per = max(1, MAX_PARAMETERS // len(compiled.params))
+        for start in range(0, len(values), per):
+            chunk = values[start : start + per]
+            sql = compiled.sql if len(chunk) == 1 else compiled.many(len(chunk))
+            cursor = driver.execute(sql, [value for row in chunk for value in row])
+            if self.returning:
+                # read to the end: a statement still running would block the commit
+                ids.extend(sorted(found[0] for found in cursor.fetchall()))
+        return ids
 
-    def _compiled(self, dialect: Dialect) -> tuple[str, list[tuple[str, Processor]]]:
+    def _compiled(self, dialect: Dialect) -> _Compiled:
         if self._sqlite is None:
             compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))
             order = list(compiled.positiontup or ())
@@ -67,5 +113,11 @@ class Prepared:
                 (key, compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect))
                 for key in order
             ]
-            self._sqlite = (compiled.string, params)
+            sql = compiled.string
+            if not self.insert:
+                self._sqlite = _Compiled(sql, params)
+            else:
+                start = sql.index(" VALUES (") + len(" VALUES ")
+                end = sql.index(")", start) + 1
+                self._sqlite = _Compiled(sql, params, sql[:start], sql[start:end], sql[end:])
         return self._sqlite
