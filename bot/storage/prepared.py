@@ -54,7 +54,7 @@ class Prepared:
         self.insert = isinstance(statement, Insert)
         if self.returning:
             table = statement.table
-            key = list(table.primary_key.columns)  # type: ignore[attr-defined]
+            key: list[Any] = list(table.primary_key.columns)  # type: ignore[attr-defined]
             returned = list(statement._returning)
             if (
                 not self.insert
