@@ -54,15 +54,11 @@ class Prepared:
         self.insert = isinstance(statement, Insert)
         if self.returning:
             table = statement.table
-            key: list[Any] = list(table.primary_key.columns)  # type: ignore[attr-defined]
+            primary = list(table.primary_key.columns)  # type: ignore[attr-defined]
+            assigned = len(primary) == 1 and primary[0].name not in self.keys
             returned = list(statement._returning)
-            if (
-                not self.insert
-                or len(returned) != 1
-                or len(key) != 1
-                or returned[0] is not key[0]
-                or key[0].name in self.keys
-            ):
+            only_key = len(returned) == 1 and returned[0] is primary[0]
+            if not (self.insert and assigned and only_key):
                 raise ValueError(f"{statement}: RETURNING only an INSERT's new primary key")
         self._sqlite: _Compiled | None = None
 
