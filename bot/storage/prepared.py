@@ -58,7 +58,7 @@ class Prepared:
             assigned = len(primary) == 1 and primary[0].name not in self.keys
             returned = list(statement._returning)
             only_key = assigned and len(returned) == 1 and returned[0] is primary[0]
-            if not (self.insert and assigned and only_key):
+            if not (self.insert and only_key):
                 raise ValueError(f"{statement}: RETURNING only an INSERT's new primary key")
         self._sqlite: _Compiled | None = None
 
