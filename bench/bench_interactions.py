@@ -45,6 +45,8 @@ from harness import (
     Batch,
     Start,
     Subject,
+    add_env_option,
+    env_settings,
     load_average,
 )
 
@@ -63,7 +65,7 @@ def subjects(baselines: str | None = None, env: list[str] | None = None) -> list
 
     `env`: KEY=VALUE settings for every Couplet (e.g. MODERATION_CLASSIFIER=false).
     """
-    extra = dict(item.split("=", 1) for item in env or [])
+    extra = env_settings(env)
     bots = [Subject("floor", FLOOR_COMMAND), Subject("couplet", [*COUPLET_COMMAND, "run"], extra)]
     for number, checkout in enumerate((baselines or "").split(",") if baselines else []):
         root = Path(checkout).resolve()
@@ -394,9 +396,7 @@ def parse_args() -> argparse.Namespace:
         help="also measure Couplet from these checkouts (DIR[,DIR…], e.g. main's), "
         "each with its own .venv if it has one",
     )
-    parser.add_argument(
-        "--env", action="append", metavar="KEY=VALUE", help="a setting for Couplet (repeatable)"
-    )
+    add_env_option(parser)
     parser.add_argument("--verbose", action="store_true", help="print every batch")
     return parser.parse_args()
 

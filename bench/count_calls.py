@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_interactions import SCENARIOS, plan, subjects
-from harness import Subject
+from harness import Subject, add_env_option
 
 WRAPPER = str(Path(__file__).resolve().with_name("call_counter.py"))
 
@@ -122,9 +122,7 @@ def main() -> int:
     parser.add_argument("--flight", type=int, default=1, help="interactions in flight")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--baseline", metavar="DIRS", help="also Couplet from these checkouts")
-    parser.add_argument(
-        "--env", action="append", metavar="KEY=VALUE", help="a setting for Couplet (repeatable)"
-    )
+    add_env_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="couplet-calls-") as tmp:
         asyncio.run(run(args, Path(tmp)))

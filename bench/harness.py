@@ -9,6 +9,7 @@ to answer, minus the time the backend spent) and the bot process's CPU.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import statistics
@@ -52,6 +53,18 @@ COUPLET_COMMAND = [
     "import sys; from bot.cli import main; sys.exit(main())",
 ]
 FLOOR_COMMAND = [sys.executable, str(ROOT / "bench" / "floor_bot.py")]
+
+
+def add_env_option(parser: argparse.ArgumentParser) -> None:
+    """`--env KEY=VALUE` (repeatable): a setting for every Couplet a bench starts."""
+    parser.add_argument(
+        "--env", action="append", metavar="KEY=VALUE", help="a setting for Couplet (repeatable)"
+    )
+
+
+def env_settings(items: Sequence[str] | None) -> dict[str, str]:
+    """The `--env` items as environment variables."""
+    return dict(item.split("=", 1) for item in items or [])
 
 
 @asynccontextmanager

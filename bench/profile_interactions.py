@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_interactions import SCENARIOS, plan
-from harness import COUPLET_COMMAND, FLOOR_COMMAND, Subject
+from harness import COUPLET_COMMAND, FLOOR_COMMAND, Subject, add_env_option, env_settings
 
 RATE = 500  # samples per second
 
@@ -105,7 +105,7 @@ def report(path: Path, count: int, top: int) -> None:
 async def run(args: argparse.Namespace, tmp: Path) -> None:
     command = [*COUPLET_COMMAND, "run"] if args.bot == "couplet" else FLOOR_COMMAND
     # Couplet from another checkout (before/after profiles): PYTHONPATH wins over the install.
-    env = dict(item.split("=", 1) for item in args.env or [])
+    env = env_settings(args.env)
     if args.checkout:
         env["PYTHONPATH"] = args.checkout
     subject = Subject(args.bot, command, env)
@@ -159,9 +159,7 @@ def main() -> int:
     parser.add_argument("--flight", type=int, default=20, help="interactions in flight")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--raw", metavar="PATH", help="also keep py-spy's collapsed stacks here")
-    parser.add_argument(
-        "--env", action="append", metavar="KEY=VALUE", help="a setting for Couplet (repeatable)"
-    )
+    add_env_option(parser)
     parser.add_argument(
         "--checkout", metavar="DIR", help="profile Couplet from this checkout (absolute path)"
     )
