@@ -25,6 +25,7 @@ from bot.completions.error_bodies import (
     is_quota_exhausted,
     retry_after_seconds,
 )
+from bot.completions.transport import backend_transport
 from bot.errors import (
     BackendError,
     BackendTimeout,
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 CONNECT_TIMEOUT = 5.0
+# Connections to one model server: at most, and kept open between requests.
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -88,8 +91,7 @@ class BackendHTTP:
         self.client = httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
-            transport=transport,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            transport=transport or backend_transport(LIMITS),
         )
 
     @property
