@@ -83,6 +83,15 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+def spread(rounds: list[tuple[Batch, Batch]], figure: str) -> str:
+    """The lowest and highest ratio of `figure` over the rounds (a bot's batch against
+    the floor's batch of the same round): how far one round's figure can move."""
+    ratios = [getattr(b, figure) / getattr(f, figure) for b, f in rounds if getattr(f, figure)]
+    if len(ratios) < 2:
+        return ""
+    return f"  (rounds {min(ratios):.2f}–{max(ratios):.2f})"
+
+
 # ---------------------------------------------------------------- one batch
 
 
@@ -171,7 +180,8 @@ async def ratio_run(args: argparse.Namespace, tmp: Path) -> None:
     targets: list[str] = []
     for scenario in scenarios:
         for flight in flights:
-            floor = Medians.of(results[(scenario, flight, "floor")])
+            floors = results[(scenario, flight, "floor")]
+            floor = Medians.of(floors)
             for bot in bots:
                 mine = Medians.of(results[(scenario, flight, bot.name)])
                 rate = mine.rate / floor.rate if floor.rate else 0.0
@@ -184,19 +194,23 @@ async def ratio_run(args: argparse.Namespace, tmp: Path) -> None:
                 if bot.name == "floor":
                     continue
                 who = f"{bot.name:8} {scenario:10}"
+                rounds = list(zip(results[(scenario, flight, bot.name)], floors, strict=True))
                 goal = 0.5 if flight >= 300 else 0.7
                 targets.append(
                     f"{who} answers/s at {flight:>3} in flight ≥ {goal}×: "
                     f"{rate:5.2f}×  {verdict(rate >= goal)}"
+                    f"{spread(rounds, 'rate')}"
                 )
                 targets.append(
                     f"{who} CPU/interaction at {flight:>3} in flight ≤ 2×: "
                     f"{cpu:5.2f}×  {verdict(cpu <= 2)}"
+                    f"{spread(rounds, 'cpu_per')}"
                 )
                 if flight == 20:
                     targets.append(
                         f"{who} p99 overhead at  20 in flight ≤ 3×: "
                         f"{p99:5.2f}×  {verdict(p99 <= 3)}"
+                        f"{spread(rounds, 'p99')}"
                     )
     print("RSS at the end: " + ", ".join(f"{n} {v / MiB:.1f} MiB" for n, v in rss.items()))
     print("\nTargets (ratios to the floor measured in this run):")
