@@ -26,6 +26,9 @@ from typing import Any
 import httpcore
 import httpx
 
+# poll() has no limit on descriptor numbers; select() only where poll is missing.
+_HAS_POLL = hasattr(select, "poll")
+
 
 def readable(sock: socket.socket | None) -> bool:
     """Whether reading `sock` would not block: data, or the end a closed peer left.
@@ -35,7 +38,7 @@ def readable(sock: socket.socket | None) -> bool:
     fd = -1 if sock is None else sock.fileno()
     if fd < 0:
         return True
-    if hasattr(select, "poll"):
+    if _HAS_POLL:
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         return bool(poller.poll(0))
