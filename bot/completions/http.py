@@ -92,6 +92,7 @@ class BackendHTTP:
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
             transport=transport or backend_transport(LIMITS),
+            limits=LIMITS,  # for the transports of proxies taken from the environment
         )
 
     @property
