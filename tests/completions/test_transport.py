@@ -19,13 +19,14 @@ from aiohttp import web
 
 from bot.completions.http import LIMITS, BackendHTTP
 from bot.completions.transport import backend_transport, readable
+from tests.e2e.conftest import serve
 
 
 @asynccontextmanager
 async def server(
     keepalive: float = 75.0, tls: ssl.SSLContext | None = None
 ) -> AsyncIterator[tuple[str, set[int]]]:
-    """A JSON server on loopback; yields its base URL and the client ports it saw."""
+    """A JSON server on loopback; yields its URL and the client ports it saw."""
     ports: set[int] = set()
 
     async def answer(request: web.Request) -> web.Response:
@@ -37,15 +38,8 @@ async def server(
 
     app = web.Application()
     app.router.add_get("/", answer)
-    runner = web.AppRunner(app, keepalive_timeout=keepalive)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}/", ports
-    finally:
-        await runner.cleanup()
+    async with serve(app, tls=tls, keepalive_timeout=keepalive) as base:
+        yield f"{base}/", ports
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -64,15 +65,18 @@ async def start_couplet(
 
 
 @contextlib.asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Serve an aiohttp app on a free loopback port; yields http://127.0.0.1:PORT."""
-    runner = web.AppRunner(app)
+async def serve(
+    app: web.Application, *, tls: ssl.SSLContext | None = None, **runner_options: Any
+) -> AsyncIterator[str]:
+    """Serve an aiohttp app on a free loopback port; yields http://127.0.0.1:PORT
+    (https:// with `tls`). `runner_options` go to aiohttp's AppRunner (keepalive_timeout…)."""
+    runner = web.AppRunner(app, **runner_options)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
 
