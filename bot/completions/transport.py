@@ -9,7 +9,15 @@ in flight (about 15 idle connections at a time) that was about 60
 `getpeername` calls per `/complete`, each a chance for the SQLite writer thread
 to take the GIL from the event loop (7 µs a call in Couplet's loop against 1.4
 in a bot without that thread). Here each connection's socket is looked up
-once, when it connects; the poll that finds a closed connection stays.
+once, when it connects.
+
+The poll itself is a system call too, asked for every idle connection (about
+45 per `/complete` at 20 in flight, 8.5 µs each in Couplet's loop against 1.4
+in the floor's). So the first question in a turn of the event loop polls every
+socket of the pool at once, and the other questions of that turn are answered
+from it (`IdleSockets`): a server closing a connection is seen by the next
+turn's poll, as it would be by the next question's. An answer is only reused
+for a stream that has not read since the poll.
 
 Everything else is httpx's and httpcore's: the pool, its limits, proxies,
 TLS, timeouts and errors.
@@ -17,6 +25,7 @@ TLS, timeouts and errors.
 
 from __future__ import annotations
 
+import asyncio
 import select
 import socket
 import ssl
@@ -36,30 +45,84 @@ def readable(sock: socket.socket | None) -> bool:
     A socket that is gone counts as readable, so its connection is dropped.
     """
     fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True
+    return fd < 0 or fd in ready_among([fd])
+
+
+def ready_among(fds: list[int]) -> set[int]:
+    """Which of these open descriptors are readable (or closed by the peer), in one call."""
+    if not fds:
+        return set()
     if _HAS_POLL:
         poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(0))
-    ready, _, _ = select.select([fd], [], [], 0)
-    return bool(ready)
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        return {fd for fd, _events in poller.poll(0)}
+    ready, _, _ = select.select(fds, [], [], 0)
+    return set(ready)
 
 
-class _SocketOnce(httpcore.AsyncNetworkStream):
+class IdleSockets:
+    """Whether a pool's connections are readable, polled together once a loop turn.
+
+    httpcore asks about each idle connection in turn, several times a request;
+    the first question of a turn polls every live socket of the pool and the
+    answers are kept until the loop's next turn. A stream that has read since
+    then is polled again on its own: its answer may have changed.
+    """
+
+    def __init__(self) -> None:
+        self.streams: set[SocketOnce] = set()
+        self._answers: dict[SocketOnce, tuple[int, bool]] | None = None
+
+    def readable(self, stream: SocketOnce) -> bool:
+        answers = self._answers
+        if answers is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # asked outside the loop: no turn to share answers in
+                return readable(stream.socket)
+            answers = self._answers = self._poll()
+            loop.call_soon(self._expire)
+        answer = answers.get(stream)
+        if answer is None or answer[0] != stream.reads:
+            return readable(stream.socket)
+        return answer[1]
+
+    def _poll(self) -> dict[SocketOnce, tuple[int, bool]]:
+        by_fd: dict[int, SocketOnce] = {}
+        for stream in list(self.streams):
+            fd = -1 if stream.socket is None else stream.socket.fileno()
+            if fd < 0:
+                self.streams.discard(stream)  # closed: nothing to poll, and readable() says so
+            else:
+                by_fd[fd] = stream
+        ready = ready_among(list(by_fd))
+        return {stream: (stream.reads, fd in ready) for fd, stream in by_fd.items()}
+
+    def _expire(self) -> None:
+        self._answers = None
+
+
+class SocketOnce(httpcore.AsyncNetworkStream):
     """A connection's stream that remembers its socket instead of asking for it."""
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-        self._socket: socket.socket | None = stream.get_extra_info("socket")
+    def __init__(self, stream: httpcore.AsyncNetworkStream, idle: IdleSockets) -> None:
+        self._stream, self._idle = stream, idle
+        self.socket: socket.socket | None = stream.get_extra_info("socket")
+        self.reads = 0  # reads finished: an answer polled before the last one is stale
+        idle.streams.add(self)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        return await self._stream.read(max_bytes, timeout)
+        try:
+            return await self._stream.read(max_bytes, timeout)
+        finally:
+            self.reads += 1
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
+        self._idle.streams.discard(self)
         await self._stream.aclose()
 
     async def start_tls(
@@ -68,21 +131,24 @@ class _SocketOnce(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> httpcore.AsyncNetworkStream:
-        return _SocketOnce(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+        tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        self._idle.streams.discard(self)  # the TLS stream is the connection's from now on
+        return SocketOnce(tls, self._idle)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            return readable(self._socket)
+            return self._idle.readable(self)
         if info == "socket":
-            return self._socket
+            return self.socket
         return self._stream.get_extra_info(info)
 
 
 class _SocketOnceBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's backend, its streams wrapped in `_SocketOnce`."""
+    """httpcore's backend, its streams wrapped in `SocketOnce`."""
 
     def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
         self._backend = backend
+        self._idle = IdleSockets()
 
     async def connect_tcp(
         self,
@@ -93,7 +159,7 @@ class _SocketOnceBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _SocketOnce(stream)
+        return SocketOnce(stream, self._idle)
 
     async def connect_unix_socket(
         self,
@@ -101,7 +167,8 @@ class _SocketOnceBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,  # noqa: ASYNC109
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        return _SocketOnce(await self._backend.connect_unix_socket(path, timeout, socket_options))
+        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
+        return SocketOnce(stream, self._idle)
 
     async def sleep(self, seconds: float) -> None:
         await self._backend.sleep(seconds)

@@ -4,6 +4,7 @@ connections the server closed still found and replaced (real sockets on loopback
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import ssl
 import subprocess
@@ -13,12 +14,13 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 from aiohttp import web
 
 from bot.completions.http import LIMITS, BackendHTTP
-from bot.completions.transport import backend_transport, readable
+from bot.completions.transport import IdleSockets, SocketOnce, backend_transport, readable
 from tests.e2e.conftest import serve
 
 
@@ -146,3 +148,102 @@ def test_readable_tells_data_and_a_closed_peer_from_a_quiet_socket() -> None:
         ours.close()
     assert readable(ours) is True
     assert readable(None) is True
+
+
+class _Plain(httpcore.AsyncNetworkStream):
+    """A bare stream over one end of a socketpair (what httpcore's backend would give)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return self.sock.recv(max_bytes)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.sock if info == "socket" else None
+
+
+@contextmanager
+def counted_polls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Counts poll system calls made through `select.poll` objects inside the block."""
+    count = [0]
+    real = select.poll
+
+    class Counting:
+        def __init__(self) -> None:
+            self.poller = real()
+
+        def register(self, fd: int, events: int) -> None:
+            self.poller.register(fd, events)
+
+        def poll(self, timeout: int) -> list[tuple[int, int]]:
+            count[0] += 1
+            return self.poller.poll(timeout)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(select, "poll", Counting)
+        yield count
+
+
+async def test_idle_sockets_are_polled_together_once_a_loop_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Questions about several idle connections in one turn of the loop make one poll;
+    the next turn polls again and sees what changed since."""
+    pairs = [socket.socketpair() for _ in range(4)]
+    try:
+        idle = IdleSockets()
+        streams = [SocketOnce(_Plain(ours), idle) for ours, _ in pairs]
+        pairs[1][1].send(b"x")
+        with counted_polls(monkeypatch) as polls:
+            assert [s.get_extra_info("is_readable") for s in streams] == [False, True, False, False]
+            pairs[3][1].close()  # the peer goes away within the same turn
+            assert streams[3].get_extra_info("is_readable") is False  # the turn's answer
+            assert polls[0] == 1
+            await asyncio.sleep(0)  # the loop's next turn
+            assert [s.get_extra_info("is_readable") for s in streams] == [False, True, False, True]
+            assert polls[0] == 2
+    finally:
+        for ours, peer in pairs:
+            ours.close()
+            peer.close()
+
+
+async def test_a_stream_that_read_since_the_poll_is_polled_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The turn's answer is not reused for a stream that has read since: the data it
+    answered about may be gone."""
+    ours, peer = socket.socketpair()
+    try:
+        stream = SocketOnce(_Plain(ours), IdleSockets())
+        peer.send(b"x")
+        with counted_polls(monkeypatch) as polls:
+            assert stream.get_extra_info("is_readable") is True
+            assert await stream.read(1) == b"x"
+            assert stream.get_extra_info("is_readable") is False
+            assert polls[0] == 2
+    finally:
+        ours.close()
+        peer.close()
+
+
+async def test_a_request_polls_the_idle_pool_a_few_times_not_once_per_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With seven idle connections httpx's own transport polls each of them on every
+    request; ours polls a few times a request whatever the pool's size."""
+    async with server() as (url, _ports):
+        polls_per_request = {}
+        for name, client in (
+            ("stock", httpx.AsyncClient(limits=LIMITS)),
+            ("ours", httpx.AsyncClient(transport=backend_transport(LIMITS))),
+        ):
+            async with client:
+                await asyncio.gather(*(client.get(url) for _ in range(8)))
+                with counted_polls(monkeypatch) as polls:
+                    for _ in range(8):
+                        assert (await client.get(url)).status_code == 200
+                polls_per_request[name] = polls[0] / 8
+        assert polls_per_request["stock"] >= 7
+        assert polls_per_request["ours"] <= 3
