@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -125,12 +126,16 @@ class StoredDisplay(BaseModel):
 
 @dataclass(frozen=True)
 class StoredGeneration:
-    """A stored generation, typed: the request as sent, the result, how it was shown."""
+    """A stored generation, typed: the request as sent, how it was shown, the result."""
 
     record: GenerationRecord
     request: CompletionRequest
-    result: CompletionResult
     display: StoredDisplay
+
+    @cached_property
+    def result(self) -> CompletionResult:
+        """Typed when first read: Regenerate needs only the request (and the display)."""
+        return CompletionResult.model_validate(self.record.result)
 
 
 @dataclass
@@ -406,7 +411,9 @@ class GenerationService:
         `waiting`: how long the request may wait for its turn and who hears its place.
         """
         await self.admit(prepared)
-        request = prepared.request.model_copy(update={"stream": False})
+        request = prepared.request
+        if request.stream:
+            request = request.model_copy(update={"stream": False})
         async with self.metering.call(
             prepared.requester, request, command="complete", waiting=waiting
         ) as meter:
@@ -468,7 +475,6 @@ class GenerationService:
         return StoredGeneration(
             record=record,
             request=CompletionRequest.model_validate(record.request),
-            result=CompletionResult.model_validate(record.result),
             display=StoredDisplay.model_validate(record.display),
         )
 
@@ -516,9 +522,11 @@ class GenerationService:
         )
         if not check.kept:
             raise check.refusal()
-        kept = [choices[i].model_copy(update={"index": new}) for new, i in enumerate(check.kept)]
         # Kept as sentences: the footer shows them in the reader's language, now and later.
         notes = [*prepared.notes, *check.footer_notes()]
+        if check.kept == [c.index for c in result.choices]:
+            return result, notes  # every candidate kept, already in order and numbered
+        kept = [choices[i].model_copy(update={"index": new}) for new, i in enumerate(check.kept)]
         return result.model_copy(update={"choices": kept}), notes
 
     async def _save(

@@ -121,6 +121,27 @@ async def test_rows_written_by_older_versions_load_typed(tmp_path: Path) -> None
         await db.dispose()
 
 
+async def test_regenerate_reads_only_the_stored_request(tmp_path: Path) -> None:
+    """Regenerate sends the stored request again: it works for a row whose stored result
+    no longer loads (the result is only read by what shows it: paging, tokens, Continue)."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+    try:
+        await db.upgrade()
+        store = GenerationStore(db)
+        client = CompletionsClient("http://127.0.0.1:9/v1", backend="vllm")  # never called
+        service = GenerationService(client, store=store)
+        record = stored({"preset": "poem"})
+        record.result = {"choices": [{"index": "first", "text": 3}]}  # not a CompletionResult
+        gid = await store.add(record)
+        again = await service.prepare_regenerate(gid, Requester(user_id=5, guild_id=6))
+        assert again is not None
+        assert again.request.prompt == "Roses" and again.request.max_tokens == 4
+        assert again.preset == "poem"
+        await client.aclose()
+    finally:
+        await db.dispose()
+
+
 async def test_stored_notes_render_in_the_readers_language(tmp_path: Path) -> None:
     """Clamps and warnings are stored as message ids with values, so a stored generation's
     footer reads in Chinese for a zh-CN reader and in English for others."""
