@@ -414,10 +414,30 @@ class _Writer:
         return self._conn
 
     def transaction(self, work: Callable[[Connection], T]) -> T:
-        """`work` in one write transaction (BEGIN IMMEDIATE), committed."""
+        """`work` in one write transaction (BEGIN IMMEDIATE), committed.
+
+        The transaction is the driver's own: SQLAlchemy's begin and commit (its
+        Transaction objects and events) cost more than a small write's SQL. A
+        `work` that runs statements through the Connection still may: the
+        transaction SQLAlchemy then begins joins this one (see `_configure_sqlite`),
+        and its commit or rollback ends both."""
         conn = self._connection()
-        with conn.begin():
-            return work(conn)
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+            if conn.in_transaction():
+                conn.commit()
+            else:
+                driver.commit()
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            if driver.in_transaction:
+                driver.rollback()
+            raise
+        return result
 
     def checkpoint(self) -> None:
         """Copy what the WAL holds into the database file as far as readers allow,
@@ -478,7 +498,11 @@ def _configure_sqlite(
         # Straight to the driver's cursor: a statement through the Connection
         # costs more than the rest of a small write's transaction. (Its errors
         # are the driver's own then, not SQLAlchemy's wrappers.)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        if dbapi.in_transaction:  # _Writer.transaction's own, begun already: join it
+            return
+        cursor = dbapi.cursor()
         try:
             cursor.execute(f"BEGIN {mode}")
         finally:

@@ -118,6 +118,54 @@ async def test_run_write_commits_and_rolls_back(db: Database) -> None:
     assert [tuple(row) for row in rows] == [("kept", {"v": "kept"})]
 
 
+def insert_through_the_driver(name: str, *, fail: bool = False) -> Callable[[Connection], str]:
+    """Work as the hot paths' (bot.storage.prepared): SQL straight to the driver."""
+
+    def work(conn: Connection) -> str:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute(
+            "INSERT INTO guild_settings (guild_id, name, value, updated_by, updated_at)"
+            " VALUES (1, ?, '1', 2, '2026-01-01 00:00:00.000000')",
+            (name,),
+        )
+        if fail:
+            raise RuntimeError("boom")
+        return name
+
+    return work
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["on the loop", "on the writer thread"])
+async def test_run_write_on_a_sqlite_file_commits_or_rolls_back_whole(
+    tmp_path: Path, bulk: bool
+) -> None:
+    """On a SQLite file the transaction is the driver's own: statements sent to the
+    driver and statements through the Connection commit together, or roll back
+    together when the work raises."""
+    db = Database(f"sqlite+aiosqlite:///{migrated_sqlite(tmp_path / 't.db')}")
+
+    def both(tag: str, *, fail: bool = False) -> Callable[[Connection], str]:
+        def work(conn: Connection) -> str:
+            insert_through_the_driver(f"{tag}-driver")(conn)
+            return insert_setting(f"{tag}-core", fail=fail)(conn)
+
+        return work
+
+    try:
+        assert await db.run_write(both("kept"), bulk=bulk) == "kept-core"
+        with pytest.raises(RuntimeError):
+            await db.run_write(both("dropped", fail=True), bulk=bulk)
+        with pytest.raises(RuntimeError):
+            await db.run_write(insert_through_the_driver("alone", fail=True), bulk=bulk)
+        assert await db.run_write(insert_through_the_driver("last"), bulk=bulk) == "last"
+        async with db.read() as session:
+            names = set((await session.scalars(select(GuildSetting.name))).all())
+        assert names == {"kept-driver", "kept-core", "last"}
+    finally:
+        await db.dispose()
+
+
 async def test_run_write_on_a_sqlite_file_takes_turns_with_write(tmp_path: Path) -> None:
     """On a SQLite file, run_write (on its thread) and write() sessions at once all commit."""
     db = Database(f"sqlite+aiosqlite:///{migrated_sqlite(tmp_path / 'w.db')}")
