@@ -13,7 +13,7 @@ from sqlalchemy import Connection, insert, select, text
 
 from bot.settings import DEFAULT_DATABASE_URL
 from bot.storage import Database, database, normalize_url
-from bot.storage.database import SQLITE_CACHE_KIB
+from bot.storage.database import SQLITE_CACHE_KIB, SQLITE_POOL_SIZE
 from bot.storage.models import GuildSetting, utcnow
 from tests.support import postgres
 from tests.support.migrated import migrated_sqlite
@@ -313,5 +313,29 @@ async def test_in_memory_sqlite_keeps_one_database() -> None:
         await db.run_write(insert_setting("b"))  # the same in-memory database, not a new one
         async with db.read() as session:
             assert sorted((await session.scalars(select(GuildSetting.name))).all()) == ["a", "b"]
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_reads_beyond_the_pool_wait_for_a_connection(tmp_path: Path) -> None:
+    """More reads at once than the pool holds all finish, on at most SQLITE_POOL_SIZE
+    connections kept open: none opened (with its thread) only to be closed again."""
+    db = Database(f"sqlite+aiosqlite:///{migrated_sqlite(tmp_path / 'p.db')}")
+    seen: set[int] = set()
+
+    async def read() -> int:
+        async with db.read() as session:
+            conn = await session.connection()
+            raw = await conn.get_raw_connection()
+            seen.add(id(raw.driver_connection))
+            await asyncio.sleep(0.02)  # held long enough for the others to queue
+            return len((await session.scalars(select(GuildSetting.name))).all())
+
+    try:
+        assert await asyncio.gather(*(read() for _ in range(3 * SQLITE_POOL_SIZE))) == [0] * (
+            3 * SQLITE_POOL_SIZE
+        )
+        assert len(seen) == SQLITE_POOL_SIZE
+        assert db.engine.pool.checkedin() == SQLITE_POOL_SIZE  # all kept, none closed
     finally:
         await db.dispose()
