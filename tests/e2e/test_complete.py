@@ -3,10 +3,12 @@ the seed's two examples on a stub backend whose text the cleaner must change."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 
+from bot.app import GC_YOUNG_THRESHOLD
 from bot.sandbox import FakeDiscord, OptionError
 from tests.e2e.conftest import MODEL, RecordingProxy, body_and_footer, couplet_on_stub, labels
 from tests.support.discord_env import BotRun
@@ -233,3 +235,20 @@ async def test_context_menu_continues_a_message(
     assert recorder.completions()[-1]["prompt"] == "The quick brown fox"
     assert recorder.completions()[-1]["max_tokens"] == 8
     assert message["content"].strip()
+
+
+async def test_start_up_freezes_what_it_made_and_collects_young_objects_less_often(
+    fake: FakeDiscord, db_path: Path
+) -> None:
+    """Once started, what start-up made is frozen (full collections do not walk it) and
+    the youngest generation is collected every GC_YOUNG_THRESHOLD new objects, not
+    Python's 700."""
+    before = gc.get_threshold()
+    gc.unfreeze()
+    gc.set_threshold(700, *before[1:])
+    try:
+        async with couplet_on_stub(fake, db_path):
+            assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.set_threshold(*before)
