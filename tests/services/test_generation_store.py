@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -66,14 +68,28 @@ def stored(display: dict) -> GenerationRecord:
     )
 
 
-async def test_rows_written_by_older_versions_load_typed(tmp_path: Path) -> None:
-    """Stored display JSON in the old dict shape, empty, or with nulls and unknown keys loads."""
+@asynccontextmanager
+async def store_and_service(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[GenerationStore, GenerationService]]:
+    """A generation store on a new SQLite file, and a service over it (whose client is
+    never called)."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
     try:
         await db.upgrade()
         store = GenerationStore(db)
-        client = CompletionsClient("http://127.0.0.1:9/v1", backend="vllm")  # never called
-        service = GenerationService(client, store=store)
+        client = CompletionsClient("http://127.0.0.1:9/v1", backend="vllm")
+        try:
+            yield store, GenerationService(client, store=store)
+        finally:
+            await client.aclose()
+    finally:
+        await db.dispose()
+
+
+async def test_rows_written_by_older_versions_load_typed(tmp_path: Path) -> None:
+    """Stored display JSON in the old dict shape, empty, or with nulls and unknown keys loads."""
+    async with store_and_service(tmp_path) as (store, service):
         # Exactly what the dict-building code before StoredDisplay wrote.
         old_shape = await store.add(
             stored(
@@ -116,20 +132,12 @@ async def test_rows_written_by_older_versions_load_typed(tmp_path: Path) -> None
             assert outcome.sources == {} and outcome.notes == []
             assert outcome.elapsed == 0.25  # the result's own time when display has none
             assert outcome.candidates[0].text == " are red"  # cleaned by preserve
-        await client.aclose()
-    finally:
-        await db.dispose()
 
 
 async def test_regenerate_reads_only_the_stored_request(tmp_path: Path) -> None:
     """Regenerate sends the stored request again: it works for a row whose stored result
     no longer loads (the result is only read by what shows it: paging, tokens, Continue)."""
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
-    try:
-        await db.upgrade()
-        store = GenerationStore(db)
-        client = CompletionsClient("http://127.0.0.1:9/v1", backend="vllm")  # never called
-        service = GenerationService(client, store=store)
+    async with store_and_service(tmp_path) as (store, service):
         record = stored({"preset": "poem"})
         record.result = {"choices": [{"index": "first", "text": 3}]}  # not a CompletionResult
         gid = await store.add(record)
@@ -137,20 +145,12 @@ async def test_regenerate_reads_only_the_stored_request(tmp_path: Path) -> None:
         assert again is not None
         assert again.request.prompt == "Roses" and again.request.max_tokens == 4
         assert again.preset == "poem"
-        await client.aclose()
-    finally:
-        await db.dispose()
 
 
 async def test_stored_notes_render_in_the_readers_language(tmp_path: Path) -> None:
     """Clamps and warnings are stored as message ids with values, so a stored generation's
     footer reads in Chinese for a zh-CN reader and in English for others."""
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
-    try:
-        await db.upgrade()
-        store = GenerationStore(db)
-        client = CompletionsClient("http://127.0.0.1:9/v1", backend="vllm")  # never called
-        service = GenerationService(client, store=store)
+    async with store_and_service(tmp_path) as (store, service):
         clamp = _(
             "{param} {value} was lowered to the server limit of {limit}.",
             param="n",
@@ -170,6 +170,3 @@ async def test_stored_notes_render_in_the_readers_language(tmp_path: Path) -> No
         assert footer[1:] == ["-# n 9 已降到服务器上限 4。", "-# TGI 会忽略 logit_bias。"]
         english = candidate_footer(loaded, 0, "en-US").split("\n")
         assert english[1] == "-# n 9 was lowered to the server limit of 4."
-        await client.aclose()
-    finally:
-        await db.dispose()
