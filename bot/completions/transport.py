@@ -73,15 +73,17 @@ class IdleSockets:
     def __init__(self) -> None:
         self.streams: set[SocketOnce] = set()
         self._answers: dict[SocketOnce, tuple[int, bool]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # whose turn they belong to
 
     def readable(self, stream: SocketOnce) -> bool:
         answers = self._answers
-        if answers is None:
+        if answers is None or self._loop is None or self._loop.is_closed():
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # asked outside the loop: no turn to share answers in
                 return readable(stream.socket)
             answers = self._answers = self._poll()
+            self._loop = loop
             loop.call_soon(self._expire)
         answer = answers.get(stream)
         if answer is None or answer[0] != stream.reads:

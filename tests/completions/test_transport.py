@@ -247,3 +247,28 @@ async def test_a_request_polls_the_idle_pool_a_few_times_not_once_per_connection
                 polls_per_request[name] = polls[0] / 8
         assert polls_per_request["stock"] >= 7
         assert polls_per_request["ours"] <= 3
+
+
+def test_answers_of_a_closed_loop_are_not_used_by_the_next() -> None:
+    """A loop closed before its next turn leaves no answers behind for another loop."""
+    ours, peer = socket.socketpair()
+    try:
+        stream = SocketOnce(_Plain(ours), IdleSockets())
+        answers: list[object] = []
+
+        def ask_and_stop(loop: asyncio.AbstractEventLoop) -> None:
+            answers.append(stream.get_extra_info("is_readable"))
+            loop.stop()  # this is the loop's last turn: the next, which drops them, never comes
+
+        first = asyncio.new_event_loop()
+        first.call_soon(ask_and_stop, first)
+        first.run_forever()
+        first.close()
+        peer.close()
+        second = asyncio.new_event_loop()
+        second.call_soon(ask_and_stop, second)
+        second.run_forever()
+        second.close()
+        assert answers == [False, True]
+    finally:
+        ours.close()
