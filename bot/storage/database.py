@@ -408,13 +408,13 @@ class _Writer:
             self.engine,
             busy_timeout_ms=busy_timeout_ms,
             autocheckpoint=autocheckpoint,
-            raw_begin=True,
+            begun_on_the_driver=True,
         )
         self._conn: Connection | None = None
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = self.engine.connect().execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            self._conn = self.engine.connect()
         return self._conn
 
     def transaction(self, work: Callable[[Connection], T]) -> T:
@@ -469,13 +469,14 @@ def _configure_sqlite(
     *,
     busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
     autocheckpoint: bool = True,
-    raw_begin: bool = False,
+    begun_on_the_driver: bool = False,
 ) -> None:
     """WAL, foreign keys and a busy timeout on every new connection; our own BEGIN.
 
     `autocheckpoint=False`: this connection's commits never checkpoint the WAL
-    (someone else must, see Database._checkpoint_wal). `raw_begin`: BEGIN sent
-    to the driver directly (run_write's own engines)."""
+    (someone else must, see Database._checkpoint_wal). `begun_on_the_driver`:
+    transactions are begun on the driver by `_Writer.transaction` (run_write's
+    own engines), so SQLAlchemy's begin sends nothing and joins them."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -495,19 +496,7 @@ def _configure_sqlite(
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Connection) -> None:
+        if begun_on_the_driver:
+            return
         mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
-        if not raw_begin:
-            conn.exec_driver_sql(f"BEGIN {mode}")
-            return
-        # Straight to the driver's cursor: a statement through the Connection
-        # costs more than the rest of a small write's transaction. (Its errors
-        # are the driver's own then, not SQLAlchemy's wrappers.)
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        if dbapi.in_transaction:  # _Writer.transaction's own, begun already: join it
-            return
-        cursor = dbapi.cursor()
-        try:
-            cursor.execute(f"BEGIN {mode}")
-        finally:
-            cursor.close()
+        conn.exec_driver_sql(f"BEGIN {mode}")
