@@ -72,20 +72,19 @@ class IdleSockets:
 
     def __init__(self) -> None:
         self.streams: set[SocketOnce] = set()
-        self._answers: dict[SocketOnce, tuple[int, bool]] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # whose turn they belong to
+        # This turn's answers (stream → its reads when polled, readable), and whose turn.
+        self._turn: tuple[asyncio.AbstractEventLoop, dict[SocketOnce, tuple[int, bool]]] | None
+        self._turn = None
 
     def readable(self, stream: SocketOnce) -> bool:
-        answers = self._answers
-        if answers is None or self._loop is None or self._loop.is_closed():
+        if self._turn is None or self._turn[0].is_closed():
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # asked outside the loop: no turn to share answers in
                 return readable(stream.socket)
-            answers = self._answers = self._poll()
-            self._loop = loop
+            self._turn = (loop, self._poll())
             loop.call_soon(self._expire)
-        answer = answers.get(stream)
+        answer = self._turn[1].get(stream)
         if answer is None or answer[0] != stream.reads:
             return readable(stream.socket)
         return answer[1]
@@ -102,7 +101,7 @@ class IdleSockets:
         return {stream: (stream.reads, fd in ready) for fd, stream in by_fd.items()}
 
     def _expire(self) -> None:
-        self._answers = None
+        self._turn = None
 
 
 class SocketOnce(httpcore.AsyncNetworkStream):
