@@ -513,7 +513,6 @@ class GenerationService:
         stored, so no button can show them); ModerationRefused when none is left."""
         if self.moderation is None:
             return result, prepared.notes
-        choices = sorted(result.choices, key=lambda c: c.index)
         shown = _candidates(result, prepared.request, prepared.display, prepared.clean_mode)
         check = await self.moderation.check_output(
             prepared.requester.subject,
@@ -526,6 +525,7 @@ class GenerationService:
         notes = [*prepared.notes, *check.footer_notes()]
         if check.kept == [c.index for c in result.choices]:
             return result, notes  # every candidate kept, already in order and numbered
+        choices = sorted(result.choices, key=lambda c: c.index)
         kept = [choices[i].model_copy(update={"index": new}) for new, i in enumerate(check.kept)]
         return result.model_copy(update={"choices": kept}), notes
 
