@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +60,14 @@ def getpeername_calls() -> Iterator[list[int]]:
         sys.setprofile(None)
 
 
-async def idle_checks(client: httpx.AsyncClient, url: str) -> int:
-    """getpeername calls while 8 requests reuse a pool of idle connections."""
+async def idle_checks(
+    client: httpx.AsyncClient, url: str, counting: AbstractContextManager[list[int]]
+) -> int:
+    """What `counting` counts (getpeername calls, polls) while 8 requests reuse a pool of
+    idle connections."""
     # Eight at once open eight connections; then each request finds seven idle.
     await asyncio.gather(*(client.get(url) for _ in range(8)))
-    with getpeername_calls() as count:
+    with counting as count:
         for _ in range(8):
             assert (await client.get(url)).json() == {"ok": True}
     return count[0]
@@ -75,12 +78,12 @@ async def test_idle_connections_are_checked_without_asking_for_the_peer() -> Non
     every request; ours (and so Couplet's backend client) makes none, and answers the same."""
     async with server() as (url, ports):
         async with httpx.AsyncClient(limits=LIMITS) as stock:
-            assert await idle_checks(stock, url) >= 8 * 7
+            assert await idle_checks(stock, url, getpeername_calls()) >= 8 * 7
         async with httpx.AsyncClient(transport=backend_transport(LIMITS)) as lean:
-            assert await idle_checks(lean, url) == 0
+            assert await idle_checks(lean, url, getpeername_calls()) == 0
         couplets = BackendHTTP(url)  # what Couplet talks to a model server with
         try:
-            assert await idle_checks(couplets.client, url) == 0
+            assert await idle_checks(couplets.client, url, getpeername_calls()) == 0
         finally:
             await couplets.aclose()
         assert len(ports) >= 24  # each client did open its eight connections
@@ -128,7 +131,7 @@ async def test_tls_connections_go_through_the_same_check(certificate: tuple[Path
     async with server(tls=served) as (url, ports):
         trusted = ssl.create_default_context(cafile=str(cert))
         async with httpx.AsyncClient(transport=backend_transport(LIMITS, verify=trusted)) as client:
-            assert await idle_checks(client, url) == 0
+            assert await idle_checks(client, url, getpeername_calls()) == 0
         assert len(ports) == 8
 
 
@@ -234,19 +237,10 @@ async def test_a_request_polls_the_idle_pool_a_few_times_not_once_per_connection
     """With seven idle connections httpx's own transport polls each of them on every
     request; ours polls a few times a request whatever the pool's size."""
     async with server() as (url, _ports):
-        polls_per_request = {}
-        for name, client in (
-            ("stock", httpx.AsyncClient(limits=LIMITS)),
-            ("ours", httpx.AsyncClient(transport=backend_transport(LIMITS))),
-        ):
-            async with client:
-                await asyncio.gather(*(client.get(url) for _ in range(8)))
-                with counted_polls(monkeypatch) as polls:
-                    for _ in range(8):
-                        assert (await client.get(url)).status_code == 200
-                polls_per_request[name] = polls[0] / 8
-        assert polls_per_request["stock"] >= 7
-        assert polls_per_request["ours"] <= 3
+        async with httpx.AsyncClient(limits=LIMITS) as stock:
+            assert await idle_checks(stock, url, counted_polls(monkeypatch)) >= 8 * 7
+        async with httpx.AsyncClient(transport=backend_transport(LIMITS)) as ours:
+            assert await idle_checks(ours, url, counted_polls(monkeypatch)) <= 8 * 3
 
 
 def test_answers_of_a_closed_loop_are_not_used_by_the_next() -> None:
