@@ -165,8 +165,8 @@ async def ratio_run(args: argparse.Namespace, tmp: Path) -> None:
                                 f"  {scenario:10} {flight:>3} {bot.name:8} "
                                 f"{batch.rate:8.1f}/s p99 {batch.p99 * 1000:8.1f} ms "
                                 f"{batch.cpu_per * 1000:6.2f} ms CPU/i "
-                                f"(busy {batch.cpu / batch.wall:4.2f} cores)  emulator "
-                                f"{batch.emulator_cpu / max(batch.answered, 1) * 1000:5.2f} ms/i  "
+                                f"(busy {batch.busy:4.2f} cores)  emulator "
+                                f"{batch.emulator_cpu_per * 1000:5.2f} ms/i  "
                                 f"load {load_average()}",
                                 file=sys.stderr,
                             )

@@ -148,6 +148,15 @@ class Batch:
     def cpu_per(self) -> float:
         return self.cpu / max(self.answered, 1)
 
+    @property
+    def emulator_cpu_per(self) -> float:
+        return self.emulator_cpu / max(self.answered, 1)
+
+    @property
+    def busy(self) -> float:
+        """Cores the bot kept busy during the batch (below 1 at 20 in flight: it waited)."""
+        return self.cpu / self.wall if self.wall else 0.0
+
 
 Start = Callable[[int], Awaitable[tuple[InteractionRecord, str | None]]]
 
