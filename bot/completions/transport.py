@@ -44,8 +44,13 @@ def readable(sock: socket.socket | None) -> bool:
 
     A socket that is gone counts as readable, so its connection is dropped.
     """
-    fd = -1 if sock is None else sock.fileno()
+    fd = _descriptor(sock)
     return fd < 0 or fd in ready_among([fd])
+
+
+def _descriptor(sock: socket.socket | None) -> int:
+    """The socket's file descriptor; -1 when there is no socket or it is closed."""
+    return -1 if sock is None else sock.fileno()
 
 
 def ready_among(fds: list[int]) -> set[int]:
@@ -92,7 +97,7 @@ class IdleSockets:
     def _poll(self) -> dict[SocketOnce, tuple[int, bool]]:
         by_fd: dict[int, SocketOnce] = {}
         for stream in list(self.streams):
-            fd = -1 if stream.socket is None else stream.socket.fileno()
+            fd = _descriptor(stream.socket)
             if fd < 0:
                 self.streams.discard(stream)  # closed: nothing to poll, and readable() says so
             else:
