@@ -203,7 +203,9 @@ class CoupletBot(commands.AutoShardedBot):
         self.server_settings = ServerSettingsService(self.db)
         self.presets = PresetService(self.db)
         self.parameters = ParameterResolver(self.server_settings, self.presets)
-        self.generations = GenerationStore(self.db)
+        # A stored generation marks the interaction job it answers (bot/storage/jobs.py).
+        job_store = JobStore(self.db)
+        self.generations = GenerationStore(self.db, job_store)
         self.metering = Metering(self.usage, self.completions, self.server_settings)
         self.moderation = ModerationService.from_settings(settings, self.db)
         self.generation = GenerationService(
@@ -229,7 +231,7 @@ class CoupletBot(commands.AutoShardedBot):
         self._share("limits", self.usage.limits.cache)
         self._share("moderation", self.moderation.policies)
         self._share("automod", self.moderation.automod)
-        self.jobs = InteractionJobs(self, JobStore(self.db), self.cluster.instance)
+        self.jobs = InteractionJobs(self, job_store, self.cluster.instance)
         self.health: HealthServer | None = None
         # Sessions a bucket of shards may start at once (GET /gateway/bot says).
         self.max_concurrency = 1

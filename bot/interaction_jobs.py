@@ -15,7 +15,9 @@ Every process runs the recovery loop, but one at a time (the
 (`STALE_AFTER`), rebuilds each interaction — already acknowledged, so the
 "thinking…" message is edited, never answered twice — and hands it to the
 handler registered for its kind. The handler runs it again from the start
-with the same usage reservation id (`request_id`), so limits count it once.
+with the same usage reservation id (`request_id`), so limits count it once —
+unless the job's generation was already stored (bot/storage/jobs.py): then the
+kind's `resend` handler sends that generation again, and nothing is generated.
 A job that has already cost `MAX_ATTEMPTS` processes is answered with a
 sentence instead.
 """
@@ -60,6 +62,8 @@ TOKEN_LIFETIME = timedelta(minutes=15)
 RAW_KEPT = 2_000
 
 Handler = Callable[[discord.Interaction, dict[str, Any]], Awaitable[None]]
+# Sends a stored generation (its id) as the answer.
+Resend = Callable[[discord.Interaction, int], Awaitable[None]]
 
 
 def private_of(payload: dict[str, Any]) -> bool:
@@ -75,18 +79,23 @@ class InteractionJobs:
         self.store = store
         self.owner = owner
         self.handlers: dict[str, Handler] = {}
+        self.resenders: dict[str, Resend] = {}
         self._raw: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._running: dict[int, asyncio.Task[Any]] = {}
         self._resumed: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.resumed = 0  # jobs this process finished for another (for /metrics)
 
-    def register(self, kind: str, handler: Handler) -> None:
-        """Who runs a job of `kind` again (a cog, when it loads)."""
+    def register(self, kind: str, handler: Handler, *, resend: Resend | None = None) -> None:
+        """Who runs a job of `kind` again (a cog, when it loads), and who sends its
+        stored generation again when it has one."""
         self.handlers[kind] = handler
+        if resend is not None:
+            self.resenders[kind] = resend
 
     def unregister(self, kind: str) -> None:
         self.handlers.pop(kind, None)
+        self.resenders.pop(kind, None)
 
     def seen(self, data: dict[str, Any]) -> None:
         """An interaction arrived, as Discord sent it (kept a short while for `track`)."""
@@ -155,10 +164,12 @@ class InteractionJobs:
 
     @tasks.loop(seconds=HEARTBEAT)
     async def heartbeat(self) -> None:
-        if not self._running:
-            return
         try:
-            await self.store.heartbeat(self.owner)
+            # Removals waiting for a write (answered jobs) are written well before
+            # their heartbeat is stale, so this process never takes them over.
+            await self.store.flush()
+            if self._running:
+                await self.store.heartbeat(self.owner)
         except Exception:
             log.warning("could not refresh the jobs' heartbeat", exc_info=True)
 
@@ -184,6 +195,7 @@ class InteractionJobs:
         """Answer a job another process (or this one, before a restart) left unfinished."""
         interaction = self.rebuild(job)
         handler = self.handlers.get(job.kind)
+        resend = self.resenders.get(job.kind)
         log.info("resuming interaction %s (%s, attempt %d)", job.id, job.kind, job.attempts)
         self._resumed.add(job.id)
         try:
@@ -197,7 +209,10 @@ class InteractionJobs:
                 )
             else:
                 try:
-                    await handler(interaction, job.args)
+                    if job.generation_id is not None and resend is not None:
+                        await resend(interaction, job.generation_id)
+                    else:
+                        await handler(interaction, job.args)
                 except Exception as error:
                     await report_error(interaction, error)
             self.resumed += 1
@@ -231,6 +246,7 @@ class InteractionJobs:
                 task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         try:
+            await self.store.flush()
             left = await self.store.abandon(self.owner)
         except Exception:
             log.warning("could not hand unfinished interactions over", exc_info=True)

@@ -154,6 +154,9 @@ class PreparedGeneration:
     # Requests with the same key prefer the same model server of a pool (a story's
     # id, so its rounds reuse the server's prompt cache); None: the least busy one.
     affinity: str | None = None
+    # The interaction job this answers (bot.interaction_jobs), marked with the stored
+    # generation in its transaction; None when no job is kept for it.
+    job_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -556,6 +559,7 @@ class GenerationService:
                 streamed=streamed,
                 elapsed=elapsed,
             ).model_dump(mode="json"),
+            job_id=prepared.job_id,
         )
         return await self.store.add(record)
 

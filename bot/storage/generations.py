@@ -6,7 +6,9 @@ button whose generation is gone says so.
 
 Adds made at the same time share one transaction (`BatchWriter`), and each
 returns only once its row is committed: the reply that shows buttons for a
-generation comes after the generation is durable.
+generation comes after the generation is durable. The same transaction marks
+the interaction job each generation answers (`GenerationRecord.job_id`, see
+bot/storage/jobs.py): a process taking that job over sends this answer again.
 
 Rows never change once written, so the generations written or read in the
 last hour are also kept in memory (`RecentGenerations`: at most 10,000 and
@@ -24,10 +26,12 @@ from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, Table
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.batching import BatchWriter
 from bot.storage.database import Database
+from bot.storage.jobs import MARK_ANSWERED, JobStore
 from bot.storage.models import Base, UTCDateTime, utcnow
 from bot.storage.prepared import Prepared
 from bot.storage.retention import prune_older_than
@@ -77,6 +81,8 @@ class GenerationRecord:
     private: bool = False
     id: int | None = None
     created_at: datetime | None = None
+    # The interaction job (its interaction's id) this generation answers; not stored here.
+    job_id: int | None = None
 
 
 # What RecentGenerations keeps at most: entries, bytes (estimated), age. A
@@ -159,11 +165,28 @@ def _copy(record: GenerationRecord) -> GenerationRecord:
     )
 
 
+def _insert_marking(
+    rows: list[dict[str, Any]], jobs: list[int | None], conn: Connection
+) -> tuple[list[int], list[int]]:
+    """Insert the rows; mark each row's job, if any, with the new id. Returns the ids
+    and the jobs marked (a job whose own row is not written yet is not)."""
+    ids = _INSERT.execute(conn, rows)
+    marks = [
+        {"generation_id": gid, "job_id": job_id}
+        for job_id, gid in zip(jobs, ids, strict=True)
+        if job_id is not None
+    ]
+    changed = MARK_ANSWERED.each(conn, marks)
+    return ids, [mark["job_id"] for mark, count in zip(marks, changed, strict=True) if count]
+
+
 class GenerationStore:
     """Add, fetch and prune stored generations."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, jobs: JobStore | None = None) -> None:
         self.db = db
+        # Told which jobs the committed generations answer (their removal may wait).
+        self.jobs = jobs
         self.writer: BatchWriter[GenerationRecord, int] = BatchWriter(self._insert)
         self.recent = RecentGenerations()
 
@@ -189,9 +212,15 @@ class GenerationStore:
             }
             for record in records
         ]
-        ids = await self.db.run_write(partial(_INSERT.execute, rows=rows), bulk=len(rows) > 1)
+        jobs = [record.job_id for record in records]
+        ids, answered = await self.db.run_write(
+            partial(_insert_marking, rows, jobs), bulk=len(rows) > 1
+        )
         for record, row_id in zip(records, ids, strict=True):
             record.id, record.created_at = row_id, now
+        if self.jobs is not None:
+            for job_id in answered:
+                self.jobs.answered(job_id)
         return ids
 
     async def close(self) -> None:

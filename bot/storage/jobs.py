@@ -8,6 +8,12 @@ the row once the member has an answer. A row whose heartbeat stopped (the
 process was killed) is claimed by another process — or the same one restarted
 — with one `UPDATE … WHERE heartbeat_at < …`, so exactly one of them runs it
 again. Rows past Discord's 15 minutes can no longer be answered and are dropped.
+
+A job answered with a stored generation is marked with its id in the
+generation's own transaction (`MARK_ANSWERED`, bot/storage/generations.py).
+From then on whoever takes the job over sends that answer again instead of
+generating another, so the row's removal need not be written at once: it
+rides the next write (an add, or the heartbeat's flush within seconds).
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ class InteractionJobRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     # How many times a process started on it (a row that kills its process is given up).
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # The stored generation that answers it, once committed: a process taking the job
+    # over sends that answer again rather than generating a new one.
+    generation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -73,6 +82,7 @@ class Job:
     args: dict[str, Any]
     expires_at: datetime
     attempts: int = 1
+    generation_id: int | None = None
 
 
 def _row(job: Job, owner: str) -> dict[str, Any]:
@@ -86,6 +96,7 @@ def _row(job: Job, owner: str) -> dict[str, Any]:
         "heartbeat_at": now,
         "expires_at": job.expires_at,
         "attempts": job.attempts,
+        "generation_id": job.generation_id,
         "created_at": now,
     }
 
@@ -94,6 +105,13 @@ def _row(job: Job, owner: str) -> dict[str, Any]:
 _TABLE = cast(Table, InteractionJobRow.__table__)
 _DELETE = Prepared(_TABLE.delete().where(_TABLE.c.id == bindparam("id")), ["id"])
 _INSERT = Prepared(_TABLE.insert(), [column.name for column in _TABLE.c])
+# Run in a generation's transaction, once per job it answers (see the module doc).
+MARK_ANSWERED = Prepared(
+    _TABLE.update()
+    .where(_TABLE.c.id == bindparam("job_id"))
+    .values(generation_id=bindparam("generation_id")),
+    ["generation_id", "job_id"],
+)
 
 
 def _apply(gone: set[int], rows: list[dict[str, Any]], conn: Connection) -> None:
@@ -104,7 +122,13 @@ def _apply(gone: set[int], rows: list[dict[str, Any]], conn: Connection) -> None
 
 def _job(row: InteractionJobRow) -> Job:
     return Job(
-        row.id, row.kind, dict(row.interaction), dict(row.args), row.expires_at, row.attempts
+        row.id,
+        row.kind,
+        dict(row.interaction),
+        dict(row.args),
+        row.expires_at,
+        row.attempts,
+        row.generation_id,
     )
 
 
@@ -114,13 +138,15 @@ class JobStore:
     Adds and removals are written with group commit: those made while a write
     is under way share the next transaction, and a job removed before its add
     was written is never written at all — under load most short interactions
-    cost no database write, and the rest share one.
+    cost no database write, and the rest share one. The removal of a job whose
+    answer is stored (`answered`) waits for the next write.
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._adds: dict[int, tuple[Job, str]] = {}  # not yet taken by a write
         self._removals: set[int] = set()
+        self._answered: set[int] = set()  # marked with their stored answer (committed)
         self._waiters: list[asyncio.Future[None]] = []
         self._writer: asyncio.Task[None] | None = None
         self.writes = 0  # transactions written (for tests and benchmarks)
@@ -134,6 +160,7 @@ class JobStore:
         """`add`, taken at once: a `finish` from now on cancels it if it is not written
         yet. The future is done once written (or cancelled that way)."""
         self._removals.discard(job.id)
+        self._answered.discard(job.id)  # the new row is not marked (unless `job` is)
         self._adds[job.id] = (job, owner[:OWNER_LENGTH])
         return self._written()
 
@@ -142,7 +169,26 @@ class JobStore:
         if self._adds.pop(job_id, None) is not None:
             return  # its add was never written: nothing to remove
         self._removals.add(job_id)
+        if job_id in self._answered:
+            # Taken over before the removal is written, it sends the same answer
+            # again: the removal can ride the next write.
+            self._answered.discard(job_id)
+            return
         await self._written()
+
+    def answered(self, job_id: int) -> None:
+        """The job's row is marked with its stored answer, committed (MARK_ANSWERED)."""
+        self._answered.add(job_id)
+
+    @property
+    def removals_waiting(self) -> int:
+        """Removals not written yet (answered jobs wait for the next write)."""
+        return len(self._removals)
+
+    async def flush(self) -> None:
+        """Write the removals still waiting for a write (see `finish`)."""
+        if self._removals:
+            await self._written()
 
     def _written(self) -> asyncio.Future[None]:
         """A future done when the next write (with what is pending now) is committed."""

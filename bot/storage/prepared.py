@@ -38,9 +38,16 @@ class _Compiled:
     def many(self, count: int) -> str:
         return self.head + ", ".join([self.group] * count) + self.tail
 
+    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The row's positional parameters, each through its bind processor."""
+        return tuple(
+            row[key] if process is None else process(row[key]) for key, process in self.params
+        )
+
 
 class Prepared:
-    """A Core INSERT or DELETE whose rows give exactly `keys` (column or bind names).
+    """A Core INSERT, UPDATE or DELETE whose rows give exactly `keys` (column or bind
+    names).
 
     An INSERT … RETURNING must return only the table's integer primary key, which
     SQLite assigns: rows written by one statement get increasing ids in the order
@@ -73,15 +80,8 @@ class Prepared:
             conn.execute(self.statement, list(rows))
             return []
         compiled = self._compiled(conn.dialect)
-        values = [
-            tuple(
-                row[key] if process is None else process(row[key])
-                for key, process in compiled.params
-            )
-            for row in rows
-        ]
-        driver = conn.connection.driver_connection
-        assert driver is not None
+        values = [compiled.values(row) for row in rows]
+        driver = _driver(conn)
         if not self.insert:
             driver.executemany(compiled.sql, values)
             return []
@@ -98,6 +98,17 @@ class Prepared:
                 # read to the end: a statement still running would block the commit
                 ids.extend(sorted(found[0] for found in cursor.fetchall()))
         return ids
+
+    def each(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """An UPDATE or DELETE run once per row in `conn`'s transaction: how many rows
+        each run changed."""
+        if self.insert:
+            raise ValueError(f"{self.statement}: each() is for an UPDATE or a DELETE")
+        if conn.dialect.name != "sqlite" or conn.dialect.driver != "pysqlite":
+            return [conn.execute(self.statement, dict(row)).rowcount for row in rows]
+        compiled = self._compiled(conn.dialect)
+        driver = _driver(conn)
+        return [driver.execute(compiled.sql, compiled.values(row)).rowcount for row in rows]
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
         if self._sqlite is None:
@@ -117,3 +128,9 @@ class Prepared:
                 end = sql.index(")", start) + 1
                 self._sqlite = _Compiled(sql, params, sql[:start], sql[start:end], sql[end:])
         return self._sqlite
+
+
+def _driver(conn: Connection) -> Any:
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver

@@ -115,10 +115,18 @@ class Completions(commands.Cog, name=COG_NAME):
 
     async def cog_load(self) -> None:
         # What runs an interaction again when its process died mid-answer (bot.jobs).
+        # A job whose generation was stored before its process died is answered with
+        # that generation again, not a new one.
         jobs = self.bot.jobs
-        jobs.register("complete", self._resume_complete)
-        jobs.register("regenerate", lambda i, args: self.regenerate(i, args["gid"]))
-        jobs.register("continue", lambda i, args: self.continue_text(i, args["gid"], args["k"]))
+        jobs.register("complete", self._resume_complete, resend=self.resend)
+        jobs.register(
+            "regenerate", lambda i, args: self.regenerate(i, args["gid"]), resend=self.resend
+        )
+        jobs.register(
+            "continue",
+            lambda i, args: self.continue_text(i, args["gid"], args["k"]),
+            resend=self.resend,
+        )
 
     async def cog_unload(self) -> None:
         for kind in ("complete", "regenerate", "continue"):
@@ -130,6 +138,14 @@ class Completions(commands.Cog, name=COG_NAME):
         await self.respond(
             interaction, args["prompt"], args["options"], args["preset"], args["private"]
         )
+
+    async def resend(self, interaction: discord.Interaction, gid: int) -> None:
+        """Answer a job taken over from a dead process with the generation it stored."""
+        outcome = await self.bot.generation.load(gid)
+        if outcome is None:
+            await reply_ephemeral(interaction, GONE)
+            return
+        await send_outcome(interaction, outcome)
 
     # -- /complete ------------------------------------------------------------
 
@@ -231,7 +247,11 @@ class Completions(commands.Cog, name=COG_NAME):
     async def execute(
         self, interaction: discord.Interaction, prepared: PreparedGeneration
     ) -> GenerationOutcome:
-        """Run the generation; streamed ones fill the deferred message as text arrives."""
+        """Run the generation; streamed ones fill the deferred message as text arrives.
+
+        Called inside the interaction's job (`bot.jobs.track`): the stored generation
+        marks it, so a process taking the job over sends this answer again."""
+        prepared.job_id = interaction.id
         waiting = queue_waiting(interaction, self.bot.settings.completions_timeout)
         if not prepared.stream:
             return await self.bot.generation.run(prepared, waiting)

@@ -1,5 +1,6 @@
-"""Interaction jobs in the database (SQLite and a real PostgreSQL): group commit, and a
-lost job claimed by exactly one of the processes looking for it."""
+"""Interaction jobs in the database (SQLite and a real PostgreSQL): group commit, a
+lost job claimed by exactly one of the processes looking for it, and a job marked with
+the generation that answers it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.storage import Database
+from bot.storage.generations import GenerationRecord, GenerationStore
 from bot.storage.jobs import Job, JobStore
 
 LATER = datetime.now(UTC) + timedelta(minutes=15)
@@ -48,3 +50,57 @@ async def test_a_lost_job_is_claimed_by_exactly_one_process(db: Database) -> Non
     assert claimed == [0, 1, 2, 3]
     assert all(j.attempts == 2 for found in claims for j in found)
     assert 10 in {j.id for j in await store.pending()}
+
+
+async def test_a_job_answered_by_a_stored_generation_is_removed_with_the_next_write(
+    db: Database,
+) -> None:
+    """The generation's own transaction marks its job; finishing the job then writes
+    nothing, the next add carries its removal, and until then a process taking the job
+    over finds which generation answers it."""
+    store = JobStore(db)
+    generations = GenerationStore(db, store)
+    await store.add(job(1), "p1")
+    gid = await generations.add(GenerationRecord(user_id=5, request={}, result={}, job_id=1))
+    writes = store.writes
+    await store.finish(1)
+    assert store.writes == writes  # no transaction of its own
+    await store.abandon("p1")
+    [taken] = await JobStore(db).claim_stale("p2", datetime.now(UTC))
+    assert (taken.id, taken.generation_id) == (1, gid)
+    await store.add(job(2), "p1")
+    assert store.writes == writes + 1
+    assert [j.id for j in await store.pending()] == [2]  # 1 went with 2's add
+
+
+async def test_a_lone_answered_removal_is_written_by_flush(db: Database) -> None:
+    store = JobStore(db)
+    await store.add(job(3), "p1")
+    await GenerationStore(db, store).add(
+        GenerationRecord(user_id=5, request={}, result={}, job_id=3)
+    )
+    await store.finish(3)
+    assert [j.id for j in await store.pending()] == [3]
+    await store.flush()
+    assert await store.pending() == []
+    writes = store.writes
+    await store.flush()  # nothing waits: nothing is written
+    assert store.writes == writes
+
+
+async def test_a_generation_whose_job_has_no_row_leaves_the_removal_at_once(
+    db: Database,
+) -> None:
+    """Nothing to mark (the job's add is not written): the job is removed as before, in
+    a write of its own, so a process taking it over never finds it unmarked but answered."""
+    store = JobStore(db)
+    generations = GenerationStore(db, store)
+    adding = store.add_soon(job(4), "p1")
+    await generations.add(GenerationRecord(user_id=5, request={}, result={}, job_id=77))
+    await adding
+    [stored] = await store.pending()
+    assert stored.generation_id is None
+    writes = store.writes
+    await store.finish(4)
+    assert store.writes == writes + 1
+    assert await store.pending() == []

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from bot.interaction_jobs import MAX_ATTEMPTS
 from bot.sandbox import FakeDiscord
@@ -20,6 +21,15 @@ from tests.scale.processes import STUB_TEXT, WAIT, ScaleStub
 from tests.support.cli import couplet_command
 from tests.support.discord_env import running_fake, running_process, wait_until
 from tests.support.migrated import migrated_sqlite
+
+
+def custom_ids(message: dict[str, Any]) -> list[str]:
+    return [
+        c["custom_id"]
+        for row in message.get("components") or []
+        for c in row.get("components") or []
+        if "custom_id" in c
+    ]
 
 
 def settings_for(fake: FakeDiscord, db_path: Path, stub: ScaleStub):  # type: ignore[no-untyped-def]
@@ -51,6 +61,41 @@ async def test_a_clean_stop_mid_generation_is_answered_by_the_next_start(tmp_pat
             assert [h.action for h in rec.history].count("create") == 1
             assert rec.followup_ids == []
             await wait_until(lambda: run.bot.jobs.resumed == 1, "the resumed job to end")
+            # its generation is stored: the removal rides a later write (the heartbeat's)
+            store = run.bot.jobs.store
+            await wait_until(lambda: not store.removals_waiting, "the removal", WAIT)
+            assert await JobStore(run.bot.db).pending() == []
+
+
+async def test_a_stop_after_the_generation_was_stored_sends_that_one_again(
+    tmp_path: Path,
+) -> None:
+    """The bot closes after the generation is stored but before its answer reached
+    Discord (the edit held up by a 429): the next start sends that stored generation
+    again — the backend is not asked a second time — and its buttons work."""
+    db_path = tmp_path / "couplet.db"
+    async with running_fake() as fake, ScaleStub().running() as stub:
+        settings = settings_for(fake, db_path, stub)
+        async with start_couplet(fake, settings) as first:
+            held = fake.inject_rate_limit("/messages/@original", retry_after=600)
+            rec = await fake.slash("complete", member="alice", prompt="stored", n=2)
+            await wait_until(lambda: held.hits == 1, "the answer to be held up")
+            [stored] = await JobStore(first.bot.db).pending()
+            assert stored.generation_id is not None
+        async with start_couplet(fake, settings, wait_sync=False) as run:
+            final = await rec.wait_final(WAIT)
+            await wait_until(lambda: run.bot.jobs.resumed == 1, "the resumed job to end")
+            assert final["content"].startswith(f"{STUB_TEXT} (stored)")
+            assert len(stub.with_prompt("stored")) == 1
+            assert [h.action for h in rec.history].count("create") == 1
+            gids = {int(custom_id.split(":")[2]) for custom_id in custom_ids(final)}
+            assert gids == {stored.generation_id}
+            click = await fake.click(final, "Next ▶")
+            shown = await click.wait_final(WAIT)
+            assert shown["content"].startswith(f"{STUB_TEXT} (stored) #1")
+            # the job's removal is written by the next heartbeat at the latest
+            store = run.bot.jobs.store
+            await wait_until(lambda: not store.removals_waiting, "the removal", WAIT)
             assert await JobStore(run.bot.db).pending() == []
 
 
@@ -133,12 +178,7 @@ async def test_kill_9_alone_on_sqlite_then_a_restart_answers(tmp_path: Path) -> 
     db_url = f"sqlite+aiosqlite:///{migrated_sqlite(tmp_path / 'alone.db')}"
     async with running_fake() as fake, ScaleStub().running() as stub:
         gate = stub.hold("alone")
-        env = {
-            "DATABASE_URL": db_url,
-            "COMPLETIONS_BASE_URL": stub.base_url,
-            "COMPLETIONS_BACKEND": "vllm",
-            "MODERATION_CLASSIFIER": "false",
-        }
+        env = alone_env(db_url, stub)
         command = [*couplet_command(), "run", "--require-token"]
         async with running_process(
             fake, command, env=env, log_path=str(tmp_path / "first.log"), timeout=WAIT
@@ -159,3 +199,40 @@ async def test_kill_9_alone_on_sqlite_then_a_restart_answers(tmp_path: Path) -> 
             assert final["content"].startswith(f"{STUB_TEXT} (alone)")
             assert [h.action for h in rec.history].count("create") == 1
             assert rec.followup_ids == []
+
+
+async def test_kill_9_after_the_generation_was_stored_then_a_restart_sends_it(
+    tmp_path: Path,
+) -> None:
+    """kill -9 after the generation's commit, before its answer reached Discord (held up
+    by a 429): the restart sends the stored generation; the backend is asked once."""
+    db_url = f"sqlite+aiosqlite:///{migrated_sqlite(tmp_path / 'alone.db')}"
+    async with running_fake() as fake, ScaleStub().running() as stub:
+        env = alone_env(db_url, stub)
+        command = [*couplet_command(), "run", "--require-token"]
+        async with running_process(
+            fake, command, env=env, log_path=str(tmp_path / "first.log"), timeout=WAIT
+        ) as first:
+            held = fake.inject_rate_limit("/messages/@original", retry_after=600)
+            rec = await fake.slash("complete", member="alice", prompt="sent once")
+            await wait_until(lambda: held.hits == 1, "the answer to be held up", WAIT)
+            os.kill(first.process.pid, signal.SIGKILL)
+            first.process.wait()
+        async with running_process(
+            fake, command, env=env, log_path=str(tmp_path / "second.log"), timeout=WAIT,
+            wait_sync=False,
+        ):  # fmt: skip
+            final = await rec.wait_final(WAIT)
+            assert final["content"].startswith(f"{STUB_TEXT} (sent once)")
+            assert len(stub.with_prompt("sent once")) == 1
+            assert [h.action for h in rec.history].count("create") == 1
+
+
+def alone_env(db_url: str, stub: ScaleStub) -> dict[str, str]:
+    """`couplet run` on SQLite without Redis, on the stub backend."""
+    return {
+        "DATABASE_URL": db_url,
+        "COMPLETIONS_BASE_URL": stub.base_url,
+        "COMPLETIONS_BACKEND": "vllm",
+        "MODERATION_CLASSIFIER": "false",
+    }

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from bot.storage import Database
 from bot.storage.generations import GenerationRow
 from bot.storage.jobs import _TABLE as JOBS
-from bot.storage.jobs import InteractionJobRow
+from bot.storage.jobs import MARK_ANSWERED, InteractionJobRow
 from bot.storage.prepared import Prepared
 from tests.support.migrated import migrated_sqlite
 
@@ -41,6 +41,7 @@ def row(job_id: int) -> dict[str, Any]:
         "heartbeat_at": when,
         "expires_at": when + timedelta(minutes=15),
         "attempts": 1,
+        "generation_id": 2**40,  # beyond 32 bits
         "created_at": when,
     }
 
@@ -164,9 +165,22 @@ async def test_elsewhere_the_statement_goes_through_sqlalchemy(db: Database) -> 
     assert await user_ids(db, ids) == [8, 9]
 
 
+async def test_each_says_how_many_rows_each_update_changed(db: Database) -> None:
+    """An UPDATE run row by row (a job marked with its generation): the count of each run,
+    0 for a job that is not there, on SQLite and on PostgreSQL."""
+    await db.run_write(partial(INSERT.execute, rows=[row(3), row(4)]))
+    marks = [{"job_id": 3, "generation_id": 11}, {"job_id": 99, "generation_id": 12}]
+    assert await db.run_write(partial(MARK_ANSWERED.each, rows=marks)) == [1, 0]
+    async with db.read() as session:
+        jobs = (await session.scalars(select(InteractionJobRow))).all()
+    assert {job.id: job.generation_id for job in jobs} == {3: 11, 4: 2**40}
+    with pytest.raises(ValueError, match="UPDATE or a DELETE"):
+        await db.run_write(partial(INSERT.each, rows=[row(5)]))
+
+
 async def test_nothing_to_write_sends_nothing(sqlite_db: Database) -> None:
     def work(conn: Connection) -> list[Any]:
-        return INSERT.execute(conn, []) + DELETE.execute(conn, [])
+        return INSERT.execute(conn, []) + DELETE.execute(conn, []) + DELETE.each(conn, [])
 
     assert await sqlite_db.run_write(work) == []
 
