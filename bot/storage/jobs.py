@@ -43,6 +43,9 @@ from bot.storage.models import Base, JSONValue, UTCDateTime, utcnow
 from bot.storage.prepared import Prepared
 
 OWNER_LENGTH = 64
+# Job ids (adds and removals) that one write still runs on the event loop when it
+# adds one job: each removal riding along is a DELETE by key (bench/README.md, 24).
+SMALL_WRITE_IDS = 8
 # A heartbeat this old means nobody works on the row.
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -213,7 +216,10 @@ class JobStore:
                 # Core through run_write, not an ORM session: every interaction
                 # that outlives a write costs an add and a removal.
                 gone = removals | set(adds)
-                await self.db.run_write(partial(_apply, gone, rows), bulk=len(gone) > 1)
+                # One add with a few removals that rode along (a DELETE by key each)
+                # is a small write, cheaper inline; a group commit is not.
+                bulk = len(rows) > 1 or len(gone) > SMALL_WRITE_IDS
+                await self.db.run_write(partial(_apply, gone, rows), bulk=bulk)
                 self.writes += 1
             except Exception as err:
                 for waiter in waiters:

@@ -5,11 +5,16 @@ the generation that answers it."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from bot.storage import Database
 from bot.storage.generations import GenerationRecord, GenerationStore
-from bot.storage.jobs import Job, JobStore
+from bot.storage.jobs import SMALL_WRITE_IDS, Job, JobStore
+from tests.support.migrated import migrated_sqlite
 
 LATER = datetime.now(UTC) + timedelta(minutes=15)
 
@@ -104,3 +109,49 @@ async def test_a_generation_whose_job_has_no_row_leaves_the_removal_at_once(
     await store.finish(4)
     assert store.writes == writes + 1
     assert await store.pending() == []
+
+
+async def test_an_add_with_removals_riding_along_stays_on_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """On SQLite, one add carrying the answered jobs' removals is a small write, run on
+    the event loop (a thread costs more: bench/README.md, 24); many removals, or several
+    adds at once, go to the writer thread."""
+    db = Database(f"sqlite+aiosqlite:///{migrated_sqlite(tmp_path / 'jobs.db')}")
+    threads: list[int] = []
+    write = db.run_write
+
+    async def noting_the_thread(work: Callable[[Any], Any], **kwargs: Any) -> Any:
+        def noted(conn: Any) -> Any:
+            threads.append(threading.get_ident())
+            return work(conn)
+
+        return await write(noted, **kwargs)
+
+    db.run_write = noting_the_thread  # type: ignore[method-assign]
+    try:
+        store = JobStore(db)
+        generations = GenerationStore(db, store)
+        for i in range(1, SMALL_WRITE_IDS + 2):
+            await store.add(job(i), "p1")
+            await generations.add(GenerationRecord(user_id=5, request={}, result={}, job_id=i))
+            await store.finish(i)  # rides the next add
+        loop = threading.get_ident()
+        job_writes = threads[0::2]
+        assert job_writes == [loop] * len(job_writes)
+        assert store.removals_waiting == 1
+        # More removals than a small write holds, beside one add: the writer thread.
+        for i in range(100, 100 + SMALL_WRITE_IDS):
+            await store.add(job(i), "p1")
+            await generations.add(GenerationRecord(user_id=5, request={}, result={}, job_id=i))
+        for i in range(100, 100 + SMALL_WRITE_IDS):
+            await store.finish(i)
+        threads.clear()
+        await store.add(job(200), "p1")
+        assert threads != [loop]
+        threads.clear()
+        await asyncio.gather(*(store.add(job(i), "p1") for i in range(300, 305)))
+        assert loop not in threads  # the adds made together: a group commit
+        assert sorted(j.id for j in await store.pending()) == [200, *range(300, 305)]
+    finally:
+        await db.dispose()
