@@ -43,8 +43,8 @@ from bot.storage.models import Base, JSONValue, UTCDateTime, utcnow
 from bot.storage.prepared import Prepared
 
 OWNER_LENGTH = 64
-# Job ids (adds and removals) that one write still runs on the event loop when it
-# adds one job: each removal riding along is a DELETE by key (bench/README.md, 24).
+# A write that adds one job runs on the event loop while it names at most this many
+# job ids (the add and the removals riding along, a DELETE by key each; bench/README.md, 24).
 SMALL_WRITE_IDS = 8
 # A heartbeat this old means nobody works on the row.
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
