@@ -19,7 +19,7 @@ which wraps the functions before the bot starts: SIGUSR1 starts the clocks,
 SIGUSR2 writes them to $COUPLET_STEP_TIMES. A coroutine function is timed only while
 its own steps run, not while it waits. A figure includes what the function
 calls (nested functions are counted in both). `json.dumps` is counted by the
-package that called it.
+package that called it, and the garbage collector's runs by generation.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import importlib
 import inspect
 import json
@@ -161,6 +162,19 @@ def _wrap_json() -> None:
     json.dumps = counted
 
 
+_collecting: dict[int, float] = {}
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    """The collector's own time, by generation (it runs inside whatever allocated)."""
+    if not _on:
+        return
+    if phase == "start":
+        _collecting[info["generation"]] = time.thread_time()
+    elif (started := _collecting.pop(info["generation"], None)) is not None:
+        _add(f"garbage collection, generation {info['generation']}", time.thread_time() - started)
+
+
 def _start(*_: object) -> None:
     global _on
     _totals.clear()
@@ -178,6 +192,7 @@ def inside(argv: list[str]) -> None:
     _wrap_json()  # before any module binds json.dumps
     for target in os.environ["COUPLET_STEPS"].split(","):
         _wrap(target)
+    gc.callbacks.append(_on_gc)
     signal.signal(signal.SIGUSR1, _start)
     signal.signal(signal.SIGUSR2, _stop)
     if argv[0] == "-c":
