@@ -129,12 +129,19 @@ def _timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _wrap(target: str) -> None:
+def _resolve(target: str) -> tuple[Any, str]:
+    """`MODULE:QUALNAME` as (what holds the function, its attribute name)."""
     module_name, _, path = target.partition(":")
     owner: Any = importlib.import_module(module_name)
     *parents, attribute = path.split(".")
     for parent in parents:
         owner = getattr(owner, parent)
+    getattr(owner, attribute)
+    return owner, attribute
+
+
+def _wrap(target: str) -> None:
+    owner, attribute = _resolve(target)
     original = getattr(owner, attribute)
     timed = _timed(target, original)
     setattr(owner, attribute, timed)
@@ -265,6 +272,11 @@ def main() -> int:
     parser.add_argument("--env", action="append", metavar="KEY=VALUE", help="a setting")
     args = parser.parse_args()
     args.fn = args.fn or list(HOT_PATH if args.bot == "couplet" else FLOOR_STEPS)
+    for target in args.fn:  # a wrong name is said here, not by a bot that did not start
+        try:
+            _resolve(target)
+        except (ImportError, AttributeError) as error:
+            parser.error(f"--fn {target}: {error}")
     with tempfile.TemporaryDirectory(prefix="couplet-steps-") as tmp:
         asyncio.run(measure(args, Path(tmp)))
     return 0
