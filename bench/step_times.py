@@ -89,7 +89,9 @@ class _Pass:
         return (yield self.yielded)
 
 
-def _timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+def _timed(
+    name: str, function: Callable[..., Any], *, by_caller: bool = False
+) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
@@ -124,7 +126,12 @@ def _timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return function(*args, **kwargs)
         finally:
-            _add(name, time.thread_time() - start)
+            spent = time.thread_time() - start
+            if by_caller:  # the package whose code called it
+                caller = sys._getframe(1).f_code.co_filename
+                _add(f"{name} (from {caller.split('site-packages/')[-1].split('/')[0]})", spent)
+            else:
+                _add(name, spent)
 
     return call
 
@@ -153,20 +160,7 @@ def _wrap(target: str) -> None:
 
 
 def _wrap_json() -> None:
-    dumps = json.dumps
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        if not _on:
-            return dumps(*args, **kwargs)
-        start = time.thread_time()
-        try:
-            return dumps(*args, **kwargs)
-        finally:
-            caller = sys._getframe(1).f_code.co_filename
-            package = caller.split("site-packages/")[-1].split("/")[0]
-            _add(f"json.dumps (from {package})", time.thread_time() - start)
-
-    json.dumps = counted
+    json.dumps = _timed("json.dumps", json.dumps, by_caller=True)
 
 
 _collecting: dict[int, float] = {}
