@@ -12,6 +12,7 @@ in the bot process, for one measured batch:
     .venv/bin/python bench/step_times.py --flight 20
     .venv/bin/python bench/step_times.py --fn bot.storage.database:Database.run_write
     .venv/bin/python bench/step_times.py --bot floor --fn httpx:AsyncClient.send
+    .venv/bin/python bench/step_times.py --timeline 5 --fn MODULE:QUALNAME ...
 
 The bot (Couplet, or `--bot floor`) runs as in bench_interactions.py (its own
 emulator and instant stub backend), started through this file (`--inside`),
@@ -70,6 +71,7 @@ HOT_PATH = (
 # ------------------------------------------------------------ inside the bot
 
 _totals: dict[str, list[float]] = {}  # name -> [calls, seconds]
+_events: list[tuple[float, str]] = []  # (perf_counter, "name>" or "name<") for --timeline
 _on = False
 
 
@@ -100,6 +102,7 @@ def _timed(
                 return await function(*args, **kwargs)
             coro = function(*args, **kwargs)
             spent, sent, thrown = 0.0, None, None
+            _events.append((time.perf_counter(), name + ">"))
             try:
                 while True:
                     start = time.thread_time()
@@ -114,6 +117,7 @@ def _timed(
                     except BaseException as error:  # handed to the coroutine, as await would
                         sent, thrown = None, error
             finally:
+                _events.append((time.perf_counter(), name + "<"))
                 _add(name, spent)
 
         return steps
@@ -122,6 +126,8 @@ def _timed(
     def call(*args: Any, **kwargs: Any) -> Any:
         if not _on:
             return function(*args, **kwargs)
+        if not by_caller:
+            _events.append((time.perf_counter(), name + ">"))
         start = time.thread_time()
         try:
             return function(*args, **kwargs)
@@ -131,6 +137,7 @@ def _timed(
                 caller = sys._getframe(1).f_code.co_filename
                 _add(f"{name} (from {caller.split('site-packages/')[-1].split('/')[0]})", spent)
             else:
+                _events.append((time.perf_counter(), name + "<"))
                 _add(name, spent)
 
     return call
@@ -179,13 +186,16 @@ def _on_gc(phase: str, info: dict[str, int]) -> None:
 def _start(*_: object) -> None:
     global _on
     _totals.clear()
+    _events.clear()
     _on = True
 
 
 def _stop(*_: object) -> None:
     global _on
     _on = False
-    Path(os.environ["COUPLET_STEP_TIMES"]).write_text(json.dumps(_totals))
+    Path(os.environ["COUPLET_STEP_TIMES"]).write_text(
+        json.dumps({"totals": _totals, "events": _events})
+    )
 
 
 def inside(argv: list[str]) -> None:
@@ -232,7 +242,8 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
             await asyncio.sleep(0.1)
             if out.exists():
                 break
-    totals = json.loads(out.read_text())
+    found = json.loads(out.read_text())
+    totals = found["totals"]
     n = max(batch.answered, 1)
     print(
         f"{args.bot}, {args.scenario}, {batch.answered} answered at {args.flight} in flight; "
@@ -242,6 +253,24 @@ async def measure(args: argparse.Namespace, tmp: Path) -> None:
     print(f"{'calls/i':>8} {'µs each':>8} {'µs per i':>9}  function")
     for name, (calls, spent) in sorted(totals.items(), key=lambda item: -item[1][1]):
         print(f"{calls / n:8.2f} {spent / calls * 1e6:8.0f} {spent / n * 1e6:9.0f}  {name}")
+    if args.timeline:
+        print_timeline(found["events"], args.fn[0], args.timeline)
+
+
+def print_timeline(events: list[tuple[float, str]], first: str, count: int) -> None:
+    """When each function started (>) and ended (<), in µs after `first` started, for
+    `count` interactions taken from the middle of the batch."""
+    runs: list[list[tuple[float, str]]] = []
+    for at, event in events:
+        if event == first + ">":
+            runs.append([])
+        if runs:
+            runs[-1].append((at, event))
+    middle = max(0, len(runs) // 2 - count // 2)
+    print(f"\ntimeline of {min(count, len(runs))} interactions, µs after {first} started:")
+    for run in runs[middle : middle + count]:
+        start = run[0][0]
+        print("  " + "  ".join(f"{e.split(':')[-1]}{(at - start) * 1e6:.0f}" for at, e in run))
 
 
 def main() -> int:
@@ -262,6 +291,14 @@ def main() -> int:
         action="append",
         metavar="MODULE:QUALNAME",
         help="a function to time (repeatable; default: the /complete hot path)",
+    )
+    parser.add_argument(
+        "--timeline",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print when each function started and ended in N interactions, "
+        "after the first --fn (at 1 in flight)",
     )
     parser.add_argument("--env", action="append", metavar="KEY=VALUE", help="a setting")
     args = parser.parse_args()
