@@ -19,17 +19,26 @@ from it (`IdleSockets`): a server closing a connection is seen by the next
 turn's poll, as it would be by the next question's. An answer is only reused
 for a stream that has not read since the poll.
 
-Everything else is httpx's and httpcore's: the pool, its limits, proxies,
+httpcore's pool also walks its connections quadratically: each time a
+request starts or ends it counts the pool once per idle connection, a list of
+`is_idle()` calls each time — about 790 calls per request at 20 in flight
+with 13 connections (bench/README.md, item 25). So the connections are split
+over `POOL_SHARDS` of httpx's pools (`ShardedTransport`), each with its share
+of the limits, and a request goes to the one with the fewest requests open:
+a quarter of the connections each, a sixteenth of the walking.
+
+Everything else is httpx's and httpcore's: each pool, its limits, proxies,
 TLS, timeouts and errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import select
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import httpcore
@@ -37,6 +46,8 @@ import httpx
 
 # poll() has no limit on descriptor numbers; select() only where poll is missing.
 _HAS_POLL = hasattr(select, "poll")
+# httpx pools one model server's connections are split over (see the module doc).
+POOL_SHARDS = 4
 
 
 def readable(sock: socket.socket | None) -> bool:
@@ -152,9 +163,9 @@ class SocketOnce(httpcore.AsyncNetworkStream):
 class _SocketOnceBackend(httpcore.AsyncNetworkBackend):
     """httpcore's backend, its streams wrapped in `SocketOnce`."""
 
-    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(self, backend: httpcore.AsyncNetworkBackend, idle: IdleSockets) -> None:
         self._backend = backend
-        self._idle = IdleSockets()
+        self._idle = idle
 
     async def connect_tcp(
         self,
@@ -180,17 +191,83 @@ class _SocketOnceBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-def backend_transport(limits: httpx.Limits, **options: Any) -> httpx.AsyncHTTPTransport:
-    """httpx's transport with `limits` (and httpx's `options`, e.g. `verify`), its
-    connections' sockets looked up once.
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Several transports, each its own pool; a request goes to the one with the fewest
+    requests open (the first of those tied, so requests one at a time share one
+    connection). A request is open until its response is closed."""
 
-    httpx does not take a network backend, so it is set on the pool it built;
-    should a future httpx build its pool differently, the transport is left as
-    httpx made it (the same requests, without the saving).
+    def __init__(self, shards: list[httpx.AsyncBaseTransport]) -> None:
+        if not shards:
+            raise ValueError("a sharded transport needs at least one transport")
+        self.shards = shards
+        self.open = [0] * len(shards)  # requests open on each
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = self.open.index(min(self.open))
+        self.open[index] += 1
+        try:
+            response = await self.shards[index].handle_async_request(request)
+        except BaseException:
+            self.open[index] -= 1
+            raise
+        response.stream = _ClosingOnce(response.stream, lambda: self._closed(index))
+        return response
+
+    def _closed(self, index: int) -> None:
+        self.open[index] -= 1
+
+    async def aclose(self) -> None:
+        for shard in self.shards:
+            await shard.aclose()
+
+
+class _ClosingOnce(httpx.AsyncByteStream):
+    """A response's stream that tells `closed` once, when it is closed."""
+
+    def __init__(self, stream: Any, closed: Callable[[], None]) -> None:
+        self._stream = stream
+        self._closed: Callable[[], None] | None = closed
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        closed, self._closed = self._closed, None
+        try:
+            await self._stream.aclose()
+        finally:
+            if closed is not None:
+                closed()
+
+
+def backend_transport(
+    limits: httpx.Limits, *, shards: int = POOL_SHARDS, **options: Any
+) -> httpx.AsyncBaseTransport:
+    """httpx's transport with `limits` (and httpx's `options`, e.g. `verify`), its
+    connections' sockets looked up once, split over `shards` pools (each with its
+    share of the limits: see the module doc).
+
+    httpx does not take a network backend, so it is set on each pool it built;
+    should a future httpx build its pool differently, the transports are left as
+    httpx made them (the same requests, without the saving).
     """
-    transport = httpx.AsyncHTTPTransport(limits=limits, **options)
-    pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(pool, httpcore.AsyncConnectionPool) and backend is not None:
-        pool._network_backend = _SocketOnceBackend(backend)
-    return transport
+    idle = IdleSockets()  # one poll a loop turn for every pool's sockets
+
+    def share(total: int | None) -> int | None:
+        return None if total is None else max(1, math.ceil(total / shards))
+
+    each = httpx.Limits(
+        max_connections=share(limits.max_connections),
+        max_keepalive_connections=share(limits.max_keepalive_connections),
+        keepalive_expiry=limits.keepalive_expiry,
+    )
+    transports: list[httpx.AsyncBaseTransport] = []
+    for _ in range(shards):
+        transport = httpx.AsyncHTTPTransport(limits=each, **options)
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(pool, httpcore.AsyncConnectionPool) and backend is not None:
+            pool._network_backend = _SocketOnceBackend(backend, idle)
+        transports.append(transport)
+    return transports[0] if shards == 1 else ShardedTransport(transports)

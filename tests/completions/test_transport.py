@@ -1,5 +1,6 @@
-"""The transport to model servers: idle connections checked without `getpeername`, and
-connections the server closed still found and replaced (real sockets on loopback)."""
+"""The transport to model servers: idle connections checked without `getpeername`,
+connections the server closed still found and replaced, and the connections split over
+several pools (real sockets on loopback)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ import pytest
 from aiohttp import web
 
 from bot.completions.http import LIMITS, BackendHTTP
-from bot.completions.transport import IdleSockets, SocketOnce, backend_transport, readable
+from bot.completions.transport import (
+    IdleSockets,
+    ShardedTransport,
+    SocketOnce,
+    backend_transport,
+    readable,
+)
 from tests.e2e.conftest import serve
 
 
@@ -266,3 +273,77 @@ def test_answers_of_a_closed_loop_are_not_used_by_the_next() -> None:
         assert answers == [False, True]
     finally:
         ours.close()
+
+
+# -- connections split over pools ---------------------------------------------------------
+
+
+def pools(transport: httpx.AsyncBaseTransport) -> list[httpcore.AsyncConnectionPool]:
+    """httpcore's pool behind each shard of a sharded transport."""
+    assert isinstance(transport, ShardedTransport)
+    return [shard._pool for shard in transport.shards]  # type: ignore[attr-defined]
+
+
+async def test_requests_at_once_are_spread_over_the_pools() -> None:
+    """Eight requests at once open two connections in each of the four pools; each pool
+    may keep a quarter of the connections (rounded up)."""
+    async with server() as (url, ports):
+        transport = backend_transport(LIMITS)
+        async with httpx.AsyncClient(transport=transport) as client:
+            answers = await asyncio.gather(*(client.get(url) for _ in range(8)))
+            assert [answer.json() for answer in answers] == [{"ok": True}] * 8
+            assert [len(pool.connections) for pool in pools(transport)] == [2, 2, 2, 2]
+            assert all(pool._max_keepalive_connections == 5 for pool in pools(transport))
+            assert transport.open == [0, 0, 0, 0]  # type: ignore[attr-defined]
+        assert len(ports) == 8
+
+
+async def test_a_request_stays_open_until_its_response_is_closed() -> None:
+    """A streamed response keeps its pool busy until it is closed, so the next request
+    goes to another pool; a failed request leaves none open."""
+    async with server() as (url, _ports):
+        transport = backend_transport(LIMITS)
+        async with httpx.AsyncClient(transport=transport) as client:
+            async with client.stream("GET", url) as streamed:
+                assert transport.open == [1, 0, 0, 0]  # type: ignore[attr-defined]
+                assert (await client.get(url)).status_code == 200
+                assert [len(pool.connections) for pool in pools(transport)] == [1, 1, 0, 0]
+                assert (await streamed.aread()) == b'{"ok": true}'
+            assert transport.open == [0, 0, 0, 0]  # type: ignore[attr-defined]
+            closed_port = socket.socket()
+            closed_port.bind(("127.0.0.1", 0))
+            port = closed_port.getsockname()[1]
+            closed_port.close()  # nothing listens there: the request fails to connect
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://127.0.0.1:{port}/")
+            assert transport.open == [0, 0, 0, 0]  # type: ignore[attr-defined]
+
+
+async def test_the_pools_walk_a_fraction_of_the_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpcore's pool asks every connection whether it is idle, once per idle connection,
+    each time a request starts or ends; split over four pools the same requests ask a
+    small part as often as one pool of all the connections does."""
+    from httpcore._async.connection import AsyncHTTPConnection
+
+    calls = [0]
+    is_idle = AsyncHTTPConnection.is_idle
+
+    def counted(self: AsyncHTTPConnection) -> bool:
+        calls[0] += 1
+        return is_idle(self)
+
+    monkeypatch.setattr(AsyncHTTPConnection, "is_idle", counted)
+
+    async def asked(transport: httpx.AsyncBaseTransport, url: str) -> int:
+        async with httpx.AsyncClient(transport=transport) as client:
+            await asyncio.gather(*(client.get(url) for _ in range(16)))  # 16 connections
+            calls[0] = 0
+            await asyncio.gather(*(client.get(url) for _ in range(16)))
+            return calls[0]
+
+    async with server() as (url, _ports):
+        one_pool = await asked(backend_transport(LIMITS, shards=1), url)
+        four_pools = await asked(backend_transport(LIMITS), url)
+    assert four_pools * 8 < one_pool, (four_pools, one_pool)
