@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import cProfile
 import os
-import runpy
 import signal
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # started with -P
+
+from as_python import run
 
 profile = cProfile.Profile()
 
@@ -29,10 +33,4 @@ def stop(*_: object) -> None:
 
 signal.signal(signal.SIGUSR1, start)
 signal.signal(signal.SIGUSR2, stop)
-if sys.argv[1] == "-c":
-    code = sys.argv[2]
-    sys.argv = ["-c", *sys.argv[3:]]
-    exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})
-else:
-    sys.argv = sys.argv[1:]
-    runpy.run_path(sys.argv[0], run_name="__main__")
+run(sys.argv[1:])

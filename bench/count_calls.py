@@ -24,7 +24,6 @@ import asyncio
 import os
 import pstats
 import re
-import signal
 import sys
 import tempfile
 from collections import Counter
@@ -34,18 +33,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_interactions import SCENARIOS, plan, subjects
-from harness import Subject, add_env_option
+from harness import Subject, add_env_option, between_signals, through
 
 WRAPPER = str(Path(__file__).resolve().with_name("call_counter.py"))
 
 
 def counted(subject: Subject, out: Path) -> Subject:
     """The same bot, started through call_counter.py (profile written to `out`)."""
-    python, *rest = subject.command
-    if rest and rest[0] == "-P":
-        rest = rest[1:]
-    command = [python, "-P", WRAPPER, *rest]
-    return Subject(subject.name, command, {**subject.env, "COUPLET_CALLS_OUT": str(out)})
+    return through(subject, [WRAPPER], {"COUPLET_CALLS_OUT": str(out)})
 
 
 def by_package(path: Path) -> tuple[int, Counter[str]]:
@@ -77,10 +72,7 @@ async def measure(subject: Subject, scenario: str, count: int, flight: int, tmp:
         warm = await plan(subject, scenario, 50)
         await subject.fire(warm, 50, flight)
         start = await plan(subject, scenario, count)
-        os.kill(subject.pid, signal.SIGUSR1)
-        await asyncio.sleep(0.2)
-        batch = await subject.fire(start, count, flight)
-        os.kill(subject.pid, signal.SIGUSR2)
+        batch = await between_signals(subject, start, count, flight)
         await asyncio.sleep(1.0)  # the profile is written by the bot's signal handler
         return batch.answered
 

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import gc
 import os
+import signal
 import statistics
 import sys
 import time
@@ -326,3 +327,23 @@ class Subject:
             prompt = next(o["value"] for o in options_sent if o["name"] == "prompt")
             found.append((message, prompt))
         return found
+
+
+def through(subject: Subject, wrapper: Sequence[str], env: dict[str, str]) -> Subject:
+    """The same bot, started through `wrapper` (a script and its options, which prepares
+    the process and then runs the bot's command line: bench/as_python.py), with `env`
+    added to its environment."""
+    python, *rest = subject.command
+    if rest and rest[0] == "-P":
+        rest = rest[1:]
+    return Subject(subject.name, [python, "-P", *wrapper, *rest], {**subject.env, **env})
+
+
+async def between_signals(subject: Subject, start: Start, count: int, flight: int) -> Batch:
+    """One batch, the bot sent SIGUSR1 just before it and SIGUSR2 right after (a wrapper's
+    cue to start and to stop measuring)."""
+    os.kill(subject.pid, signal.SIGUSR1)
+    await asyncio.sleep(0.2)
+    batch = await subject.fire(start, count, flight)
+    os.kill(subject.pid, signal.SIGUSR2)
+    return batch

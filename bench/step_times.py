@@ -33,7 +33,6 @@ import importlib
 import inspect
 import json
 import os
-import runpy
 import signal
 import sys
 import tempfile
@@ -107,11 +106,11 @@ def _timed(
                 while True:
                     start = time.thread_time()
                     try:
-                        yielded = coro.throw(thrown) if thrown else coro.send(sent)
+                        yielded = coro.throw(thrown) if thrown is not None else coro.send(sent)
                     except StopIteration as done:
-                        spent += time.thread_time() - start
                         return done.value
-                    spent += time.thread_time() - start
+                    finally:  # the last step too, whether it returned or raised
+                        spent += time.thread_time() - start
                     try:
                         sent, thrown = await _Pass(yielded), None
                     except BaseException as error:  # handed to the coroutine, as await would
@@ -206,12 +205,10 @@ def inside(argv: list[str]) -> None:
     gc.callbacks.append(_on_gc)
     signal.signal(signal.SIGUSR1, _start)
     signal.signal(signal.SIGUSR2, _stop)
-    if argv[0] == "-c":
-        sys.argv = ["-c", *argv[2:]]
-        exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})
-    else:
-        sys.argv = argv
-        runpy.run_path(argv[0], run_name="__main__")
+    sys.path.insert(0, str(Path(THIS).parent))  # started with -P
+    from as_python import run
+
+    run(argv)
 
 
 # ------------------------------------------------------------ the bench
@@ -220,24 +217,18 @@ def inside(argv: list[str]) -> None:
 async def measure(args: argparse.Namespace, tmp: Path) -> None:
     sys.path.insert(0, str(Path(THIS).parent))
     from bench_interactions import plan, subjects
-    from harness import Subject
+    from harness import between_signals, through
 
     bot = next(s for s in subjects(None, args.env) if s.name == args.bot)
-    python, *rest = bot.command
-    if rest and rest[0] == "-P":
-        rest = rest[1:]
     out = tmp / "steps.json"
-    env = {**bot.env, "COUPLET_STEPS": ",".join(args.fn), "COUPLET_STEP_TIMES": str(out)}
-    subject = Subject(bot.name, [python, "-P", THIS, "--inside", *rest], env)
+    env = {"COUPLET_STEPS": ",".join(args.fn), "COUPLET_STEP_TIMES": str(out)}
+    subject = through(bot, [THIS, "--inside"], env)
     async with AsyncExitStack() as stack:
         await subject.start(stack, tmp, timeout=180)
         warm = await plan(subject, args.scenario, 100)
         await subject.fire(warm, 100, args.flight)
         start = await plan(subject, args.scenario, args.count)
-        os.kill(subject.pid, signal.SIGUSR1)
-        await asyncio.sleep(0.2)
-        batch = await subject.fire(start, args.count, args.flight)
-        os.kill(subject.pid, signal.SIGUSR2)
+        batch = await between_signals(subject, start, args.count, args.flight)
         for _ in range(50):  # the bot's signal handler writes the file
             await asyncio.sleep(0.1)
             if out.exists():
