@@ -228,9 +228,8 @@ class _ClosingOnce(httpx.AsyncByteStream):
         self._stream = stream
         self._closed: Callable[[], None] | None = closed
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()  # the chunks as they come, without a layer of our own
 
     async def aclose(self) -> None:
         closed, self._closed = self._closed, None
