@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import tasks
 
+from bot.background import Iteration, stop_loop
 from bot.i18n import _
 from bot.storage.jobs import Job, JobStore
 from bot.storage.models import utcnow
@@ -84,6 +85,7 @@ class InteractionJobs:
         self._running: dict[int, asyncio.Task[Any]] = {}
         self._resumed: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._beating, self._recovering = Iteration(), Iteration()
         self.resumed = 0  # jobs this process finished for another (for /metrics)
 
     def register(self, kind: str, handler: Handler, *, resend: Resend | None = None) -> None:
@@ -165,17 +167,22 @@ class InteractionJobs:
     @tasks.loop(seconds=HEARTBEAT)
     async def heartbeat(self) -> None:
         try:
-            # Removals waiting for a write (answered jobs) are written well before
-            # their heartbeat is stale, so this process never takes them over.
-            await self.store.flush()
-            if self._running:
-                await self.store.heartbeat(self.owner)
+            with self._beating:
+                # Removals waiting for a write (answered jobs) are written well before
+                # their heartbeat is stale, so this process never takes them over.
+                await self.store.flush()
+                if self._running:
+                    await self.store.heartbeat(self.owner)
         except Exception:
             log.warning("could not refresh the jobs' heartbeat", exc_info=True)
 
     @tasks.loop(seconds=RECOVER_EVERY)
     async def recover(self) -> None:
         """Take jobs whose process died and run them again (one process at a time)."""
+        with self._recovering:
+            await self._recover()
+
+    async def _recover(self) -> None:
         if not await self.bot.cluster.leases.claim(RECOVER_LEASE, ttl=RECOVER_EVERY * 4):
             return
         try:
@@ -238,8 +245,9 @@ class InteractionJobs:
 
     async def close(self) -> None:
         """Stop the loops; jobs still running are left for another process at once."""
-        self.recover.cancel()
-        self.heartbeat.cancel()
+        # A claim under way completes: the jobs it took are started, then handed over below.
+        await stop_loop(self.recover, self._recovering)
+        await stop_loop(self.heartbeat, self._beating)
         running = [*self._running.values(), *self._tasks]
         for task in running:
             if task is not asyncio.current_task():

@@ -47,6 +47,7 @@ LAYERS: dict[str, str] = {
     "bot.discord_endpoints": "app",
     "bot.discord_buckets": "app",
     "bot.memory": "app",
+    "bot.background": "app",
     "bot.cli": "cli",
     "bot.__main__": "cli",
     "bot": "root",  # bot/__init__.py: a docstring

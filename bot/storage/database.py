@@ -377,6 +377,22 @@ class Database:
         elif self._thread_writer is not None:
             self._thread_writer.close()
         await self.engine.dispose()
+        await _closes_under_way()
+
+
+async def _closes_under_way() -> None:
+    """Wait for the connections SQLAlchemy still closes in tasks of their own.
+
+    A call cancelled mid-way leaves its connection in an unknown state; SQLAlchemy
+    throws it away and closes it in a shielded task nobody awaits. Unawaited, the
+    close (on aiosqlite's thread) can finish after the event loop has closed."""
+    closing = [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "").endswith("_terminate_graceful_close")
+    ]
+    if closing:
+        await asyncio.wait(closing, timeout=5)
 
 
 class _Writer:

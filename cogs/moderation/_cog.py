@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 from discord.http import Route
 
+from bot.background import Iteration, stop_loop
 from bot.command_helpers import describe, localized, manage_guild_check
 from bot.discord_buckets import forget_idle_bucket
 from bot.errors import ParameterError
@@ -125,6 +126,7 @@ class Moderation(
         self.bot = bot
         self.service = bot.moderation
         self._warm_up: asyncio.Task[None] | None = None
+        self.refreshing = Iteration()
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -136,7 +138,7 @@ class Moderation(
             self._warm_up = asyncio.create_task(self.warm_up(), name="moderation warm-up")
 
     async def cog_unload(self) -> None:
-        self.refresh_rules.cancel()
+        await stop_loop(self.refresh_rules, self.refreshing)
         if self._warm_up is not None:
             self._warm_up.cancel()
         self.service.automod_loader = None
@@ -153,8 +155,9 @@ class Moderation(
     async def refresh_rules(self) -> None:
         """Forget every server's rules, in every process; each is read again when next
         needed. With several processes one of them does it (the lease) for all."""
-        if await self.bot.cluster.leases.claim(AUTOMOD_LEASE, ttl=AUTOMOD_LEASE_TTL):
-            await self.service.automod.changed(None)
+        with self.refreshing:
+            if await self.bot.cluster.leases.claim(AUTOMOD_LEASE, ttl=AUTOMOD_LEASE_TTL):
+                await self.service.automod.changed(None)
 
     @refresh_rules.error
     async def _refresh_failed(self, error: BaseException) -> None:

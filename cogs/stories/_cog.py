@@ -19,6 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot.background import Iteration, stop_loop
 from bot.command_helpers import (
     MAX_CHOICES,
     describe,
@@ -115,6 +116,7 @@ class Stories(
         self.bot = bot
         self.service = bot.stories
         self.throttle = EditThrottle()
+        self.sweeping = Iteration()
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -124,7 +126,8 @@ class Stories(
         self.bot.jobs.register(ROUND_JOB, self._resume_round)
 
     async def cog_unload(self) -> None:
-        self.sweeper.cancel()
+        # A sweep under way finishes: a round it closed is also announced.
+        await stop_loop(self.sweeper, self.sweeping)
         self.throttle.cancel()
         self.bot.jobs.unregister(ROUND_JOB)
 
@@ -137,8 +140,9 @@ class Stories(
     @tasks.loop(seconds=SWEEP_SECONDS)
     async def sweeper(self) -> None:
         try:
-            if await self.bot.cluster.leases.claim(SWEEP_LEASE, ttl=SWEEP_LEASE_TTL):
-                await self.sweep()
+            with self.sweeping:
+                if await self.bot.cluster.leases.claim(SWEEP_LEASE, ttl=SWEEP_LEASE_TTL):
+                    await self.sweep()
         except Exception:
             log.exception("the story sweep failed; it runs again in %s s", SWEEP_SECONDS)
 

@@ -339,3 +339,42 @@ async def test_sqlite_reads_beyond_the_pool_wait_for_a_connection(tmp_path: Path
         assert db.engine.pool.checkedin() == SQLITE_POOL_SIZE  # all kept, none closed
     finally:
         await db.dispose()
+
+
+# About a second and a half of work for SQLite on this machine: still running when cancelled.
+SLOW_READ = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
+    "SELECT count(*) FROM c"
+)
+
+
+def _closes_pending() -> list[asyncio.Task[object]]:
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if "_terminate_graceful_close" in getattr(task.get_coro(), "__qualname__", "")
+        and not task.done()
+    ]
+
+
+async def test_dispose_waits_for_a_connection_closed_after_a_cancelled_read(
+    tmp_path: Path,
+) -> None:
+    """A read cancelled twice (its task, then its cleanup) leaves SQLAlchemy closing the
+    connection in a task nobody awaits; dispose waits for it, so the close does not
+    finish on aiosqlite's thread after the event loop is gone."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+
+    async def read() -> None:
+        async with db.engine.connect() as conn:
+            await conn.execute(text(SLOW_READ))
+
+    task = asyncio.create_task(read())
+    await asyncio.sleep(0.05)  # the query runs on the connection's thread
+    task.cancel()
+    await asyncio.sleep(0)  # SQLAlchemy throws the connection away: a graceful close
+    task.cancel()  # and the wait for that close is cancelled too
+    await asyncio.gather(task, return_exceptions=True)
+    assert len(_closes_pending()) == 1
+    await db.dispose()
+    assert _closes_pending() == []
