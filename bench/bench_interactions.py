@@ -17,7 +17,7 @@ targets are printed with the measured ratio and PASS or MISS.
 
     .venv/bin/python bench/bench_interactions.py                 # the ratio targets
     .venv/bin/python bench/bench_interactions.py --memory 10000  # RSS over 10,000 /complete
-                                                                 # after a 10,000 warm-up
+                                                                 # after a 20,000 warm-up
     .venv/bin/python bench/bench_interactions.py --servers 100000:10000
     .venv/bin/python bench/bench_interactions.py --scenarios complete --flights 20 --rounds 5
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import statistics
 import sys
@@ -58,6 +59,14 @@ SCENARIOS = ("complete", "next", "regenerate")
 LABELS = {"next": "Next ▶", "regenerate": "Regenerate"}
 MAX_TOKENS = 8
 MiB = 2**20
+# --memory: RSS growth is printed per this many interactions after the warm-up.
+WINDOW = 10_000
+# --memory's default warm-up: the recent-generations cache full (after at most
+# RECENT_COUNT), then as many again while glibc's heap settles. Measured on
+# main at 1ba6a6f (bench/README.md, Memory): Couplet's RSS grew +1.5, +0.7,
+# +0.3, +0.5 MiB in the four 10,000 after the first (the floor +1.9, +1.5,
+# +0.5, +1.0), with no Python objects kept.
+WARM = 2 * RECENT_COUNT
 
 
 def subjects(baselines: str | None = None, env: list[str] | None = None) -> list[Subject]:
@@ -227,9 +236,11 @@ async def ratio_run(args: argparse.Namespace, tmp: Path) -> None:
 async def memory_run(args: argparse.Namespace, tmp: Path) -> None:
     """RSS after each chunk of 1,000 /complete: flat after warm-up, or growing.
 
-    The warm-up (`--warm`) fills the bounded caches first: by default as many
-    interactions as the recent-generations cache holds at most, whose growth
-    up to its cap (RECENT_BYTES) is by design; `--memory` more are measured.
+    The warm-up (`--warm`) comes first: the bounded caches fill (the
+    recent-generations cache holds at most RECENT_COUNT, and grows up to its cap
+    RECENT_BYTES by design), and then glibc's heap settles, more slowly (see
+    WARM); `--memory` more are measured. The growth of each 10,000 after the
+    warm-up is printed too, for both bots: a leak grows as much in each.
     """
     chunk, warm = 1000, args.warm
     total = warm + args.memory
@@ -266,6 +277,7 @@ async def memory_run(args: argparse.Namespace, tmp: Path) -> None:
             f"at the end: {end / MiB:6.1f} MiB, "
             f"growth {growth / MiB:+5.1f} MiB ({per:+.0f} bytes per interaction)"
         )
+        print(f"  {'':8} growth per {WINDOW}: {windows(series, warm)}")
     mine = samples["couplet"]
     after_warm = next(rss for count, rss in mine if count >= warm)
     growth = mine[-1][1] - after_warm
@@ -273,6 +285,17 @@ async def memory_run(args: argparse.Namespace, tmp: Path) -> None:
     print(
         f"\nTarget: couplet RSS flat after warm-up (growth < 2%): "
         f"{growth / after_warm * 100:+.1f}%  {verdict(growth < 0.02 * after_warm)}"
+    )
+
+
+def windows(series: list[tuple[int, int]], warm: int) -> str:
+    """RSS growth in each WINDOW of interactions after the warm-up."""
+    rss = dict(series)
+    marks = range(warm, series[-1][0] + 1, WINDOW)
+    return ", ".join(
+        f"{a // 1000}k-{b // 1000}k {(rss[b] - rss[a]) / MiB:+.1f} MiB"
+        for a, b in itertools.pairwise(marks)
+        if a in rss and b in rss
     )
 
 
@@ -402,9 +425,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--warm",
         type=int,
-        default=RECENT_COUNT,
-        help="with --memory: /complete before measuring (default: what the "
-        "recent-generations cache holds at most)",
+        default=WARM,
+        help="with --memory: /complete before measuring (default: twice what the "
+        "recent-generations cache holds at most; see WARM)",
     )
     parser.add_argument("--servers", help="instead: TOTAL:USED servers (e.g. 100000:10000)")
     parser.add_argument(
