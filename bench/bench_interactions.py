@@ -277,7 +277,8 @@ async def memory_run(args: argparse.Namespace, tmp: Path) -> None:
             f"at the end: {end / MiB:6.1f} MiB, "
             f"growth {growth / MiB:+5.1f} MiB ({per:+.0f} bytes per interaction)"
         )
-        print(f"  {'':8} growth per {WINDOW}: {windows(series, warm)}")
+        if args.memory >= 2 * WINDOW:  # one window is the growth just printed
+            print(f"  {'':8} growth per {WINDOW}: {windows(series, warm)}")
     mine = samples["couplet"]
     after_warm = next(rss for count, rss in mine if count >= warm)
     growth = mine[-1][1] - after_warm
