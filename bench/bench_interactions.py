@@ -290,13 +290,16 @@ async def memory_run(args: argparse.Namespace, tmp: Path) -> None:
 
 
 def windows(series: list[tuple[int, int]], warm: int) -> str:
-    """RSS growth in each WINDOW of interactions after the warm-up."""
+    """RSS growth in each WINDOW of interactions after the warm-up.
+
+    Counted from the first sample at or past `warm`, as the growth printed above
+    it is (samples are taken every 1,000, so every window's end has one)."""
     rss = dict(series)
-    marks = range(warm, series[-1][0] + 1, WINDOW)
+    start = next(count for count in rss if count >= warm)
+    marks = range(start, series[-1][0] + 1, WINDOW)
     return ", ".join(
         f"{a // 1000}k-{b // 1000}k {(rss[b] - rss[a]) / MiB:+.1f} MiB"
         for a, b in itertools.pairwise(marks)
-        if a in rss and b in rss
     )
 
 
