@@ -23,24 +23,31 @@ requests are small JSON bodies. aiohttp's errors become httpx's
 (`ConnectError`, `ConnectTimeout`, `ReadTimeout`, `RemoteProtocolError`…), so
 callers catch `httpx.HTTPError` as before, also while a stream is read.
 
-A keep-alive connection the server closed is dropped by aiohttp when the
-event loop sees it close, and a request never goes out on it.
+httpx's limits: `max_connections` is aiohttp's `limit` (requests beyond it wait
+for a connection); `max_keepalive_connections` has no counterpart — every
+idle connection is kept `keepalive_expiry` seconds. A connection the server
+closed is dropped by aiohttp when the event loop sees it close; a request
+never goes out on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import AsyncIterator
 from typing import NoReturn
 
 import aiohttp
 import httpx
+import yarl
 
 # Headers aiohttp would add when httpx's request has none of its own.
 _NOT_ADDED = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 # Framing aiohttp sets from the body it is given (httpx's copies would be doubled).
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
+# Seconds an idle connection is kept when httpx's limits say "no expiry".
+KEPT_WITHOUT_EXPIRY = 300.0
 
 
 def backend_transport(
@@ -70,9 +77,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """The session of the running loop (made when there is none yet)."""
         session, loop = self._session, asyncio.get_running_loop()
         if session is None or session.closed or self._loop is not loop:
+            expiry = self.limits.keepalive_expiry
             connector = aiohttp.TCPConnector(
-                limit=self.limits.max_connections or 0,
-                keepalive_timeout=self.limits.keepalive_expiry or 0,
+                limit=self.limits.max_connections or 0,  # 0: no limit, as None in httpx
+                keepalive_timeout=KEPT_WITHOUT_EXPIRY if expiry is None else expiry,
                 ssl=self._ssl,
             )
             session = aiohttp.ClientSession(
@@ -93,7 +101,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             response = await self.session().request(
                 request.method,
-                str(request.url),
+                yarl.URL(str(request.url), encoded=True),  # httpx has encoded it
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
@@ -146,7 +154,7 @@ class _Body(httpx.AsyncByteStream):
 
 def _raise_as_httpx(err: BaseException, request: httpx.Request) -> NoReturn:
     """Raise httpx's error for aiohttp's `err` (the original as its cause)."""
-    message = str(err) or type(err).__name__
+    message = _message(err)
     kind: type[httpx.TransportError]
     if isinstance(err, aiohttp.ConnectionTimeoutError):
         kind = httpx.ConnectTimeout
@@ -163,3 +171,16 @@ def _raise_as_httpx(err: BaseException, request: httpx.Request) -> NoReturn:
     else:
         kind = httpx.TransportError
     raise kind(message, request=request) from err
+
+
+def _message(err: BaseException) -> str:
+    """What went wrong, without the server's address (users may read it, as they read
+    httpx's "All connection attempts failed")."""
+    if isinstance(err, aiohttp.ClientConnectorCertificateError):
+        return str(err.certificate_error)
+    if isinstance(err, aiohttp.ClientConnectorError):
+        cause = err.os_error  # "Connect call failed ('10.0.0.5', 8000)": the errno's words
+        if cause.errno and cause.errno > 0:
+            return os.strerror(cause.errno)
+        return cause.strerror or type(cause).__name__
+    return str(err) or type(err).__name__

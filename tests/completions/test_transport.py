@@ -6,8 +6,10 @@ timeouts and aiohttp's errors as httpx's."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -41,7 +43,7 @@ async def server(
         return web.json_response(
             {
                 "method": request.method,
-                "path": request.path_qs,
+                "path": request.raw_path,
                 "headers": [[k, v] for k, v in request.headers.items()],
                 "body": body.decode(),
             }
@@ -82,11 +84,13 @@ async def test_the_request_goes_out_as_httpx_built_it() -> None:
     adds none of its own (no second User-Agent, Accept or Content-Length)."""
     async with server() as (url, _ports):
         async with client(headers={"Authorization": "Bearer k"}) as c:
-            sent = await c.post(f"{url}v1/completions?x=1", json={"prompt": "天气"})
+            sent = await c.post(f"{url}v1/a%2Fb?x=1&q=天 气", json={"prompt": "天气"})
     assert sent.status_code == 200 and sent.reason_phrase == "OK"
     assert sent.http_version == "HTTP/1.1"
     seen = sent.json()
-    assert (seen["method"], seen["path"]) == ("POST", "/v1/completions?x=1")
+    assert seen["method"] == "POST"
+    assert seen["path"] == sent.request.url.raw_path.decode()
+    assert seen["path"] == "/v1/a%2Fb?x=1&q=%E5%A4%A9%20%E6%B0%94"
     assert json.loads(seen["body"]) == {"prompt": "天气"}
     headers = [(k.lower(), v) for k, v in seen["headers"]]
     names = [k for k, _v in headers]
@@ -241,11 +245,15 @@ async def test_waiting_too_long_for_a_free_connection_is_a_timeout() -> None:
                     await c.get(url)
 
 
-async def test_a_refused_connection_is_httpxs_connect_error() -> None:
+async def test_a_refused_connection_is_httpxs_connect_error_without_the_address() -> None:
+    """Refused: httpx's ConnectError, whose words (shown to members in the backend's error
+    sentence) do not give the server's address away."""
+    port = unused_port()
     async with client() as c:
         with pytest.raises(httpx.ConnectError) as raised:
-            await c.get(f"http://127.0.0.1:{unused_port()}/")
-    assert raised.value.request.url.port is not None
+            await c.get(f"http://127.0.0.1:{port}/")
+    assert raised.value.request.url.port == port
+    assert str(raised.value) == os.strerror(errno.ECONNREFUSED)
 
 
 async def test_an_answer_cut_short_is_httpxs_protocol_error() -> None:
