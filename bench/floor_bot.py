@@ -1,12 +1,13 @@
 """The floor: a bare discord.py bot doing the Discord and backend work of a /complete.
 
 `/complete prompt max_tokens n`: defer ("thinking…"), one POST /v1/completions
-to the backend (an httpx client as it comes, its own transport; Couplet's httpx
-client sends through aiohttp since item 27 of bench/README.md), then edit the original response with
-the text and a view of buttons: ◀ Prev / Next ▶ (n > 1), Regenerate, Continue.
-Next/Prev edit the message in place; Regenerate defers, asks the backend again
-and edits its new message. No database, no parameter resolution, no cleaning:
-whatever Couplet spends beyond this is Couplet's own cost.
+to the backend (an httpx client as it comes, with its own transport; Couplet's
+httpx client sends through aiohttp, item 27 of bench/README.md), then edit the
+original response with the text and a view of buttons: ◀ Prev / Next ▶
+(n > 1), Regenerate, Continue. Next/Prev edit the message in place;
+Regenerate defers, asks the backend again and edits its new message. No
+database, no parameter resolution, no cleaning: whatever Couplet spends beyond
+this is Couplet's own cost.
 
 Run by bench/bench_interactions.py as its own process (environment:
 DISCORD_TOKEN, DISCORD_API_BASE, DISCORD_GATEWAY_URL, COMPLETIONS_BASE_URL).
