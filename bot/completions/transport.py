@@ -69,7 +69,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.limits = limits
         # httpx's context (certifi's roots, SSL_CERT_FILE…), not aiohttp's default.
         trusted = verify if isinstance(verify, ssl.SSLContext) else None
-        self._ssl = trusted or httpx.create_ssl_context(verify)
+        self._ssl = trusted or httpx.create_ssl_context(verify=verify)  # 0.27: cert first
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the session's
 
