@@ -25,7 +25,7 @@ from bot.completions.error_bodies import (
     is_quota_exhausted,
     retry_after_seconds,
 )
-from bot.completions.transport import backend_transport
+from bot.completions.transport import AiohttpTransport
 from bot.errors import (
     BackendError,
     BackendTimeout,
@@ -91,7 +91,7 @@ class BackendHTTP:
         self.client = httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
-            transport=transport or backend_transport(LIMITS),
+            transport=transport or AiohttpTransport(LIMITS),
             limits=LIMITS,  # for the transports of proxies taken from the environment
         )
 

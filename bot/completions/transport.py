@@ -50,16 +50,10 @@ _FRAMING = frozenset({"content-length", "transfer-encoding"})
 KEPT_WITHOUT_EXPIRY = 300.0
 
 
-def backend_transport(
-    limits: httpx.Limits, *, verify: ssl.SSLContext | bool = True
-) -> AiohttpTransport:
-    """The transport for one model server: at most `limits.max_connections` open,
-    idle ones kept `limits.keepalive_expiry` seconds; `verify` as httpx's."""
-    return AiohttpTransport(limits, verify=verify)
-
-
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """httpx requests sent over an aiohttp connection pool (see the module doc).
+    """httpx requests sent over an aiohttp connection pool (see the module doc): at
+    most `limits.max_connections` open, idle ones kept `limits.keepalive_expiry`
+    seconds; `verify` as httpx's.
 
     The session is made on first use, in the event loop that uses it (aiohttp's
     connections belong to one loop); a transport used from a later loop, once the
@@ -162,9 +156,10 @@ def _raise_as_httpx(err: BaseException, request: httpx.Request) -> NoReturn:
         kind = httpx.ReadTimeout
     elif isinstance(err, aiohttp.ClientConnectorError):  # refused, DNS, TLS handshake
         kind = httpx.ConnectError
-    elif isinstance(err, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
-        kind = httpx.RemoteProtocolError  # closed before the whole answer came
-    elif isinstance(err, aiohttp.ClientResponseError):  # a malformed status line or header
+    elif isinstance(
+        err,
+        (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError),
+    ):  # closed before the whole answer came, or a malformed status line or header
         kind = httpx.RemoteProtocolError
     elif isinstance(err, aiohttp.ClientOSError):
         kind = httpx.ReadError

@@ -16,13 +16,14 @@ import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
 
 from bot.completions.http import LIMITS, BackendHTTP
-from bot.completions.transport import AiohttpTransport, backend_transport
+from bot.completions.transport import AiohttpTransport
 from tests.e2e.conftest import serve
 
 
@@ -34,10 +35,13 @@ async def server(
     the client ports it saw. `/hold` sends the start of a body and never the rest."""
     ports: set[int] = set()
 
-    async def answer(request: web.Request) -> web.Response:
+    def note_port(request: web.Request) -> None:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         if peer:
             ports.add(peer[1])
+
+    async def answer(request: web.Request) -> web.Response:
+        note_port(request)
         await asyncio.sleep(0.01)  # long enough for requests sent together to overlap
         body = await request.read()
         return web.json_response(
@@ -50,9 +54,7 @@ async def server(
         )
 
     async def hold(request: web.Request) -> web.StreamResponse:
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        if peer:
-            ports.add(peer[1])
+        note_port(request)
         response = web.StreamResponse()
         await response.prepare(request)
         await response.write(b"the start")
@@ -66,8 +68,8 @@ async def server(
         yield f"{base}/", ports
 
 
-def client(limits: httpx.Limits = LIMITS, **options: object) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=backend_transport(limits), **options)  # type: ignore[arg-type]
+def client(limits: httpx.Limits = LIMITS, **options: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=AiohttpTransport(limits), **options)
 
 
 def unused_port() -> int:
@@ -280,7 +282,7 @@ async def test_an_answer_cut_short_is_httpxs_protocol_error() -> None:
 def test_one_transport_serves_one_loop_after_another() -> None:
     """A transport used from a later event loop, once the first has closed, opens its
     own connections there (aiohttp's belong to one loop)."""
-    transport = backend_transport(LIMITS)
+    transport = AiohttpTransport(LIMITS)
 
     async def ask() -> int:
         async with server() as (url, _ports):
@@ -312,7 +314,7 @@ async def test_tls_is_verified_against_httpxs_roots(certificate: tuple[Path, Pat
     served.load_cert_chain(cert, key)
     async with server(tls=served) as (url, ports):
         trusted = ssl.create_default_context(cafile=str(cert))
-        async with httpx.AsyncClient(transport=backend_transport(LIMITS, verify=trusted)) as c:
+        async with httpx.AsyncClient(transport=AiohttpTransport(LIMITS, verify=trusted)) as c:
             for _ in range(3):
                 assert (await c.get(url)).status_code == 200
         assert len(ports) == 1
